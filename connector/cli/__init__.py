@@ -1,12 +1,13 @@
 """The ``prm-connector`` command line: the composition root.
 
 Each command group lives in its own module and registers itself on ``app``; settings, engine
-and Salesforce client are built here and passed down, never kept in module globals.
+and Salesforce client are built there and passed down, never kept in module globals.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -23,16 +24,37 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root(
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error (logs go to stderr).")
+    ] = "warning",
+) -> None:
+    """Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.
+
+    Every command takes --config/-c PATH (else $PRM_CONFIG, else ./connector.yaml).
+    Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, rules, arguments).
+    """
+    from connector.logs import configure_logging
+
+    configure_logging(log_level)
+
+
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from connector.cli import emulator_cmd  # noqa: F401
+    from connector.cli import (  # noqa: F401
+        config_cmds,
+        demo_cmd,
+        emulator_cmd,
+        sync_cmds,
+    )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: map connector errors to the contract's exit codes."""
     _register()
     try:
-        app()
+        app(args=argv)
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,110 @@
+"""Shared CLI plumbing: the --config option, building services, output and progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from connector.mapping import MappingSpec, load_mapping
+from connector.salesforce import SalesforceClient, connect
+from connector.settings import Settings, load_settings
+from connector.store import make_engine, migrate
+from connector.sync.context import Progress as ProgressFn
+from connector.sync.context import SyncContext
+
+__all__ = [
+    "ConfigOption",
+    "JsonOption",
+    "build_context",
+    "console",
+    "emit",
+    "err_console",
+    "open_engine",
+    "progress_reporter",
+    "settings_from",
+]
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Path to connector.yaml (default: $PRM_CONFIG, else ./connector.yaml).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_from(config: Path | None) -> Settings:
+    """Load and validate connector.yaml (raises ConfigError, exit code 2)."""
+    return load_settings(config)
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The store's engine, migrated to the newest schema."""
+    engine = make_engine(settings.database.url)
+    migrate(engine)
+    return engine
+
+
+def build_context(
+    settings: Settings, engine: Engine, *, spec: MappingSpec | None = None,
+    progress: ProgressFn | None = None, client: SalesforceClient | None = None,
+) -> SyncContext:
+    """Everything a sync service needs, built once here (the composition root)."""
+    ctx = SyncContext(
+        engine=engine,
+        client=client or connect(settings.salesforce),
+        spec=spec or load_mapping(settings.mapping_path),
+        settings=settings.sync,
+    )
+    if progress is not None:
+        ctx.progress = progress
+    return ctx
+
+
+def emit(data: Any, *, as_json: bool) -> None:
+    """Print ``data`` as one JSON document (``--json``) or let the caller render it."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+
+
+@contextmanager
+def progress_reporter(enabled: bool | None = None) -> Iterator[ProgressFn | None]:
+    """A rich progress bar on a terminal; None (quiet) when stderr is not a TTY or in --json."""
+    if enabled is None:
+        enabled = err_console.is_terminal and not os.environ.get("CI")
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def report(entity: str, done: int, total: int | None) -> None:
+        if entity not in tasks:
+            tasks[entity] = bar.add_task(entity, total=total)
+        bar.update(tasks[entity], completed=done, total=total)
+
+    with bar:
+        yield report

@@ -1,0 +1,104 @@
+"""Configuration commands: init, check, mapping scaffold."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connector.cli import app
+from connector.cli.common import ConfigOption, JsonOption, console, emit, settings_from
+from connector.errors import ConfigError
+from connector.mapping import load_mapping, scaffold, validate_against_describe
+from connector.salesforce import connect
+
+__all__ = ["DEFAULTS_DIR", "write_defaults"]
+
+DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
+DEFAULT_FILES = ("connector.yaml", "mapping.yaml", "triggers.yaml")
+
+mapping_app = typer.Typer(help="Work with mapping.yaml.", no_args_is_help=True)
+app.add_typer(mapping_app, name="mapping")
+
+
+def write_defaults(target: Path, *, force: bool = False) -> list[Path]:
+    """Copy the default connector.yaml, mapping.yaml and triggers.yaml into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    existing = [target / n for n in DEFAULT_FILES if (target / n).exists()]
+    if existing and not force:
+        names = ", ".join(str(p) for p in existing)
+        raise typer.BadParameter(f"would overwrite {names}; pass --force to replace them")
+    written = []
+    for name in DEFAULT_FILES:
+        shutil.copyfile(DEFAULTS_DIR / name, target / name)
+        written.append(target / name)
+    return written
+
+
+@app.command("init")
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the config files into.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Write DIR/connector.yaml, DIR/mapping.yaml and DIR/triggers.yaml to start from."""
+    for path in write_defaults(directory, force=force):
+        console.print(f"wrote {path}")
+    console.print(
+        "Next: set PRM_SF_LOGIN_URL, PRM_SF_USERNAME, PRM_SF_PASSWORD, PRM_SF_CLIENT_ID and "
+        f"PRM_SF_CLIENT_SECRET, then run `prm-connector -c {directory / 'connector.yaml'} check`."
+    )
+
+
+@app.command("check")
+def check_cmd(
+    config: ConfigOption = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Validate the files only; do not call the org.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate connector.yaml and mapping.yaml, then the mapping against the org's describe.
+
+    Prints one line per problem (file:line:col: message) and exits 2 if there is any.
+    """
+    settings = settings_from(config)
+    spec = load_mapping(settings.mapping_path)
+    problems = []
+    if not offline:
+        client = connect(settings.salesforce)
+        names = [s["name"] for s in client.describe_global().get("sobjects", [])]
+        lowered = {n.lower() for n in names}
+
+        def describe(sobject: str) -> dict | None:  # type: ignore[type-arg]
+            if sobject.lower() not in lowered:
+                return None
+            return client.describe(sobject)
+
+        problems = validate_against_describe(spec, describe, sobject_names=names)
+    if problems:
+        raise ConfigError(problems)
+    result = {
+        "ok": True,
+        "config": str(settings.base_dir),
+        "entities": list(spec.entities),
+        "checked_against_org": not offline,
+    }
+    if as_json:
+        emit(result, as_json=True)
+    else:
+        where = "the org's describe" if not offline else "(files only)"
+        console.print(f"OK: {len(spec.entities)} entities mapped, validated against {where}")
+
+
+@mapping_app.command("scaffold")
+def scaffold_cmd(
+    sobject: Annotated[str, typer.Argument(help="The sObject to describe, e.g. Account.")],
+    config: ConfigOption = None,
+) -> None:
+    """Print a starter mapping for SOBJECT, generated from the org's describe."""
+    settings = settings_from(config)
+    client = connect(settings.salesforce)
+    typer.echo(scaffold(client.describe(sobject)), nl=False)

@@ -1,0 +1,303 @@
+"""Bulk API 2.0: query jobs read page by page, ingest jobs matched back to input order.
+
+Bulk query rows arrive as CSV strings; ``convert_row`` types them the way REST returns them
+(booleans, numbers, nulls, ``2026-11-22T10:16:09.000+0000`` datetimes, nested relationships,
+``attributes``), so the poller cannot tell Bulk rows from REST rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from connector.salesforce.errors import BadRequest, ErrorAction, error_for
+from connector.salesforce.results import RecordError, RecordResult, parse_sf_datetime
+
+if TYPE_CHECKING:
+    from connector.salesforce.transport import Transport
+
+__all__ = [
+    "column_converters",
+    "convert_row",
+    "format_sf_datetime",
+    "ingest",
+    "parse_bulk_error",
+    "query_pages",
+    "to_csv",
+]
+
+log = structlog.get_logger("connector.salesforce")
+
+QUERY_PAGE_SIZE = 10000
+_FROM = re.compile(r"\bFROM\s+([A-Za-z0-9_]+)", re.IGNORECASE)
+_OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delete": "delete"}
+NULL = "#N/A"  # how Bulk API 2.0 CSV sets a field to null
+
+Converter = Callable[[str], Any]
+
+
+def format_sf_datetime(value: datetime) -> str:
+    """A datetime the way REST returns it: ``2026-11-22T10:16:09.000+0000``."""
+    v = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}+0000"
+
+
+def _datetime(text: str) -> str:
+    parsed = parse_sf_datetime(text)
+    return format_sf_datetime(parsed) if parsed else text
+
+
+def _boolean(text: str) -> bool:
+    return text.strip().lower() == "true"
+
+
+def _number(text: str) -> float:
+    return float(text)
+
+
+def _integer(text: str) -> int:
+    return int(float(text))
+
+
+_BY_TYPE: dict[str, Converter] = {
+    "boolean": _boolean,
+    "int": _integer,
+    "long": _integer,
+    "double": _number,
+    "currency": _number,
+    "percent": _number,
+    "datetime": _datetime,
+}
+
+
+def column_converters(describe: dict[str, Any]) -> dict[str, Converter]:
+    """Lower-cased field name -> converter, from a describe's ``fields``."""
+    return {
+        str(f["name"]).lower(): _BY_TYPE.get(str(f.get("type")), str)
+        for f in describe.get("fields") or []
+    }
+
+
+def convert_row(
+    row: dict[str, str], converters: dict[str, Converter], sobject: str, api_version: str
+) -> dict[str, Any]:
+    """One CSV row -> a REST-shaped record (empty string -> None)."""
+    out: dict[str, Any] = {}
+    rid = row.get("Id") or row.get("id")
+    out["attributes"] = {
+        "type": sobject,
+        "url": f"/services/data/v{api_version}/sobjects/{sobject}/{rid}" if rid else None,
+    }
+    for column, raw in row.items():
+        value: Any = None if raw in ("", None) else raw
+        if "." in column:
+            _set_nested(out, column.split("."), value)
+            continue
+        if value is not None:
+            value = converters.get(column.lower(), str)(value)
+        out[column] = value
+    for key, value in list(out.items()):
+        if key != "attributes" and isinstance(value, dict) and _all_none(value):
+            out[key] = None  # REST gives null for an empty relationship
+    return out
+
+
+def _set_nested(out: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = out
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {"attributes": {"type": part}}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _all_none(d: dict[str, Any]) -> bool:
+    return all(
+        (_all_none(v) if isinstance(v, dict) else v is None)
+        for k, v in d.items()
+        if k != "attributes"
+    )
+
+
+def _wait_for_job(transport: Transport, path: str, *, query: bool) -> dict[str, Any]:
+    delay = 0.5
+    while True:
+        job: dict[str, Any] = transport.json("GET", path, query=query)
+        state = job.get("state")
+        if state == "JobComplete":
+            return job
+        if state in ("Failed", "Aborted"):
+            if not query:
+                return job
+            message = str(job.get("errorMessage") or f"job {state}")
+            code, _, text = message.partition(":")
+            err = error_for(400, code.strip() or None, text.strip() or message, query=True)
+            if err.action is ErrorAction.DEAD_LETTER:
+                raise BadRequest(err.message, status=400, code=err.code)
+            raise err
+        transport.sleep(delay)
+        delay = min(delay * 2, transport.settings.backoff_max_seconds)
+
+
+def query_pages(
+    transport: Transport,
+    describe: Callable[[str], dict[str, Any]],
+    soql: str,
+    include_deleted: bool = False,
+    page_size: int = QUERY_PAGE_SIZE,
+) -> Iterator[list[dict[str, Any]]]:
+    """Run a query job and yield typed rows one results page at a time (constant memory)."""
+    m = _FROM.search(soql)
+    if not m:
+        raise BadRequest(f"Cannot find the object in the query: {soql[:200]}")
+    sobject = m.group(1)
+    converters = column_converters(describe(sobject))
+    version = transport.settings.api_version
+    job = transport.json(
+        "POST",
+        "jobs/query",
+        json_body={"operation": "queryAll" if include_deleted else "query", "query": soql},
+        query=True,
+    )
+    job_id = job["id"]
+    _wait_for_job(transport, f"jobs/query/{job_id}", query=True)
+    locator: str | None = None
+    while True:
+        params: dict[str, Any] = {"maxRecords": page_size}
+        if locator:
+            params["locator"] = locator
+        resp = transport.request(
+            "GET", f"jobs/query/{job_id}/results", params=params, headers={"Accept": "text/csv"}
+        )
+        reader = csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig")))
+        yield [convert_row(row, converters, sobject, version) for row in reader]
+        locator = resp.headers.get("Sforce-Locator")
+        if not locator or locator == "null":
+            return
+
+
+# --- ingest --------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_sf_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def to_csv(records: Sequence[dict[str, Any]], columns: list[str]) -> str:
+    """Records as Bulk API 2.0 CSV (LF line endings, #N/A for null)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for r in records:
+        writer.writerow([_cell(r.get(c)) if c in r else "" for c in columns])
+    return buf.getvalue()
+
+
+def parse_bulk_error(text: str) -> RecordError:
+    """``REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --`` -> RecordError."""
+    code, _, rest = text.partition(":")
+    fields: list[str] = []
+    head, sep, tail = rest.rpartition(":")
+    if sep and tail.strip().endswith("--"):
+        rest = head
+        fields = [f.strip() for f in tail.strip().removesuffix("--").split(",") if f.strip()]
+    return RecordError(
+        code=code.strip() or "UNKNOWN_EXCEPTION", message=rest.strip(), fields=fields
+    )
+
+
+def _norm(value: str | None) -> str:
+    return "" if value in (None, NULL) else str(value)
+
+
+def ingest(
+    transport: Transport,
+    op: str,
+    sobject: str,
+    records: Sequence[dict[str, Any]],
+    external_id_field: str | None = None,
+) -> list[RecordResult]:
+    """Create, upload, close and wait for an ingest job; results matched back to input order."""
+    if not records:
+        return []
+    if op == "upsert" and not external_id_field:
+        raise ValueError("upsert needs external_id_field")
+    columns = ["Id"] if op == "delete" else _columns(records)
+    body: dict[str, Any] = {
+        "object": sobject,
+        "operation": _OPERATIONS[op],
+        "contentType": "CSV",
+        "lineEnding": "LF",
+        "columnDelimiter": "COMMA",
+    }
+    if external_id_field:
+        body["externalIdFieldName"] = external_id_field
+    job_id = transport.json("POST", "jobs/ingest", json_body=body)["id"]
+    base = f"jobs/ingest/{job_id}"
+    transport.request(
+        "PUT",
+        f"{base}/batches",
+        data=to_csv(records, columns).encode("utf-8"),
+        headers={"Content-Type": "text/csv"},
+    )
+    transport.json("PATCH", base, json_body={"state": "UploadComplete"})
+    job = _wait_for_job(transport, base, query=False)
+    log.info("salesforce.bulk_ingest", job=job_id, state=job.get("state"), records=len(records))
+
+    waiting: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
+    for i, r in enumerate(records):
+        waiting[tuple(_norm(_cell(r.get(c)) if c in r else "") for c in columns)].append(i)
+    results: dict[int, RecordResult] = {}
+
+    def claim(row: dict[str, str]) -> int | None:
+        queue = waiting.get(tuple(_norm(row.get(c)) for c in columns))
+        return queue.popleft() if queue else None
+
+    for row in _csv_rows(transport, f"{base}/successfulResults/"):
+        ok = claim(row)
+        if ok is not None:
+            created = row.get("sf__Created", "").lower() == "true"
+            results[ok] = RecordResult(ok, row.get("sf__Id") or None, True, created)
+    for row in _csv_rows(transport, f"{base}/failedResults/"):
+        bad = claim(row)
+        if bad is not None:
+            err = parse_bulk_error(row.get("sf__Error", ""))
+            results[bad] = RecordResult.failed(bad, row.get("sf__Id") or None, [err])
+    unprocessed = RecordError("UNPROCESSED", f"Bulk job {job_id} ended {job.get('state')}")
+    for i in range(len(records)):
+        if i not in results:  # unprocessed (job failed or aborted): try again later
+            results[i] = RecordResult(
+                i, None, False, errors=[unprocessed], action=ErrorAction.RETRY
+            )
+    return [results[i] for i in range(len(records))]
+
+
+def _columns(records: Sequence[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in records:
+        for k in r:
+            if k != "attributes":
+                seen.setdefault(k, None)
+    return list(seen)
+
+
+def _csv_rows(transport: Transport, path: str) -> Iterator[dict[str, str]]:
+    resp = transport.request("GET", path, headers={"Accept": "text/csv"})
+    yield from csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig")))

@@ -1,0 +1,245 @@
+"""Every HTTP call to Salesforce goes through ``Transport.request``: budget check, call count,
+the retry policy, one session refresh on INVALID_SESSION_ID, and exceptions translated once.
+
+simple-salesforce raises on any status >= 300 and drops the response headers with it, so
+Retry-After, Sforce-Limit-Info and Sforce-Locator would be lost; this layer sends the requests
+itself on the same ``requests.Session`` and URLs as the ``Salesforce`` object it keeps current.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+import structlog
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+
+from connector.salesforce.auth import Authenticator, Token
+from connector.salesforce.budget import BudgetGuard, parse_limit_info, usage_from_limits
+from connector.salesforce.errors import (
+    ApiUnavailable,
+    ErrorAction,
+    SalesforceApiError,
+    SessionExpired,
+    error_for,
+    scrub,
+)
+from connector.salesforce.retry import parse_retry_after, retry_policy
+from connector.settings import SalesforceSettings
+
+__all__ = ["Transport", "error_from_response", "translate"]
+
+log = structlog.get_logger("connector.salesforce")
+
+
+def error_from_response(
+    resp: requests.Response, *, query: bool = False, now: float | None = None
+) -> SalesforceApiError:
+    """Classify a failed response: ``[{"errorCode", "message"}]`` bodies, else the status."""
+    code: str | None = None
+    message = ""
+    try:
+        body: Any = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        code = body[0].get("errorCode") or body[0].get("statusCode")
+        message = str(body[0].get("message") or "")
+    elif isinstance(body, Mapping):
+        code = body.get("errorCode") or body.get("error")
+        message = str(body.get("message") or body.get("error_description") or "")
+    if not message:
+        message = (resp.text or resp.reason or "")[:500]
+    return error_for(
+        resp.status_code,
+        code,
+        message,
+        query=query,
+        retry_after=parse_retry_after(resp.headers.get("Retry-After"), now=now),
+        detail=f"{resp.request.method if resp.request else ''} {resp.url} -> {resp.status_code}",
+    )
+
+
+def translate(exc: BaseException, *, query: bool = False) -> SalesforceApiError:
+    """Any requests / simple-salesforce exception as one of ours (for code that uses
+    ``client.sf`` directly; the transport itself never lets them through)."""
+    if isinstance(exc, SalesforceApiError):
+        return exc
+    if isinstance(exc, SalesforceError):
+        content: Any = exc.content
+        if isinstance(content, bytes):
+            content = content.decode("utf-8", "replace")
+        first = content[0] if isinstance(content, list) and content else content
+        code = first.get("errorCode") if isinstance(first, Mapping) else None
+        message = str(first.get("message")) if isinstance(first, Mapping) else str(first)
+        return error_for(exc.status, code, message, query=query, detail=scrub(str(exc.url)))
+    if isinstance(exc, requests.Timeout):
+        return ApiUnavailable(f"Salesforce did not answer in time: {type(exc).__name__}")
+    if isinstance(exc, requests.RequestException):
+        return ApiUnavailable(
+            f"Cannot reach Salesforce: {type(exc).__name__}", detail=scrub(str(exc))
+        )
+    return ApiUnavailable(f"Unexpected error talking to Salesforce: {type(exc).__name__}")
+
+
+class Transport:
+    """Authenticated, counted, budgeted, retried HTTP to one org."""
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        auth: Authenticator,
+        token: Token,
+        session: requests.Session,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.auth = auth
+        self.token = token
+        self.session = session
+        self.sleep = sleep
+        self.clock = clock
+        self.calls = 0
+        self.guard = BudgetGuard(settings.api_budget, clock=clock)
+        self.sf = Salesforce(
+            instance_url=token.instance_url,
+            session_id=token.access_token,
+            session=session,
+            version=settings.api_version,
+        )
+
+    # --- URLs ---------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``https://host/services/data/vNN.0/``."""
+        return str(self.sf.base_url)
+
+    def url(self, path: str) -> str:
+        """An absolute URL for a path under the data API, or one starting with ``/services``."""
+        if path.startswith("https://"):
+            return path
+        if path.startswith("/"):
+            return f"https://{self.sf.sf_instance}{path}"
+        return self.base_url + path
+
+    # --- calls --------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: bool = False,
+        budget: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one logical call (retried as the policy allows); raise a classified error."""
+        policy = retry_policy(
+            max_attempts=self.settings.max_attempts,
+            backoff_max=self.settings.backoff_max_seconds,
+            sleep=self.sleep,
+        )
+        for attempt in policy:
+            with attempt:
+                return self._with_refresh(method, path, query=query, budget=budget, **kwargs)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``request`` and decode JSON (None for 204 / empty bodies)."""
+        resp = self.request(method, path, **kwargs)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            raise ApiUnavailable(
+                f"Salesforce sent a response that is not JSON for {path}",
+                status=resp.status_code,
+            ) from None
+
+    def _with_refresh(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._once(method, path, **kwargs)
+        except SalesforceApiError as err:
+            if err.action is not ErrorAction.REFRESH:
+                raise
+        log.info("salesforce.session_refresh", instance=self.token.instance_url)
+        self.refresh_session()
+        try:
+            return self._once(method, path, **kwargs)
+        except SalesforceApiError as err:
+            if err.action is ErrorAction.REFRESH:
+                raise SessionExpired(
+                    "Salesforce rejected a brand-new session: the integration user's session "
+                    "settings or the connected app's policies (IP restrictions, revoked access) "
+                    "must be fixed.",
+                    status=err.status,
+                    code=err.code,
+                    action=ErrorAction.STOP,
+                ) from None
+            raise
+
+    def refresh_session(self) -> None:
+        """Log in again and hand the new session to simple-salesforce as well."""
+        self.token = self.auth.refresh(self.token)
+        self.sf.session_id = self.token.access_token
+        self.sf._generate_headers()
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.token.access_token}",
+            "Accept": "application/json",
+        }
+        headers.update(extra or {})
+        return headers
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: bool = False,
+        budget: bool = True,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        if budget:
+            self._check_budget()
+        if json_body is not None:
+            kwargs["data"] = json.dumps(json_body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        self.calls += 1
+        try:
+            resp = self.session.request(
+                method,
+                self.url(path),
+                headers=self._headers(headers),
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                **kwargs,
+            )
+        except requests.Timeout as err:
+            raise ApiUnavailable(
+                f"Salesforce did not answer within {self.settings.read_timeout:g} s ({path})",
+                detail=str(err),
+            ) from None
+        except requests.RequestException as err:
+            raise ApiUnavailable(
+                f"Cannot reach Salesforce at {self.token.instance_url}: {type(err).__name__}",
+                detail=scrub(str(err)),
+            ) from None
+        self.guard.observe(parse_limit_info(resp.headers.get("Sforce-Limit-Info")))
+        if resp.status_code >= 300:
+            raise error_from_response(resp, query=query, now=self.clock())
+        return resp
+
+    def _check_budget(self) -> None:
+        if self.guard.needs_refresh():
+            resp = self._once("GET", "limits/", budget=False)
+            self.guard.refreshed(usage_from_limits(resp.json()))
+        self.guard.check()

@@ -1,0 +1,307 @@
+"""connector.yaml: typed settings, ``${ENV}`` interpolation, every mistake located to file:line:col.
+
+``load_settings`` reads the file once; everything else receives the parsed ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from connector import yamlconf
+from connector.errors import ConfigError, ConfigProblem
+
+__all__ = [
+    "AuthFlow",
+    "DatabaseSettings",
+    "SalesforceSettings",
+    "Settings",
+    "SyncSettings",
+    "load_settings",
+]
+
+AuthFlow = Literal["password", "refresh_token", "client_credentials", "jwt"]
+
+#: credentials each OAuth flow needs (the password flow's security token is optional:
+#: orgs with trusted IP ranges do without it)
+REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "password": ("username", "password", "client_id", "client_secret"),
+    "refresh_token": ("refresh_token", "client_id"),
+    "client_credentials": ("client_id", "client_secret"),
+    "jwt": ("client_id", "username", "private_key_file"),
+}
+SECRET_FIELDS = ("password", "security_token", "client_secret", "refresh_token")
+_API_VERSION = re.compile(r"^\d{2,3}\.0$")
+_DB_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+_MASK = "********"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _blank_to_none(value: Any) -> Any:
+    """``${VAR:-}`` leaves an empty string: treat it as "not given"."""
+    return None if isinstance(value, str) and value.strip() == "" else value
+
+
+class SalesforceSettings(_Strict):
+    """The ``salesforce:`` section: where and how to log in, timeouts, the API budget."""
+
+    login_url: str
+    auth: AuthFlow = "password"
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    security_token: str | None = Field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    refresh_token: str | None = Field(default=None, repr=False)
+    private_key_file: Path | None = None
+    api_version: str = "62.0"
+    ca_bundle: Path | None = None
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0)
+    api_budget: float = 0.8
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    backoff_max_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator(
+        "username",
+        "password",
+        "security_token",
+        "client_id",
+        "client_secret",
+        "refresh_token",
+        "private_key_file",
+        "ca_bundle",
+        mode="before",
+    )
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("login_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                f"must be an https:// URL such as https://login.salesforce.com, "
+                f"https://test.salesforce.com or https://MyDomain.my.salesforce.com "
+                f"(got {value!r})"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> Any:
+        text = str(value).strip().lstrip("vV") if isinstance(value, (str, int, float)) else value
+        if not isinstance(text, str) or not _API_VERSION.match(text):
+            raise ValueError(f'must be an API version like "62.0" (got {value!r})')
+        return text
+
+    @field_validator("api_budget")
+    @classmethod
+    def _budget(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError(
+                f"must be a fraction of the daily API allowance in (0, 1], such as 0.8 "
+                f"(got {value})"
+            )
+        return value
+
+
+class DatabaseSettings(_Strict):
+    """The ``database:`` section: the local store."""
+
+    url: str = "sqlite:///prm.db"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in _DB_SCHEMES:
+            raise ValueError(
+                "must start with sqlite:///, postgresql:// or postgresql+psycopg:// "
+                f"(got scheme {scheme or 'none'!r})"
+            )
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "url", _mask_url_password(self.url)
+
+
+class SyncSettings(_Strict):
+    """The ``sync:`` section: cursor safety margins, batch sizes and schedules."""
+
+    lag_seconds: int = Field(default=300, ge=0)
+    signpost_skew_seconds: int = Field(default=2, ge=0)
+    bulk_threshold: int = Field(default=10000, ge=1)
+    page_size: int = Field(default=2000, ge=200, le=2000)
+    poll_interval_seconds: int = Field(default=60, ge=1)
+    reconcile_cron: str = "0 3 * * *"
+    deleted_lookback_days: int = Field(default=14, ge=1, le=15)
+    deleted_check_seconds: int = Field(default=3600, ge=0)
+
+    @field_validator("reconcile_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(
+                f'must be a 5-field cron expression such as "0 3 * * *" (got {value!r})'
+            )
+        return value
+
+
+class Settings(_Strict):
+    """Everything in connector.yaml; relative paths are resolved against ``base_dir``."""
+
+    salesforce: SalesforceSettings
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    mapping_path: Path = Field(default=Path("mapping.yaml"), alias="mapping")
+    triggers_path: Path = Field(default=Path("triggers.yaml"), alias="triggers")
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder of connector.yaml."""
+        return self._base_dir
+
+    def redacted(self) -> dict[str, Any]:
+        """A JSON-ready dict for ``status`` and logs, with secrets masked."""
+        data = self.model_dump(mode="json", by_alias=False)
+        data["base_dir"] = str(self.base_dir)
+        sf = data["salesforce"]
+        for name in SECRET_FIELDS:
+            if sf.get(name):
+                sf[name] = _MASK
+        data["database"]["url"] = _mask_url_password(self.database.url)
+        return data
+
+
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{_MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read connector.yaml (``path``, else ``$PRM_CONFIG``, else ./connector.yaml).
+
+    Raises ``ConfigError`` listing every problem found, each as ``file:line:col: message``.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    file = Path(path or environ.get("PRM_CONFIG") or "connector.yaml")
+    loc = yamlconf.load(file)
+    if not isinstance(loc.data, dict):
+        raise ConfigError(
+            [loc.problem((), "connector.yaml must be a mapping with a 'salesforce:' section")]
+        )
+    if not loc.data:
+        raise ConfigError(
+            [
+                loc.problem(
+                    (),
+                    "the file is empty: it needs at least a 'salesforce:' section "
+                    "with login_url (run `prm-connector init DIR` for a commented example)",
+                )
+            ]
+        )
+    env_problems = yamlconf.interpolate_env(loc, environ)
+    base_dir = file.resolve().parent
+    try:
+        settings = Settings.model_validate(loc.data)
+    except ValidationError as err:
+        problems = yamlconf.problems_from_validation(err, loc, Settings)
+    else:
+        settings._base_dir = base_dir
+        problems = _resolve_and_check(settings, loc)
+    # a value emptied by a missing variable would be reported twice: keep the variable's line
+    taken = {(p.line, p.column) for p in env_problems}
+    problems = env_problems + [p for p in problems if (p.line, p.column) not in taken]
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _resolve_and_check(settings: Settings, loc: yamlconf.Located) -> list[ConfigProblem]:
+    """Checks that span fields or touch the disk; resolves relative paths in place."""
+    problems: list[ConfigProblem] = []
+    sf = settings.salesforce
+    base = settings.base_dir
+    section = ("salesforce",)
+
+    for name in REQUIRED_CREDENTIALS[sf.auth]:
+        if getattr(sf, name) is None:
+            needed = ", ".join(REQUIRED_CREDENTIALS[sf.auth])
+            message = (
+                f"salesforce.{name} is required for auth: {sf.auth} (that flow needs {needed})"
+            )
+            # at the emptied value, else at `auth:`, else at the `salesforce:` key
+            for where in ((*section, name), (*section, "auth")):
+                if where in loc.marks:
+                    problems.append(loc.problem(where, message))
+                    break
+            else:
+                problems.append(loc.problem(section, message, key=True))
+
+    if sf.private_key_file is not None:
+        sf.private_key_file = _under(base, sf.private_key_file)
+        if not sf.private_key_file.is_file():
+            problems.append(
+                loc.problem(
+                    (*section, "private_key_file"),
+                    f"salesforce.private_key_file: no such file {sf.private_key_file} "
+                    "(the PEM private key of the connected app's certificate)",
+                )
+            )
+    if sf.ca_bundle is not None:
+        sf.ca_bundle = _under(base, sf.ca_bundle)
+        if not sf.ca_bundle.is_file():
+            problems.append(
+                loc.problem(
+                    (*section, "ca_bundle"),
+                    f"salesforce.ca_bundle: no such file {sf.ca_bundle} "
+                    "(a PEM CA bundle; leave it empty to use the system's CAs)",
+                )
+            )
+
+    for key, attr in (("mapping", "mapping_path"), ("triggers", "triggers_path")):
+        resolved = _under(base, getattr(settings, attr))
+        setattr(settings, attr, resolved)
+        if not resolved.is_file():
+            problems.append(
+                loc.problem(
+                    (key,),
+                    f"{key}: no such file {resolved} (paths are relative to connector.yaml's "
+                    "folder; `prm-connector init DIR` writes a default one)",
+                )
+            )
+
+    settings.database.url = _resolve_sqlite(settings.database.url, base)
+    return problems
+
+
+def _under(base: Path, path: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """``sqlite:///prm.db`` means prm.db next to connector.yaml, not in the current folder."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    rest = url[len(prefix) :]
+    if rest in ("", ":memory:") or rest.startswith("/"):
+        return url
+    return prefix + str(base / rest)

@@ -1,0 +1,1 @@
+"""Inbound and outbound synchronisation: poller, backfill, reconcile, page pipeline."""
