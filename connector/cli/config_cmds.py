@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -72,7 +72,7 @@ def check_cmd(
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
         lowered = {n.lower() for n in names}
 
-        def describe(sobject: str) -> dict | None:  # type: ignore[type-arg]
+        def describe(sobject: str) -> dict[str, Any] | None:
             if sobject.lower() not in lowered:
                 return None
             return client.describe(sobject)

@@ -24,7 +24,7 @@ from connector.cli.common import (
 )
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping import load_mapping
-from connector.store import migrate, repo
+from connector.store import migrate, read_connection, repo
 from connector.store.engine import make_engine
 from connector.sync.backfill import backfill_entity
 from connector.sync.context import SyncContext
@@ -156,7 +156,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     spec = load_mapping(settings.mapping_path)
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         for name, entity in spec.entities.items():
             state = repo.get_state(conn, name)
             objects.append(
@@ -235,7 +235,7 @@ def export_cmd(
     engine = open_engine(settings)
     out = sys.stdout
     writer: Any = None
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         for row in repo.iter_entity(conn, entity):
             if not include_deleted and row.get("is_deleted"):
                 continue

@@ -1,0 +1,181 @@
+"""The sync's own tables: cursors, snapshots, change log, outbox, firings, dead letters, runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, false
+from sqlmodel import Field, SQLModel
+
+from connector.store.types import JSONValue, UTCDateTime, utcnow
+
+__all__ = [
+    "BOOKKEEPING_MODELS",
+    "ApiUsageSample",
+    "ChangeLog",
+    "DeadLetter",
+    "OutboxItem",
+    "ReceivedNotification",
+    "Snapshot",
+    "SyncRun",
+    "SyncState",
+    "TriggerFiring",
+]
+
+
+def _stamp(*, nullable: bool = True) -> Any:
+    """A UTC datetime column; ``nullable=False`` ones default to now."""
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"default": utcnow})
+
+
+def _json() -> Any:
+    return Field(default=None, sa_type=JSONValue())
+
+
+class SyncState(SQLModel, table=True):
+    """Per-object sync progress; keyed by the name the sync uses (the local entity name)."""
+
+    __tablename__ = "sync_state"
+    sobject: str = Field(primary_key=True)
+    cursor: datetime | None = _stamp()
+    deleted_cursor: datetime | None = _stamp()
+    backfill: dict[str, Any] | None = _json()
+    last_run_at: datetime | None = _stamp()
+    last_status: str | None = None
+    last_error: str | None = None
+    rows_total: int | None = None
+
+
+class Snapshot(SQLModel, table=True):
+    """The mapped values last seen for a Salesforce record: the 'old' side of the next diff."""
+
+    __tablename__ = "snapshot"
+    entity: str = Field(primary_key=True)
+    sf_id: str = Field(primary_key=True)
+    values: dict[str, Any] | None = _json()
+    hash: str | None = None
+    modstamp: datetime | None = _stamp()
+    deleted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    local_id: int | None = None
+    updated_at: datetime = _stamp(nullable=False)
+
+
+class ChangeLog(SQLModel, table=True):
+    """One applied diff (created, updated, deleted, undeleted) of one record."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (Index("ix_change_log_entity_sf_id", "entity", "sf_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(index=True)
+    entity: str
+    sf_id: str | None = None
+    local_id: int | None = None
+    op: str
+    old: dict[str, Any] | None = _json()
+    new: dict[str, Any] | None = _json()
+    changed: list[str] | None = _json()
+    origin: str | None = None
+    modstamp: datetime | None = _stamp()
+    recorded_at: datetime = _stamp(nullable=False)
+
+
+class OutboxItem(SQLModel, table=True):
+    """A write to Salesforce waiting for the dispatcher; the id is deterministic (invariant 3)."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_item_status_next", "status", "next_attempt_at"),)
+    id: str = Field(primary_key=True)
+    entity: str
+    local_id: int | None = None
+    sf_id: str | None = None
+    sobject: str
+    operation: str
+    payload: dict[str, Any] | None = _json()
+    status: str = Field(default="pending", sa_column_kwargs={"server_default": "pending"})
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = _stamp()
+    last_error: str | None = None
+    created_at: datetime = _stamp(nullable=False)
+    updated_at: datetime = _stamp(nullable=False)
+
+
+class TriggerFiring(SQLModel, table=True):
+    """A trigger that fired for a record version or period; the unique key makes it once."""
+
+    __tablename__ = "trigger_firing"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    trigger_id: str = Field(index=True)
+    entity: str
+    local_id: int | None = None
+    fired_at: datetime = _stamp(nullable=False)
+    result: dict[str, Any] | None = _json()
+
+
+class DeadLetter(SQLModel, table=True):
+    """A record or write that could not be processed, parked for a person to look at."""
+
+    __tablename__ = "dead_letter"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    entity: str | None = Field(default=None, index=True)
+    sobject: str | None = None
+    sf_id: str | None = None
+    payload: dict[str, Any] | None = _json()
+    code: str | None = None
+    message: str | None = None
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = _stamp(nullable=False)
+    resolved_at: datetime | None = _stamp()
+
+
+class ApiUsageSample(SQLModel, table=True):
+    """The org's API usage as last reported, and the calls this connector made."""
+
+    __tablename__ = "api_usage_sample"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _stamp(nullable=False)
+    used: int | None = None
+    max: int | None = None
+    calls: int | None = None
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync, backfill or reconcile run, for `status` and the metrics."""
+
+    __tablename__ = "sync_run"
+    id: str = Field(primary_key=True)
+    kind: str
+    started_at: datetime = _stamp(nullable=False)
+    finished_at: datetime | None = _stamp()
+    status: str | None = None
+    counts: dict[str, Any] | None = _json()
+    error: str | None = None
+
+
+class ReceivedNotification(SQLModel, table=True):
+    """A push notification stored before it is acknowledged (invariant 4); unique per id."""
+
+    __tablename__ = "received_notification"
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: str = Field(unique=True, index=True)
+    sobject: str | None = None
+    sf_id: str | None = None
+    received_at: datetime = _stamp(nullable=False)
+    processed_at: datetime | None = _stamp()
+
+
+BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
+    SyncState,
+    Snapshot,
+    ChangeLog,
+    OutboxItem,
+    TriggerFiring,
+    DeadLetter,
+    ApiUsageSample,
+    SyncRun,
+    ReceivedNotification,
+)

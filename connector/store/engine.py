@@ -1,0 +1,139 @@
+"""The store's engine factory and its schema migrations (Alembic, run programmatically)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+__all__ = [
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "migrate",
+    "normalise_url",
+    "read_connection",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option: a connection that only reads may open a deferred SQLite transaction
+# (no write lock), e.g. a long export: ``engine.connect().execution_options(sqlite_deferred=True)``.
+SQLITE_DEFERRED_OPTION = "sqlite_deferred"
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` as psycopg 3 and keep other URLs as they are."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON column text; dates and datetimes as ISO text, Decimals as floats."""
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for the store: SQLite (WAL, foreign keys, busy timeout) or PostgreSQL."""
+    url = normalise_url(url)
+    backend = make_url(url).get_backend_name()
+    # orjson: several times faster than json for the snapshot and extra columns.
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
+    if backend == "sqlite":
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    raise ValueError(f"unsupported database URL scheme '{backend}' (use sqlite or postgresql)")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Pragmas on every connection; transactions we begin ourselves.
+
+    The sqlite3 module would start transactions lazily (only before a write), so reads made
+    earlier in a transaction would not be in it. Instead the driver is left in autocommit and
+    each transaction starts with BEGIN IMMEDIATE: it takes the write lock up front, so two
+    writers queue on busy_timeout instead of failing with "database is locked" midway.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        deferred = conn.get_execution_options().get(SQLITE_DEFERRED_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reading only (status, export): on SQLite it takes no write lock.
+
+    Use it as ``with read_connection(engine) as conn:``. Writing through it on SQLite may fail
+    with "database is locked" instead of waiting; PostgreSQL connections are unaffected.
+    """
+    return engine.connect().execution_options(**{SQLITE_DEFERRED_OPTION: True})
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the store to the newest schema; a no-op when it is there already.
+
+    Safe to call on every start and from several processes at once: PostgreSQL serialises on
+    a transaction-level advisory lock (per schema); SQLite on BEGIN IMMEDIATE. Either way the
+    second caller reads the version table only after the first has committed.
+    """
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(hashtext('prm-connector:migrate:' "
+                    "|| current_schema()))"
+                )
+            )
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -1,0 +1,115 @@
+"""Migrations: upgrade is idempotent and concurrent-safe; the schema equals the models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from dbfixtures import drop_test_engine, make_test_engine
+from sqlalchemy import Column, Engine, Integer, MetaData, inspect, text
+from sqlmodel import SQLModel
+
+from connector.store import current_revision, head_revision, migrate
+from connector.store.models import ENTITY_MODELS
+
+
+def _diff(engine: Engine, metadata: MetaData) -> list[object]:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(ctx, metadata))
+
+
+def test_fresh_database_has_no_revision_until_migrated(db_kind: str, tmp_path: Path) -> None:
+    """Given an empty database, current_revision is None; after migrate it is head."""
+    eng = make_test_engine(db_kind, tmp_path)
+    try:
+        assert current_revision(eng) is None
+        migrate(eng)
+        assert current_revision(eng) == head_revision() == "0001"
+    finally:
+        drop_test_engine(eng)
+
+
+def test_migrating_twice_is_a_no_op(engine: Engine) -> None:
+    """A second migrate keeps the revision and the tables (and their rows)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO partner (sf_id, is_deleted, created_at, updated_at) "
+                "VALUES ('001A', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    tables = set(inspect(engine).get_table_names())
+    migrate(engine)
+    assert current_revision(engine) == head_revision()
+    assert set(inspect(engine).get_table_names()) == tables
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM partner")).scalar_one() == 1
+
+
+def test_migrated_schema_matches_the_models_exactly(engine: Engine) -> None:
+    """alembic compare_metadata finds no difference between 0001 and SQLModel.metadata."""
+    assert _diff(engine, SQLModel.metadata) == []
+    expected = {t for t in SQLModel.metadata.tables} | {"alembic_version"}
+    assert set(inspect(engine).get_table_names()) == expected
+    assert set(ENTITY_MODELS) <= expected
+
+
+def test_schema_comparison_does_notice_a_difference(engine: Engine) -> None:
+    """The comparison above can fail: an extra model column shows up as a difference."""
+    changed = MetaData()
+    for table in SQLModel.metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["partner"].append_column(Column("not_migrated", Integer))
+    diffs = _diff(engine, changed)
+    assert [d[0] for d in diffs if isinstance(d, tuple)] == ["add_column"]
+
+
+_MIGRATE_SCRIPT = """
+import sys
+from connector.store import make_engine, migrate, current_revision
+engine = make_engine(sys.argv[1])
+migrate(engine)
+print(current_revision(engine))
+"""
+
+
+def test_concurrent_migrations_both_succeed(engine: Engine, tmp_path: Path) -> None:
+    """Two processes migrating one fresh database at once both end at head, without error."""
+    with engine.begin() as conn:  # start from nothing: undo the fixture's migration
+        conn.execute(text("DROP TABLE alembic_version"))
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(text(f'DROP TABLE "{table.name}"'))
+    url = engine.url.render_as_string(hide_password=False)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MIGRATE_SCRIPT, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        assert out.strip() == "0001"
+    assert _diff(engine, SQLModel.metadata) == []
+
+
+def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:
+    """0001's downgrade drops every table it made; upgrading again restores the schema."""
+    from alembic import command
+
+    from connector.store.engine import _alembic_config
+
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert inspect(engine).get_table_names() == ["alembic_version"]
+    migrate(engine)
+    assert _diff(engine, SQLModel.metadata) == []
