@@ -1,0 +1,33 @@
+"""The field mapping between Salesforce and the local PRM store (pure: no HTTP, no database).
+
+mapping.yaml is loaded into a ``MappingSpec`` (``spec``); ``mapper`` converts rows both ways
+through the named ``transforms``; ``validate`` checks a spec against the org's describe and
+``scaffold`` writes a starter mapping for one sObject.
+"""
+
+from connector.mapping.loader import load_mapping, loads_mapping
+from connector.mapping.mapper import MappingError, canonical, diff, fingerprint, to_crm, to_local
+from connector.mapping.scaffold import scaffold
+from connector.mapping.spec import Conflict, Direction, EntityMapping, FieldMapping, MappingSpec
+from connector.mapping.transforms import REGISTRY, LocalType
+from connector.mapping.validate import validate_against_describe
+
+__all__ = [
+    "REGISTRY",
+    "Conflict",
+    "Direction",
+    "EntityMapping",
+    "FieldMapping",
+    "LocalType",
+    "MappingError",
+    "MappingSpec",
+    "canonical",
+    "diff",
+    "fingerprint",
+    "load_mapping",
+    "loads_mapping",
+    "scaffold",
+    "to_crm",
+    "to_local",
+    "validate_against_describe",
+]
