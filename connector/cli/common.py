@@ -62,8 +62,12 @@ def open_engine(settings: Settings) -> Engine:
 
 
 def build_context(
-    settings: Settings, engine: Engine, *, spec: MappingSpec | None = None,
-    progress: ProgressFn | None = None, client: SalesforceClient | None = None,
+    settings: Settings,
+    engine: Engine,
+    *,
+    spec: MappingSpec | None = None,
+    progress: ProgressFn | None = None,
+    client: SalesforceClient | None = None,
 ) -> SyncContext:
     """Everything a sync service needs, built once here (the composition root)."""
     ctx = SyncContext(

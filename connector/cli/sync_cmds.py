@@ -84,8 +84,13 @@ def sync_cmd(
     for r in runs:
         s = r.summary()
         table.add_row(
-            r.entity, str(s["mode"]), str(s["seen"]), str(s["changes"]), str(s["skipped"]),
-            str(s["dead_letters"]), str(s["deleted"]),
+            r.entity,
+            str(s["mode"]),
+            str(s["seen"]),
+            str(s["changes"]),
+            str(s["skipped"]),
+            str(s["dead_letters"]),
+            str(s["deleted"]),
         )
     console.print(table)
     console.print(f"API calls this cycle: {ctx.client.calls}")
@@ -121,7 +126,9 @@ def backfill_cmd(
     else:
         for r in runs:
             s = r.summary()
-            console.print(f"{r.entity}: {s['seen']} rows read ({s['mode']}), {s['changes']} changes")
+            console.print(
+                f"{r.entity}: {s['seen']} rows read ({s['mode']}), {s['changes']} changes"
+            )
 
 
 @app.command("reconcile")
@@ -184,8 +191,13 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         table.add_column(col)
     for o in objects:
         table.add_row(
-            o["entity"], o["sobject"], str(o["rows"]), o["cursor"] or "-",
-            o["last_run_at"] or "never", o["last_status"] or "-", str(o["dead_letters"]),
+            o["entity"],
+            o["sobject"],
+            str(o["rows"]),
+            o["cursor"] or "-",
+            o["last_run_at"] or "never",
+            o["last_status"] or "-",
+            str(o["dead_letters"]),
         )
     console.print(table)
     if usage:
@@ -229,8 +241,14 @@ def export_cmd(
     spec = load_mapping(settings.mapping_path)
     if entity not in spec.entities:
         raise ConfigError(
-            [ConfigProblem("<command line>", 1, 1,
-                           f"unknown entity '{entity}' (known: {', '.join(spec.entities)})")]
+            [
+                ConfigProblem(
+                    "<command line>",
+                    1,
+                    1,
+                    f"unknown entity '{entity}' (known: {', '.join(spec.entities)})",
+                )
+            ]
         )
     engine = open_engine(settings)
     out = sys.stdout
@@ -246,8 +264,9 @@ def export_cmd(
             if writer is None:
                 writer = csv.DictWriter(out, fieldnames=list(plain), extrasaction="ignore")
                 writer.writeheader()
-            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
-                             for k, v in plain.items()})
+            writer.writerow(
+                {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in plain.items()}
+            )
 
 
 @db_app.command("upgrade")

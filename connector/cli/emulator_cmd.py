@@ -1,0 +1,69 @@
+"""``prm-connector emulator serve``: a local Salesforce org over HTTPS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connector.cli import app
+from connector.cli.common import ConfigOption
+
+__all__: list[str] = []
+
+emulator_app = typer.Typer(
+    help="A local Salesforce org over HTTPS (REST, SOQL, Bulk 2.0, Outbound Messages).",
+    no_args_is_help=True,
+)
+app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 0,
+    seed: Annotated[
+        str, typer.Option(help="empty (users only) or demo (a small partner org).")
+    ] = "empty",
+    records: Annotated[
+        int, typer.Option(help="Add N opportunities spread over the partners (benchmarks).")
+    ] = 0,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the org and its CA here; the org survives a restart."),
+    ] = None,
+    outbound: Annotated[
+        list[str] | None,
+        typer.Option(help="SOBJECT=URL: send Outbound Messages for SOBJECT to URL (repeatable)."),
+    ] = None,
+    api_limit: Annotated[
+        int, typer.Option(help="Daily API allowance; past it, REQUEST_LIMIT_EXCEEDED.")
+    ] = 100_000,
+    session_ttl: Annotated[
+        float, typer.Option(help="Seconds before an access token expires (INVALID_SESSION_ID).")
+    ] = 7200.0,
+    outbound_time_scale: Annotated[
+        float,
+        typer.Option(help="Real seconds per emulated second for Outbound Message retries."),
+    ] = 1.0,
+    config: ConfigOption = None,
+) -> None:
+    """Serve an emulated org; prints ONE JSON line (URLs, CA bundle, users) when ready."""
+    if seed not in ("empty", "demo"):
+        raise typer.BadParameter("must be empty or demo", param_hint="--seed")
+    from connector.emulator.server import EmulatorOptions, serve_forever
+
+    serve_forever(
+        EmulatorOptions(
+            host=host,
+            port=port,
+            seed=seed,
+            records=records,
+            state_dir=state_dir,
+            outbound=tuple(outbound or ()),
+            api_limit=api_limit,
+            session_ttl=session_ttl,
+            outbound_time_scale=outbound_time_scale,
+        )
+    )

@@ -1,0 +1,732 @@
+"""Bulk API 2.0 (``/services/data/vNN.0/jobs/ingest`` and ``jobs/query``) over the Org.
+
+Ingest: create a job (state Open), PUT one or more CSV uploads to ``batches`` (201), PATCH
+``UploadComplete``; a worker thread then moves the job through InProgress to JobComplete and
+keeps per-row results for ``successfulResults`` / ``failedResults`` / ``unprocessedRecords``.
+Query: the SOQL is checked and run when the job is created (a consistent snapshot); results are
+served in pages of ``maxRecords`` with ``Sforce-Locator`` ("null" after the last page) and
+``Sforce-NumberOfRecords`` headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from connector.emulator.bulkcsv import (
+    DELIMITERS,
+    LINE_ENDINGS,
+    CsvValueError,
+    IdFactory,
+    csv_text,
+    from_csv_value,
+    lookup,
+    read_csv,
+    resolve_path,
+    row_error,
+    to_csv_value,
+)
+from connector.emulator.errors import ApiError
+from connector.emulator.schema import FieldDef, ObjectDef
+
+if TYPE_CHECKING:
+    from connector.emulator.org import Org
+
+__all__ = ["Bulk2", "routes", "select_columns", "validate_bulk_soql"]
+
+INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+QUERY_OPERATIONS = ("query", "queryAll")
+DEFAULT_PAGE = 50000  # records per results page when maxRecords is absent
+
+_SELECT = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\s+([A-Za-z0-9_]+)", re.IGNORECASE | re.DOTALL)
+_AGGREGATE = re.compile(
+    r"\b(COUNT|COUNT_DISTINCT|SUM|AVG|MIN|MAX|GROUPING|CALENDAR_\w+|DAY_\w+|FISCAL_\w+|"
+    r"HOUR_IN_DAY|WEEK_\w+)\s*\(",
+    re.IGNORECASE,
+)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class IngestResult:
+    """One processed row: ``sf_id`` and ``created`` on success, ``error`` on failure."""
+
+    values: list[str]
+    sf_id: str = ""
+    created: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Job:
+    """A Bulk API 2.0 job (ingest or query) and what it has produced."""
+
+    id: str
+    kind: str  # "ingest" | "query"
+    operation: str
+    sobject: str
+    created_by: str
+    created: str
+    api_version: str
+    line_ending: str = "LF"
+    column_delimiter: str = "COMMA"
+    external_id_field: str | None = None
+    query: str | None = None
+    state: str = "Open"
+    modstamp: str = ""
+    error_message: str | None = None
+    uploads: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    results: list[IngestResult] = field(default_factory=list)
+    unprocessed: list[list[str]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    column_fields: list[FieldDef | None] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    processing_ms: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def info(self) -> dict[str, Any]:
+        """The JSON body of ``GET jobs/{kind}/{id}``."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.sobject,
+            "createdById": self.created_by,
+            "createdDate": self.created,
+            "systemModstamp": self.modstamp or self.created,
+            "state": self.state,
+        }
+        if self.external_id_field and self.kind == "ingest":
+            body["externalIdFieldName"] = self.external_id_field
+        body.update(
+            {
+                "concurrencyMode": "Parallel",
+                "contentType": "CSV",
+                "apiVersion": float(self.api_version),
+                "jobType": "V2Ingest" if self.kind == "ingest" else "V2Query",
+                "lineEnding": self.line_ending,
+                "columnDelimiter": self.column_delimiter,
+            }
+        )
+        if self.kind == "ingest":
+            if self.state == "Open":
+                body["contentUrl"] = (
+                    f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches"
+                )
+            failed = sum(1 for r in self.results if r.error is not None)
+            body.update(
+                {
+                    "numberRecordsProcessed": len(self.results),
+                    "numberRecordsFailed": failed,
+                    "retries": 0,
+                    "totalProcessingTime": self.processing_ms,
+                    "apiActiveProcessingTime": self.processing_ms,
+                    "apexProcessingTime": 0,
+                }
+            )
+        else:
+            body.update(
+                {
+                    "numberRecordsProcessed": len(self.rows),
+                    "retries": 0,
+                    "totalProcessingTime": self.processing_ms,
+                    "isPkChunkingSupported": True,
+                }
+            )
+        if self.error_message:
+            body["errorMessage"] = self.error_message
+        return body
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(exc: ApiError) -> Response:
+    return Response(
+        orjson.dumps(exc.body()),
+        status_code=exc.status,
+        media_type="application/json",
+        headers=exc.headers,
+    )
+
+
+def _split_top(text: str) -> list[str]:
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
+    return parts
+
+
+def select_columns(soql: str) -> tuple[list[str], str]:
+    """The SELECT list (as written, functions unwrapped) and the FROM object of a query."""
+    m = _SELECT.match(soql)
+    if not m:
+        raise ApiError(400, "MALFORMED_QUERY", "unexpected token: query must start with SELECT")
+    columns = []
+    for item in _split_top(m.group(1)):
+        fn = re.fullmatch(r"\w+\s*\(\s*([\w.]+)\s*\)(\s+\w+)?", item)
+        columns.append(fn.group(1) if fn else item.split()[0])
+    return columns, m.group(2)
+
+
+def validate_bulk_soql(soql: str) -> None:
+    """Reject what Bulk API 2.0 query jobs do not support (documented list)."""
+    m = _SELECT.match(soql)
+    select_list = m.group(1) if m else ""
+    if re.search(r"\(\s*SELECT\b", select_list, re.IGNORECASE):
+        raise ApiError(400, "API_ERROR", "Aggregate Relationships not supported in Bulk Query")
+    if re.search(r"\bFIELDS\s*\(", select_list, re.IGNORECASE):
+        raise ApiError(400, "API_ERROR", "FIELDS() is not supported in Bulk Query")
+    if _AGGREGATE.search(select_list) or re.search(r"\bGROUP\s+BY\b", soql, re.IGNORECASE):
+        raise ApiError(400, "API_ERROR", "Aggregate queries are not supported in Bulk Query")
+    for clause in ("OFFSET", "TYPEOF"):
+        if re.search(rf"\b{clause}\b", soql, re.IGNORECASE):
+            raise ApiError(400, "API_ERROR", f"{clause} is not supported in Bulk Query")
+
+
+def _locator(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode().rstrip("=")
+
+
+def _offset(locator: str) -> int:
+    try:
+        return int(base64.b64decode(locator + "=" * (-len(locator) % 4)).decode())
+    except ValueError as exc:
+        raise ApiError(400, "INVALID_LOCATOR", f"Invalid locator: {locator}") from exc
+
+
+class Bulk2:
+    """The jobs of one org and the HTTP handlers that drive them."""
+
+    def __init__(self, org: Org, user_of: Callable[[Request], str]) -> None:
+        self.org = org
+        self.user_of = user_of
+        self.jobs: dict[str, Job] = {}
+        self._ids = IdFactory("750")
+        self._lock = threading.Lock()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _job(self, request: Request, kind: str) -> Job:
+        job = self.jobs.get(request.path_params["job_id"])
+        if job is None or job.kind != kind:
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        return job
+
+    def _touch(self, job: Job, state: str | None = None) -> None:
+        if state:
+            job.state = state
+        job.modstamp = self.org.now()
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(400, "JSON_PARSER_ERROR", f"Invalid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
+        return body
+
+    def _object(self, name: str) -> ObjectDef:
+        for key, obj in self.org.schema.items():
+            if key.lower() == name.lower():
+                return obj
+        raise ApiError(400, "INVALIDJOB", f"InvalidJob : Unable to find object: {name}")
+
+    def _wrap(self, endpoint: str, fn: Handler) -> Handler:
+        async def handler(request: Request) -> Response:
+            try:
+                self.org.count_call(endpoint)
+                response = await fn(request)
+            except ApiError as exc:
+                response = _error(exc)
+            response.headers["Sforce-Limit-Info"] = self.org.limit_info()
+            return response
+
+        return handler
+
+    # --- ingest ---------------------------------------------------------------------------
+
+    async def create_ingest(self, request: Request) -> Response:
+        user = self.user_of(request)
+        body = await self._body(request)
+        op = body.get("operation")
+        if op not in INGEST_OPERATIONS:
+            raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {op}")
+        obj = self._object(str(body.get("object") or ""))
+        if body.get("contentType", "CSV") != "CSV":
+            raise ApiError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV")
+        delimiter = body.get("columnDelimiter", "COMMA")
+        line_ending = body.get("lineEnding", "LF")
+        if delimiter not in DELIMITERS or line_ending not in LINE_ENDINGS:
+            raise ApiError(400, "INVALIDJOB", "InvalidJob : invalid columnDelimiter or lineEnding")
+        ext = body.get("externalIdFieldName")
+        if op == "upsert":
+            if not ext:
+                raise ApiError(
+                    400, "INVALIDJOB", "InvalidJob : External ID field is required for upsert"
+                )
+            ext_field = obj.field(str(ext))
+            if ext_field is None or not (
+                ext_field.external_id or ext_field.id_lookup or ext_field.name == "Id"
+            ):
+                raise ApiError(
+                    400,
+                    "INVALIDJOB",
+                    f"InvalidJob : Field name provided, {ext} is not an External ID or "
+                    f"indexed field for {obj.name}",
+                )
+            ext = ext_field.name
+        now = self.org.now()
+        job = Job(
+            id=self._ids.next(),
+            kind="ingest",
+            operation=op,
+            sobject=obj.name,
+            created_by=user,
+            created=now,
+            api_version=request.path_params["version"],
+            line_ending=line_ending,
+            column_delimiter=delimiter,
+            external_id_field=ext if op == "upsert" else None,
+        )
+        with self._lock:
+            self.jobs[job.id] = job
+        return _json(job.info())
+
+    async def upload(self, request: Request) -> Response:
+        self.user_of(request)
+        job = self._job(request, "ingest")
+        data = (await request.body()).decode("utf-8")
+        with self._lock:
+            if job.state != "Open":
+                raise ApiError(
+                    409, "INVALIDJOBSTATE", f"Job {job.id} is not Open (state {job.state})"
+                )
+            job.uploads.append(data)
+        return Response(status_code=201)
+
+    async def patch_ingest(self, request: Request) -> Response:
+        self.user_of(request)
+        job = self._job(request, "ingest")
+        state = (await self._body(request)).get("state")
+        with self._lock:
+            if state == "UploadComplete":
+                if job.state != "Open":
+                    raise ApiError(
+                        409, "INVALIDJOBSTATE", f"Job {job.id} is not Open (state {job.state})"
+                    )
+                self._touch(job, "UploadComplete")
+                threading.Thread(
+                    target=self._process, args=(job,), name=f"bulk2-{job.id}", daemon=True
+                ).start()
+            elif state == "Aborted":
+                if job.state not in ("Open", "UploadComplete", "InProgress"):
+                    raise ApiError(
+                        409, "INVALIDJOBSTATE", f"Job {job.id} cannot be aborted ({job.state})"
+                    )
+                if job.state == "Open":
+                    with contextlib.suppress(ApiError):  # nothing ran: all rows unprocessed
+                        self._parse_uploads(job)
+                    job.done.set()
+                self._touch(job, "Aborted")
+            else:
+                raise ApiError(400, "INVALIDJOBSTATE", f"Invalid state: {state}")
+            return _json(job.info())
+
+    async def get_ingest(self, request: Request) -> Response:
+        self.user_of(request)
+        return _json(self._job(request, "ingest").info())
+
+    async def list_jobs(self, request: Request) -> Response:
+        self.user_of(request)
+        kind = "query" if "/jobs/query" in request.url.path else "ingest"
+        records = [j.info() for j in list(self.jobs.values()) if j.kind == kind]
+        return _json({"done": True, "records": records, "nextRecordsUrl": None})
+
+    async def delete_job(self, request: Request) -> Response:
+        self.user_of(request)
+        kind = "query" if "/jobs/query" in request.url.path else "ingest"
+        job = self._job(request, kind)
+        with self._lock:
+            if job.state in ("Open", "InProgress"):
+                raise ApiError(
+                    400, "INVALIDJOBSTATE", f"Job {job.id} cannot be deleted ({job.state})"
+                )
+            self.jobs.pop(job.id, None)
+        return Response(status_code=204)
+
+    async def ingest_results(self, request: Request) -> Response:
+        self.user_of(request)
+        job = self._job(request, "ingest")
+        which = request.path_params["which"]
+        if job.state not in ("JobComplete", "Failed", "Aborted"):
+            raise ApiError(
+                400, "INVALIDJOBSTATE", f"Job {job.id} is not complete (state {job.state})"
+            )
+        if which == "successfulResults":
+            text = csv_text(
+                ["sf__Id", "sf__Created", *job.header],
+                [
+                    [r.sf_id, "true" if r.created else "false", *r.values]
+                    for r in job.results
+                    if r.error is None
+                ],
+            )
+        elif which == "failedResults":
+            text = csv_text(
+                ["sf__Id", "sf__Error", *job.header],
+                [[r.sf_id, r.error or "", *r.values] for r in job.results if r.error],
+            )
+        elif which == "unprocessedRecords":
+            text = csv_text(job.header, job.unprocessed) if job.header else ""
+        else:
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        return Response(text, media_type="text/csv")
+
+    # --- ingest processing ----------------------------------------------------------------
+
+    def _process(self, job: Job) -> None:
+        started = self.org.now()
+        try:
+            if job.state == "UploadComplete":
+                self._touch(job, "InProgress")
+            self._run_rows(job)
+        except ApiError as exc:
+            job.error_message = f"{exc.code} : {exc.message}"
+            self._touch(job, "Failed")
+        except Exception as exc:  # a bug must fail the job, never hang the client
+            job.error_message = f"UNKNOWN_EXCEPTION : {exc}"
+            self._touch(job, "Failed")
+        finally:
+            job.processing_ms = _ms_between(started, self.org.now())
+            job.done.set()
+
+    def _parse_uploads(self, job: Job) -> None:
+        """Header and rows of every upload; all rows start out unprocessed."""
+        delimiter = DELIMITERS[job.column_delimiter]
+        header: list[str] = []
+        rows: list[list[str]] = []
+        for upload in job.uploads:
+            h, r = read_csv(upload, delimiter)
+            if not h:
+                continue
+            if header and [c.lower() for c in h] != [c.lower() for c in header]:
+                raise ApiError(400, "InvalidBatch", "All uploads must have the same header row")
+            header = header or h
+            rows.extend(r)
+        job.header = header
+        job.unprocessed = rows
+
+    def _run_rows(self, job: Job) -> None:
+        self._parse_uploads(job)
+        if not job.header:
+            raise ApiError(400, "InvalidBatch", "Empty CSV: no header row was uploaded")
+        rows = job.unprocessed
+        obj = self.org.schema[job.sobject]
+        plan = _ColumnPlan(self.org, obj, job.header, job.operation)
+        if job.external_id_field and job.external_id_field != "Id":
+            plan.ext_column(job.external_id_field)
+        for i, row in enumerate(rows):
+            if job.state == "Aborted":
+                job.unprocessed = rows[i:]
+                return
+            job.results.append(self._row(job, plan, row))
+        job.unprocessed = []
+        self._touch(job, "JobComplete")
+
+    def _row(self, job: Job, plan: _ColumnPlan, row: list[str]) -> IngestResult:
+        row = (row + [""] * len(job.header))[: len(job.header)]
+        result = IngestResult(values=row)
+        try:
+            values, record_id, ext_value = plan.values(row)
+            result.sf_id = record_id or ""
+            op = job.operation
+            if op in ("delete", "hardDelete"):
+                if not record_id:
+                    raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in a delete call")
+                self.org.delete(job.sobject, record_id, job.created_by)
+                if op == "hardDelete":
+                    self.org.purge([record_id])  # skips the recycle bin
+            elif op == "update":
+                if not record_id:
+                    raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call")
+                self.org.update(job.sobject, record_id, values, job.created_by)
+            elif op == "insert":
+                result.sf_id = self.org.create(job.sobject, values, job.created_by)
+                result.created = True
+            else:
+                ext = job.external_id_field or "Id"
+                if ext == "Id":
+                    if record_id:
+                        self.org.update(job.sobject, record_id, values, job.created_by)
+                    else:
+                        result.sf_id = self.org.create(job.sobject, values, job.created_by)
+                        result.created = True
+                else:
+                    if not ext_value:
+                        raise ApiError(
+                            400, "MISSING_ARGUMENT", f"{ext} not specified", fields=[ext]
+                        )
+                    result.sf_id, result.created = self.org.upsert(
+                        job.sobject, ext, ext_value, values, job.created_by
+                    )
+        except ApiError as exc:
+            result.error = row_error(exc.code, exc.message, exc.fields)
+        return result
+
+    # --- query ----------------------------------------------------------------------------
+
+    async def create_query(self, request: Request) -> Response:
+        user = self.user_of(request)
+        body = await self._body(request)
+        op = body.get("operation", "query")
+        if op not in QUERY_OPERATIONS:
+            raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {op}")
+        soql = str(body.get("query") or "")
+        delimiter = body.get("columnDelimiter", "COMMA")
+        line_ending = body.get("lineEnding", "LF")
+        if delimiter not in DELIMITERS or line_ending not in LINE_ENDINGS:
+            raise ApiError(400, "INVALIDJOB", "InvalidJob : invalid columnDelimiter or lineEnding")
+        validate_bulk_soql(soql)
+        columns, sobject_name = select_columns(soql)
+        started = self.org.now()
+        result = await run_in_threadpool(self.org.query, soql, op == "queryAll")
+        if result.aggregate:
+            raise ApiError(400, "API_ERROR", "Aggregate queries are not supported in Bulk Query")
+        obj = self._object(sobject_name)
+        resolved = [resolve_path(self.org.schema, obj.name, c) for c in columns]
+        job = Job(
+            id=self._ids.next(),
+            kind="query",
+            operation=op,
+            sobject=obj.name,
+            created_by=user,
+            created=started,
+            api_version=request.path_params["version"],
+            line_ending=line_ending,
+            column_delimiter=delimiter,
+            query=soql,
+            state="UploadComplete",
+            columns=[name for name, _ in resolved],
+            column_fields=[f for _, f in resolved],
+        )
+        job.rows = await run_in_threadpool(_csv_rows, result.records, columns, job.column_fields)
+        created_info = job.info()
+        job.processing_ms = _ms_between(started, self.org.now())
+        self._touch(job, "JobComplete")
+        job.done.set()
+        with self._lock:
+            self.jobs[job.id] = job
+        return _json(created_info)
+
+    async def get_query(self, request: Request) -> Response:
+        self.user_of(request)
+        return _json(self._job(request, "query").info())
+
+    async def patch_query(self, request: Request) -> Response:
+        self.user_of(request)
+        job = self._job(request, "query")
+        state = (await self._body(request)).get("state")
+        if state != "Aborted":
+            raise ApiError(400, "INVALIDJOBSTATE", f"Invalid state: {state}")
+        if job.state not in ("UploadComplete", "InProgress"):
+            raise ApiError(409, "INVALIDJOBSTATE", f"Job {job.id} cannot be aborted ({job.state})")
+        self._touch(job, "Aborted")
+        return _json(job.info())
+
+    async def query_results(self, request: Request) -> Response:
+        self.user_of(request)
+        job = self._job(request, "query")
+        if job.state != "JobComplete":
+            raise ApiError(
+                400, "INVALIDJOBSTATE", f"Job {job.id} is not complete (state {job.state})"
+            )
+        params = request.query_params
+        try:
+            page = int(params.get("maxRecords") or DEFAULT_PAGE)
+        except ValueError as exc:
+            raise ApiError(400, "INVALID_QUERY_PARAM", "maxRecords must be a number") from exc
+        if page < 1:
+            raise ApiError(400, "INVALID_QUERY_PARAM", "maxRecords must be positive")
+        start = _offset(params["locator"]) if params.get("locator") else 0
+        chunk = job.rows[start : start + page]
+        end = start + len(chunk)
+        text = csv_text(
+            job.columns,
+            chunk,
+            delimiter=DELIMITERS[job.column_delimiter],
+            line_ending=LINE_ENDINGS[job.line_ending],
+        )
+        return Response(
+            text,
+            media_type="text/csv",
+            headers={
+                "Sforce-NumberOfRecords": str(len(chunk)),
+                "Sforce-Locator": _locator(end) if end < len(job.rows) else "null",
+            },
+        )
+
+    # --- routing --------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        """Starlette routes, each with and without a trailing slash."""
+        base = "/services/data/v{version}/jobs"
+        table: list[tuple[str, str, Handler, list[str]]] = [
+            ("/ingest", "jobs/ingest", self.create_ingest, ["POST"]),
+            ("/ingest", "jobs/ingest", self.list_jobs, ["GET"]),
+            ("/ingest/{job_id}", "jobs/ingest", self.get_ingest, ["GET"]),
+            ("/ingest/{job_id}", "jobs/ingest", self.patch_ingest, ["PATCH"]),
+            ("/ingest/{job_id}", "jobs/ingest", self.delete_job, ["DELETE"]),
+            ("/ingest/{job_id}/batches", "jobs/ingest", self.upload, ["PUT"]),
+            ("/ingest/{job_id}/{which}", "jobs/ingest", self.ingest_results, ["GET"]),
+            ("/query", "jobs/query", self.create_query, ["POST"]),
+            ("/query", "jobs/query", self.list_jobs, ["GET"]),
+            ("/query/{job_id}", "jobs/query", self.get_query, ["GET"]),
+            ("/query/{job_id}", "jobs/query", self.patch_query, ["PATCH"]),
+            ("/query/{job_id}", "jobs/query", self.delete_job, ["DELETE"]),
+            ("/query/{job_id}/results", "jobs/query", self.query_results, ["GET"]),
+        ]
+        out: list[BaseRoute] = []
+        for path, endpoint, fn, methods in table:
+            handler = self._wrap(endpoint, fn)
+            out.append(Route(base + path, handler, methods=methods))
+            out.append(Route(base + path + "/", handler, methods=methods))
+        return out
+
+
+class _ColumnPlan:
+    """How each CSV column of an ingest job maps to a field (or a parent's external id)."""
+
+    def __init__(self, org: Org, obj: ObjectDef, header: list[str], operation: str) -> None:
+        self.org = org
+        self.obj = obj
+        self.id_index: int | None = None
+        self.ext_index: int | None = None
+        self.columns: list[tuple[int, FieldDef, tuple[str, FieldDef] | None]] = []
+        for i, name in enumerate(header):
+            if "." in name:
+                rel_name, _, ext_name = name.partition(".")
+                rel = obj.relationship(rel_name)
+                target = org.schema.get(rel.reference_to[0]) if rel and rel.reference_to else None
+                ext = target.field(ext_name) if target else None
+                if rel is None or target is None or ext is None:
+                    raise ApiError(400, "InvalidBatch", f"Field name not found : {name}")
+                self.columns.append((i, rel, (target.name, ext)))
+                continue
+            f = obj.field(name)
+            if f is None:
+                raise ApiError(400, "InvalidBatch", f"Field name not found : {name}")
+            if f.name == "Id":
+                self.id_index = i
+                continue
+            self.columns.append((i, f, None))
+        if operation in ("delete", "hardDelete") and self.id_index is None:
+            raise ApiError(400, "InvalidBatch", "Field name not found : Id")
+        self.operation = operation
+
+    def ext_column(self, ext_field: str) -> None:
+        for i, f, parent in self.columns:
+            if parent is None and f.name == ext_field:
+                self.ext_index = i
+
+    def values(self, row: list[str]) -> tuple[dict[str, Any], str | None, str | None]:
+        """(field values to write, the row's Id, its external id value) for one row."""
+        record_id = row[self.id_index] if self.id_index is not None else None
+        ext_value = row[self.ext_index] if self.ext_index is not None else None
+        values: dict[str, Any] = {}
+        if self.operation in ("delete", "hardDelete"):
+            return values, record_id or None, None
+        for i, f, parent in self.columns:
+            text = row[i]
+            if text == "":
+                continue  # an empty cell is "no value"; #N/A sets null
+            if parent is not None:
+                values[f.name] = None if text == "#N/A" else self._parent_id(f, *parent, text)
+                continue
+            try:
+                values[f.name] = from_csv_value(text, f)
+            except CsvValueError as exc:
+                raise ApiError(
+                    400,
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    f"{f.label or f.name}: value not of required type: {text}",
+                    fields=[f.name],
+                ) from exc
+        return values, record_id or None, ext_value or None
+
+    def _parent_id(self, ref: FieldDef, target: str, ext: FieldDef, value: str) -> str:
+        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+        found = self.org.query(
+            f"SELECT Id FROM {target} WHERE {ext.name} = '{escaped}'", False
+        ).records
+        if not found:
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"Foreign key external ID: {value} not found for field {ext.name} "
+                f"in entity {target}",
+                fields=[ref.name],
+            )
+        if len(found) > 1:
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"More than 1 record found for External ID field: {ext.name}",
+                fields=[ref.name],
+            )
+        return str(found[0]["Id"])
+
+
+def _csv_rows(
+    records: list[dict[str, Any]], columns: list[str], fields: list[FieldDef | None]
+) -> list[list[str]]:
+    return [
+        [to_csv_value(lookup(rec, c), f) for c, f in zip(columns, fields, strict=True)]
+        for rec in records
+    ]
+
+
+def _ms_between(start: str, end: str) -> int:
+    from datetime import datetime
+
+    def parse(s: str) -> datetime:
+        return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+    try:
+        return max(0, int((parse(end) - parse(start)).total_seconds() * 1000))
+    except ValueError:
+        return 0
+
+
+def routes(org: Org) -> list[BaseRoute]:
+    """The Bulk API 2.0 routes for ``org``, mounted by the app."""
+    from connector.emulator import auth
+
+    return Bulk2(org, auth.require_user).routes()

@@ -1,0 +1,383 @@
+"""sObject Collections, ``composite`` (references between subrequests) and ``composite/batch``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from connector.emulator.errors import ApiError
+from connector.emulator.faults import fault_error
+from connector.emulator.ids import normalize
+
+if TYPE_CHECKING:
+    from connector.emulator.rest import Call, RestApi
+
+__all__ = ["composite_call"]
+
+MAX_COLLECTION = 200
+MAX_SUBREQUESTS = 25
+ROLLED_BACK = {
+    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "message": "Record rolled back because not all records were valid and the request was "
+    "using AllOrNone header",
+    "fields": [],
+}
+_REF = re.compile(r"@\{([A-Za-z0-9_]+)\.([^}]+)\}")
+
+
+class _RollBack(Exception):
+    pass
+
+
+def composite_call(api: RestApi, call: Call, rest: list[str]) -> tuple[int, Any]:
+    """Route ``composite/...``."""
+    if not rest and call.method == "POST":
+        return 200, _composite(api, call)
+    if rest == ["batch"] and call.method == "POST":
+        return 200, _batch(api, call)
+    if rest and rest[0] == "sobjects":
+        return _collections(api, call, rest[1:])
+    raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+# -- collections ----------------------------------------------------------------------------
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _collections(api: RestApi, call: Call, rest: list[str]) -> tuple[int, Any]:
+    org, m = api.org, call.method
+    if m == "GET" and len(rest) == 1:
+        obj = org.object_or_404(rest[0])
+        ids = [i for i in call.params.get("ids", "").split(",") if i]
+        names = [f for f in call.params.get("fields", "").split(",") if f] or None
+        out: list[Any] = []
+        for rid in ids:
+            try:
+                out.append(api.shape(obj.name, org.fetch(obj.name, rid, names), call.version))
+            except ApiError:
+                out.append(None)
+        return 200, out
+    if m == "DELETE" and not rest:
+        ids = [i for i in call.params.get("ids", "").split(",") if i]
+        _limit(len(ids))
+        ops: list[tuple[Any, str | None]] = [(None, rid) for rid in ids]
+        return 200, _run(
+            api,
+            ops,
+            _flag(call.params.get("allOrNone")),
+            lambda _r, rid: _delete(api, call, str(rid)),
+        )
+    body = call.body if isinstance(call.body, dict) else {}
+    records = body.get("records")
+    if not isinstance(records, list):
+        raise ApiError(400, "JSON_PARSER_ERROR", "The request body must have a records list")
+    _limit(len(records))
+    all_or_none = _flag(body.get("allOrNone"))
+    rec_ops: list[tuple[Any, str | None]] = [(r, None) for r in records]
+    if m == "POST" and not rest:
+        return 200, _run(api, rec_ops, all_or_none, lambda r, _i: _create(api, call, r))
+    if m == "PATCH" and not rest:
+        return 200, _run(api, rec_ops, all_or_none, lambda r, _i: _update(api, call, r))
+    if m == "PATCH" and len(rest) == 2:
+        sobject, ext = rest
+        return 200, _run(
+            api, rec_ops, all_or_none, lambda r, _i: _upsert(api, call, sobject, ext, r)
+        )
+    raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def _limit(n: int) -> None:
+    if n > MAX_COLLECTION:
+        raise ApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached. cannot submit more than {MAX_COLLECTION} records "
+            "into this call",
+        )
+
+
+def _type_of(record: Any) -> str:
+    if not isinstance(record, dict):
+        raise ApiError(400, "JSON_PARSER_ERROR", "each record must be a JSON object")
+    attrs = record.get("attributes") or {}
+    sobject = attrs.get("type") if isinstance(attrs, dict) else None
+    if not sobject:
+        raise ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.")
+    return str(sobject)
+
+
+def _fields(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("attributes", "id", "Id")}
+
+
+def _create(api: RestApi, call: Call, record: Any) -> dict[str, Any]:
+    sobject = _type_of(record)
+    if record.get("id") or record.get("Id"):
+        raise ApiError(400, "INVALID_FIELD", "cannot specify Id in an insert call", fields=["Id"])
+    return {
+        "id": api.org.create(sobject, _fields(record), call.user),
+        "success": True,
+        "errors": [],
+    }
+
+
+def _update(api: RestApi, call: Call, record: Any) -> dict[str, Any]:
+    sobject = _type_of(record)
+    rid = record.get("id") or record.get("Id")
+    if not rid:
+        raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call")
+    api.org.update(sobject, str(rid), _fields(record), call.user)
+    return {"id": normalize(str(rid)), "success": True, "errors": []}
+
+
+def _upsert(api: RestApi, call: Call, sobject: str, ext: str, record: Any) -> dict[str, Any]:
+    _type_of(record)
+    obj = api.org.object_or_404(sobject)
+    f = obj.field(ext)
+    value = None
+    for k, v in record.items():
+        if k.lower() == ext.lower():
+            value = v
+    if f is None or value is None:
+        raise ApiError(400, "MISSING_ARGUMENT", f"{ext} not specified")
+    body = {k: v for k, v in _fields(record).items() if k.lower() != ext.lower()}
+    rid, created = api.org.upsert(obj.name, f.name, str(value), body, call.user)
+    return {"id": rid, "success": True, "errors": [], "created": created}
+
+
+def _delete(api: RestApi, call: Call, rid: str) -> dict[str, Any]:
+    sobject = api.org.sobject_of(rid)
+    if sobject is None:
+        raise ApiError(400, "MALFORMED_ID", f"malformed id {rid}")
+    api.org.delete(sobject, rid, call.user)
+    return {"id": normalize(rid), "success": True, "errors": []}
+
+
+def _failure(err: ApiError, rid: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"success": False, "errors": [err.collection_error()]}
+    if rid:
+        out["id"] = rid
+    return out
+
+
+def _run(
+    api: RestApi,
+    ops: list[tuple[Any, str | None]],
+    all_or_none: bool,
+    fn: Callable[[Any, str | None], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Apply ``fn`` to each op; allOrNone rolls everything back on the first failure."""
+    results: list[dict[str, Any]] = []
+    failed = False
+    try:
+        with api.org.atomic():
+            for record, rid in ops:
+                try:
+                    if api.faults.lock_record():
+                        raise fault_error("UNABLE_TO_LOCK_ROW")
+                    if all_or_none:
+                        with api.org.atomic():
+                            results.append(fn(record, rid))
+                    else:
+                        results.append(_isolated(api, fn, record, rid))
+                except ApiError as err:
+                    failed = True
+                    results.append(_failure(err, rid))
+            if all_or_none and failed:
+                raise _RollBack
+    except _RollBack:
+        return [
+            r
+            if not r["success"]
+            else {"id": r.get("id"), "success": False, "errors": [ROLLED_BACK]}
+            for r in results
+        ]
+    return results
+
+
+def _isolated(
+    api: RestApi, fn: Callable[[Any, str | None], dict[str, Any]], record: Any, rid: str | None
+) -> dict[str, Any]:
+    """One record in its own savepoint: its failure leaves no partial change behind."""
+    journal = api.org._journal
+    assert journal is not None
+    mark = len(journal)
+    pending = len(api.org._pending)
+    try:
+        return fn(record, rid)
+    except ApiError:
+        _undo_to(api, mark, pending)
+        raise
+
+
+def _undo_to(api: RestApi, mark: int, pending: int) -> None:
+    org = api.org
+    journal = org._journal
+    assert journal is not None
+    while len(journal) > mark:
+        sobject, rid, old = journal.pop()
+        current = org.store[sobject].get(rid)
+        if current is not None:
+            org._index_remove(sobject, current)
+        if old is None:
+            org.store[sobject].pop(rid, None)
+            org.where.pop(rid, None)
+        else:
+            org.store[sobject][rid] = old
+            org._index_add(sobject, old)
+    del org._pending[pending:]
+
+
+# -- composite -------------------------------------------------------------------------------
+def _resolve(value: Any, results: dict[str, Any]) -> Any:
+    """Replace @{ref.path} in strings anywhere inside ``value``."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            ref, path = m.group(1), m.group(2)
+            if ref not in results:
+                raise ApiError(400, "INVALID_INPUT", f"unknown reference {ref}")
+            cur: Any = results[ref]
+            for part in re.findall(r"[^.\[\]]+", path):
+                cur = cur[int(part)] if isinstance(cur, list) else cur[part]
+            return str(cur)
+
+        return _REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_resolve(v, results) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, results) for k, v in value.items()}
+    return value
+
+
+def _subcall(api: RestApi, call: Call, method: str, url: str, body: Any) -> tuple[int, Any]:
+    from connector.emulator.rest import Call as _Call
+    from connector.emulator.rest import split_url
+
+    version, path, params = split_url(url)
+    sub = _Call(
+        method=method.upper(),
+        path=path,
+        params=params,
+        body=body,
+        user=call.user,
+        version=version,
+        headers=call.headers,
+    )
+    return api.dispatch(sub)
+
+
+def _composite(api: RestApi, call: Call) -> dict[str, Any]:
+    body = call.body if isinstance(call.body, dict) else {}
+    subs = body.get("compositeRequest")
+    if not isinstance(subs, list) or not subs:
+        raise ApiError(400, "JSON_PARSER_ERROR", "compositeRequest is required")
+    if len(subs) > MAX_SUBREQUESTS:
+        raise ApiError(400, "LIMIT_EXCEEDED", "Limit Exceeded: composite request limit is 25")
+    all_or_none = _flag(body.get("allOrNone"))
+    results: dict[str, Any] = {}
+    responses: list[dict[str, Any]] = []
+    failed = False
+    try:
+        with api.org.atomic():
+            for sub in subs:
+                ref = str(sub.get("referenceId", ""))
+                if failed and all_or_none:
+                    responses.append(
+                        {
+                            "body": [
+                                {
+                                    "errorCode": "PROCESSING_HALTED",
+                                    "message": "The transaction was rolled back since another "
+                                    "operation in the same transaction failed.",
+                                }
+                            ],
+                            "httpHeaders": {},
+                            "httpStatusCode": 400,
+                            "referenceId": ref,
+                        }
+                    )
+                    continue
+                try:
+                    status, out = _subcall(
+                        api,
+                        call,
+                        str(sub.get("method", "GET")),
+                        _resolve(str(sub.get("url", "")), results),
+                        _resolve(sub.get("body"), results),
+                    )
+                    results[ref] = out
+                    responses.append(
+                        {
+                            "body": out,
+                            "httpHeaders": {},
+                            "httpStatusCode": status,
+                            "referenceId": ref,
+                        }
+                    )
+                except ApiError as err:
+                    failed = True
+                    responses.append(
+                        {
+                            "body": err.body(),
+                            "httpHeaders": {},
+                            "httpStatusCode": err.status,
+                            "referenceId": ref,
+                        }
+                    )
+            if failed and all_or_none:
+                raise _RollBack
+    except _RollBack:
+        pass
+    return {"compositeResponse": responses}
+
+
+def _batch(api: RestApi, call: Call) -> dict[str, Any]:
+    body = call.body if isinstance(call.body, dict) else {}
+    subs = body.get("batchRequests")
+    if not isinstance(subs, list) or not subs:
+        raise ApiError(400, "JSON_PARSER_ERROR", "batchRequests is required")
+    if len(subs) > MAX_SUBREQUESTS:
+        raise ApiError(400, "LIMIT_EXCEEDED", "Limit Exceeded: batch request limit is 25")
+    halt = _flag(body.get("haltOnError"))
+    out: list[dict[str, Any]] = []
+    errors = False
+    for sub in subs:
+        if errors and halt:
+            out.append(
+                {
+                    "statusCode": 412,
+                    "result": [
+                        {
+                            "errorCode": "BATCH_PROCESSING_HALTED",
+                            "message": "Batch processing halted per request",
+                        }
+                    ],
+                }
+            )
+            continue
+        url = str(sub.get("url", ""))
+        if not url.startswith("/services/data/"):
+            url = (
+                f"/services/data/v{call.version}/{url.lstrip('/').split('/', 1)[-1]}"
+                if (url.lstrip("/").startswith("v"))
+                else f"/services/data/v{call.version}/{url}"
+            )
+        try:
+            status, result = _subcall(
+                api, call, str(sub.get("method", "GET")), url, sub.get("richInput")
+            )
+            out.append({"statusCode": status, "result": result})
+        except ApiError as err:
+            errors = True
+            out.append({"statusCode": err.status, "result": err.body()})
+    return {"hasErrors": errors, "results": out}
+
+
+def dumps(value: Any) -> bytes:
+    """JSON for a response body."""
+    return orjson.dumps(value)

@@ -1,0 +1,704 @@
+"""The emulated org: schema, records, recycle bin, users, clock, API allowance, persistence.
+
+All DML goes through ``create`` / ``update`` / ``upsert`` / ``delete``, which validate input
+the way Salesforce does and raise ``ApiError`` with its codes. ``atomic()`` groups DML so an
+allOrNone request rolls back as a whole. The org is also the SOQL engine's DataSource.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from connector.emulator.errors import ApiError
+from connector.emulator.ids import is_valid_id, make_id, normalize
+from connector.emulator.schema import ObjectDef
+from connector.emulator.seed import ORG_ID, seed_records, seed_users
+from connector.emulator.soql import QueryResult, execute, parse
+from connector.emulator.standard import build_schema, compute_formulas
+from connector.emulator.values import coerce, format_datetime
+
+__all__ = ["Listener", "Org", "UserInfo"]
+
+Listener = Callable[[str, str, dict[str, Any]], None]
+SYSTEM = (
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+)
+STATE_FILE = "org.pickle"
+
+
+@dataclass
+class UserInfo:
+    """One of the org's users, as the contract's JSON line shows it."""
+
+    key: str
+    username: str
+    password: str
+    id: str
+    refresh_token: str
+    name: str
+    email: str
+
+    def public(self) -> dict[str, str]:
+        """The user's entry in the ``emulator serve`` JSON line."""
+        return {
+            "username": self.username,
+            "password": self.password,
+            "id": self.id,
+            "refresh_token": self.refresh_token,
+        }
+
+
+class Org:
+    """An in-memory Salesforce org."""
+
+    def __init__(
+        self,
+        *,
+        seed: str = "empty",
+        records: int = 0,
+        api_limit: int = 100_000,
+        session_ttl: float = 7200.0,
+        state_dir: Path | None = None,
+    ) -> None:
+        self.schema: dict[str, ObjectDef] = build_schema()
+        self._lower = {name.lower(): obj for name, obj in self.schema.items()}
+        self._prefix = {obj.key_prefix: name for name, obj in self.schema.items()}
+        self.lock = threading.RLock()
+        self.organization_id = ORG_ID
+        self.client_id = "3MVG9emulator" + "A" * 70
+        self.client_secret = "emulator-secret-" + "0" * 16
+        self.api_limit = api_limit
+        self.session_ttl = session_ttl
+        self.state_dir = state_dir
+        self.users: dict[str, UserInfo] = {}
+        self.listeners: list[Listener] = []
+        self._clock_offset = timedelta(0)
+        self._frozen: datetime | None = None
+        self._last_stamp = ""
+        self._journal: list[tuple[str, str, dict[str, Any] | None]] | None = None
+        self._pending: list[tuple[str, str, dict[str, Any]]] = []
+        self.dirty = False
+        self.sessions: dict[str, tuple[str, float]] = {}  # token -> (user id, expires epoch)
+        self._reset_data()
+        loaded = state_dir is not None and self.load()
+        if not loaded:
+            self.seed(seed, records)
+
+    # -- state ---------------------------------------------------------------------------
+    def _reset_data(self) -> None:
+        self.store: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.schema}
+        self.where: dict[str, str] = {}
+        self.deleted_log: list[tuple[str, str, str]] = []
+        self.counters: Counter[str] = Counter()
+        self.api_used = 0
+        self.by_endpoint: Counter[str] = Counter()
+        self._index: dict[tuple[str, str], dict[Any, set[str]]] = {
+            (n, f.name): {}
+            for n, o in self.schema.items()
+            for f in o.fields.values()
+            if (f.unique or f.external_id) and f.name != "Id"
+        }
+        self._templates = {n: dict.fromkeys(o.fields) for n, o in self.schema.items()}
+
+    def reset(self, seed: str = "empty", records: int = 0) -> None:
+        """Forget every record and load ``seed`` again (users and sessions stay valid)."""
+        with self.lock:
+            self._reset_data()
+            self.seed(seed, records)
+            self.dirty = True
+
+    def seed(self, kind: str, records: int = 0) -> None:
+        """Load users, the Organization and the seed's rows directly (no per-row validation)."""
+        if kind not in ("empty", "demo"):
+            raise ValueError(f"unknown seed {kind!r} (empty or demo)")
+        now = self.now()
+        for u in seed_users():
+            info = UserInfo(u.key, u.username, u.password, u.id, u.refresh_token, u.name, u.email)
+            self.users[u.key] = info
+            first, _, last = u.name.partition(" ")
+            self._insert_raw(
+                "User",
+                {
+                    "Id": u.id,
+                    "Username": u.username,
+                    "Email": u.email,
+                    "FirstName": first,
+                    "LastName": last or first,
+                    "Name": u.name,
+                    "IsActive": True,
+                },
+                now,
+                u.id,
+            )
+        admin = self.users["admin"].id
+        self._insert_raw(
+            "Organization", {"Id": self.organization_id, "Name": "PRM Emulator"}, now, admin
+        )
+        rows = list(seed_records(kind, records).rows())
+        # Seeded history spreads over the last 30 days, oldest first: a realistic org, and no
+        # giant timestamp tie inside the poller's lag window.
+        base = datetime.now(UTC) - timedelta(days=30)
+        step = timedelta(days=29) / max(len(rows), 1)
+        rng = random.Random(7)
+        for i, (sobject, values) in enumerate(rows):
+            stamp = format_datetime(base + step * i + timedelta(milliseconds=rng.randint(0, 3)))
+            self._insert_raw(sobject, values, stamp, admin)
+        self._last_stamp = max(self._last_stamp, now)
+
+    def _insert_raw(self, sobject: str, values: dict[str, Any], stamp: str, user: str) -> None:
+        obj = self.schema[sobject]
+        rec = dict(self._templates[sobject])
+        self._defaults(obj, rec, user)
+        rec.update(values)
+        rec.update(
+            IsDeleted=False,
+            CreatedDate=stamp,
+            LastModifiedDate=stamp,
+            SystemModstamp=stamp,
+            CreatedById=user,
+            LastModifiedById=user,
+        )
+        if "OwnerId" in obj.fields and rec.get("OwnerId") is None:
+            rec["OwnerId"] = user
+        compute_formulas(obj, rec)
+        rid = str(rec["Id"])
+        self.store[sobject][rid] = rec
+        self.where[rid] = sobject
+        self.counters[obj.key_prefix] += 1
+        self._index_add(sobject, rec)
+
+    # -- clock -----------------------------------------------------------------------------
+    def now_dt(self) -> datetime:
+        """The org's clock (wall clock plus any offset a test set, or a frozen instant)."""
+        if self._frozen is not None:
+            return self._frozen
+        return datetime.now(UTC) + self._clock_offset
+
+    def now(self) -> str:
+        """The org's clock in Salesforce's datetime form, never going backwards."""
+        stamp = format_datetime(self.now_dt())
+        if stamp < self._last_stamp:
+            stamp = self._last_stamp
+        self._last_stamp = stamp
+        return stamp
+
+    def set_clock(
+        self,
+        *,
+        offset_seconds: float | None = None,
+        freeze: bool | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """Move the clock (tests compress time) or freeze it so saves share a stamp."""
+        with self.lock:
+            if offset_seconds is not None:
+                self._clock_offset = timedelta(seconds=offset_seconds)
+            if at is not None:
+                self._clock_offset = at - datetime.now(UTC)
+            if freeze is True:
+                self._frozen = datetime.now(UTC) + self._clock_offset
+            elif freeze is False:
+                self._frozen = None
+            return format_datetime(self.now_dt())
+
+    # -- API allowance -----------------------------------------------------------------------
+    def count_call(self, endpoint: str) -> None:
+        """Count one API call; past the daily allowance, 403 REQUEST_LIMIT_EXCEEDED."""
+        with self.lock:
+            if self.api_used >= self.api_limit:
+                raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            self.api_used += 1
+            self.by_endpoint[endpoint] += 1
+
+    def limit_info(self) -> str:
+        """The ``Sforce-Limit-Info`` header value."""
+        return f"api-usage={self.api_used}/{self.api_limit}"
+
+    # -- lookups (also the SOQL DataSource) ------------------------------------------------
+    def describe(self, sobject: str) -> ObjectDef | None:
+        """The object named ``sobject`` (case-insensitive), or None."""
+        return self._lower.get(sobject.lower())
+
+    def object_or_404(self, sobject: str) -> ObjectDef:
+        """The object, or the NOT_FOUND error Salesforce gives for an unknown sObject."""
+        obj = self.describe(sobject)
+        if obj is None:
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        return obj
+
+    def records(self, sobject: str, include_deleted: bool) -> Iterable[dict[str, Any]]:
+        """Every row of ``sobject`` (the SOQL engine filters IsDeleted itself)."""
+        obj = self.describe(sobject)
+        return self.store[obj.name].values() if obj else ()
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        """A row of any object by 15- or 18-character id."""
+        if len(record_id) == 15 and is_valid_id(record_id):
+            record_id = normalize(record_id)
+        sobject = self.where.get(record_id)
+        return self.store[sobject].get(record_id) if sobject else None
+
+    def sobject_of(self, record_id: str) -> str | None:
+        """The object an id belongs to (by key prefix)."""
+        return self._prefix.get(record_id[:3])
+
+    def objects(self) -> Iterable[str]:
+        """Every object name."""
+        return self.schema.keys()
+
+    def fetch(
+        self, sobject: str, record_id: str, fields: list[str] | None = None
+    ) -> dict[str, Any]:
+        """A record for ``GET sobjects/X/id`` (404 when unknown or deleted)."""
+        obj = self.object_or_404(sobject)
+        rid = normalize(record_id) if is_valid_id(record_id) else record_id
+        rec = self.store[obj.name].get(rid)
+        if rec is None or rec["IsDeleted"]:
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        if fields is None:
+            return dict(rec)
+        out = {"Id": rec["Id"]}
+        for name in fields:
+            f = obj.field(name)
+            if f is None:
+                raise ApiError(
+                    400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}"
+                )
+            out[f.name] = rec[f.name]
+        return out
+
+    def query(
+        self, soql: str, include_deleted: bool = False, api_version: str = "62.0"
+    ) -> QueryResult:
+        """Run a SOQL query against the current data."""
+        with self.lock:
+            return execute(
+                parse(soql),
+                self,
+                now=self.now_dt(),
+                api_version=api_version,
+                include_deleted=include_deleted,
+            )
+
+    # -- transactions and events -----------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event, sobject, record)`` after each committed DML."""
+        self.listeners.append(listener)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group DML: on an exception every change inside is undone and no event fires."""
+        with self.lock:
+            if self._journal is not None:
+                yield
+                return
+            self._journal = []
+            try:
+                yield
+            except BaseException:
+                for sobject, rid, old in reversed(self._journal):
+                    current = self.store[sobject].get(rid)
+                    if current is not None:
+                        self._index_remove(sobject, current)
+                    if old is None:
+                        self.store[sobject].pop(rid, None)
+                        self.where.pop(rid, None)
+                    else:
+                        self.store[sobject][rid] = old
+                        self._index_add(sobject, old)
+                self._pending.clear()
+                raise
+            finally:
+                self._journal = None
+            events, self._pending = self._pending, []
+            self.dirty = self.dirty or bool(events)
+        for event, sobject, rec in events:
+            for listener in self.listeners:
+                listener(event, sobject, rec)
+
+    def _touch(self, sobject: str, rid: str, old: dict[str, Any] | None) -> None:
+        if self._journal is not None:
+            self._journal.append((sobject, rid, dict(old) if old is not None else None))
+
+    # -- DML -----------------------------------------------------------------------------
+    def create(self, sobject: str, values: dict[str, Any], user_id: str) -> str:
+        """Insert a record; returns its new 18-character id."""
+        with self.atomic():
+            obj = self.object_or_404(sobject)
+            clean = self._prepare(obj, values, creating=True)
+            rec = dict(self._templates[obj.name])
+            self._defaults(obj, rec, user_id)
+            rec.update(clean)
+            missing = [
+                f.name
+                for f in obj.fields.values()
+                if f.required_on_create and rec.get(f.name) is None
+            ]
+            if missing:
+                raise ApiError(
+                    400,
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{', '.join(missing)}]",
+                    fields=missing,
+                )
+            self._check_unique(obj, rec, None)
+            self.counters[obj.key_prefix] += 1
+            rid = make_id(obj.key_prefix, 10_000_000 + self.counters[obj.key_prefix])
+            stamp = self.now()
+            rec.update(
+                Id=rid,
+                IsDeleted=False,
+                CreatedDate=stamp,
+                LastModifiedDate=stamp,
+                SystemModstamp=stamp,
+                CreatedById=user_id,
+                LastModifiedById=user_id,
+            )
+            compute_formulas(obj, rec)
+            self._touch(obj.name, rid, None)
+            self.store[obj.name][rid] = rec
+            self.where[rid] = obj.name
+            self._index_add(obj.name, rec)
+            self._pending.append(("created", obj.name, dict(rec)))
+            return rid
+
+    def _live(self, obj: ObjectDef, record_id: str) -> dict[str, Any]:
+        rid = normalize(record_id) if is_valid_id(record_id) else record_id
+        rec = self.store[obj.name].get(rid)
+        if rec is None:
+            if not is_valid_id(record_id):
+                raise ApiError(
+                    400, "MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {record_id}"
+                )
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        if rec["IsDeleted"]:
+            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", fields=[])
+        return rec
+
+    def update(self, sobject: str, record_id: str, values: dict[str, Any], user_id: str) -> None:
+        """Update fields of a live record."""
+        with self.atomic():
+            obj = self.object_or_404(sobject)
+            rec = self._live(obj, record_id)
+            clean = self._prepare(obj, values, creating=False)
+            for name, value in clean.items():
+                f = obj.fields[name]
+                if value is None and not f.nillable and f.type != "boolean":
+                    raise ApiError(
+                        400,
+                        "REQUIRED_FIELD_MISSING",
+                        f"Required fields are missing: [{name}]",
+                        fields=[name],
+                    )
+            self._check_unique(obj, clean, rec["Id"])
+            self._touch(obj.name, rec["Id"], rec)
+            self._index_remove(obj.name, rec)
+            rec.update(clean)
+            stamp = self.now()
+            rec.update(LastModifiedDate=stamp, SystemModstamp=stamp, LastModifiedById=user_id)
+            compute_formulas(obj, rec)
+            self._index_add(obj.name, rec)
+            self._pending.append(("updated", obj.name, dict(rec)))
+
+    def upsert(
+        self, sobject: str, ext_field: str, ext_value: str, values: dict[str, Any], user_id: str
+    ) -> tuple[str, bool]:
+        """Update the record whose ``ext_field`` is ``ext_value``, or create it."""
+        with self.atomic():
+            obj = self.object_or_404(sobject)
+            f = obj.field(ext_field)
+            if f is None or not (f.external_id or f.id_lookup):
+                raise ApiError(
+                    404,
+                    "NOT_FOUND",
+                    f"Provided external ID field does not exist or is not accessible: {ext_field}",
+                )
+            body = {k: v for k, v in values.items() if k.lower() != f.name.lower()}
+            if f.name == "Id":
+                if not ext_value:
+                    return self.create(obj.name, body, user_id), True
+                self.update(obj.name, ext_value, body, user_id)
+                return normalize(ext_value), False
+            matches = sorted(self._index[(obj.name, f.name)].get(_key(ext_value), set()))
+            if len(matches) > 1:
+                raise ApiError(
+                    300,
+                    "MULTIPLE_CHOICES",
+                    ",".join(f"/services/data/v62.0/sobjects/{obj.name}/{m}" for m in matches),
+                )
+            if matches:
+                self.update(obj.name, matches[0], body, user_id)
+                return matches[0], False
+            return self.create(obj.name, {**body, f.name: ext_value}, user_id), True
+
+    def delete(self, sobject: str, record_id: str, user_id: str) -> None:
+        """Soft-delete into the recycle bin (queryAll still returns it, IsDeleted true)."""
+        with self.atomic():
+            obj = self.object_or_404(sobject)
+            rec = self._live(obj, record_id)
+            self._touch(obj.name, rec["Id"], rec)
+            self._index_remove(obj.name, rec)
+            stamp = self.now()
+            rec.update(IsDeleted=True, SystemModstamp=stamp)
+            self.deleted_log.append((rec["Id"], obj.name, stamp))
+            self._pending.append(("deleted", obj.name, dict(rec)))
+
+    def purge(self, record_ids: Iterable[str]) -> int:
+        """Empty deleted records from the recycle bin (a hard delete): queryAll loses them."""
+        n = 0
+        with self.lock:
+            for raw in record_ids:
+                rid = normalize(raw) if is_valid_id(raw) else raw
+                sobject = self.where.get(rid)
+                if sobject is None:
+                    continue
+                rec = self.store[sobject][rid]
+                if not rec["IsDeleted"]:
+                    self.delete(sobject, rid, rec["LastModifiedById"])
+                del self.store[sobject][rec["Id"]]
+                del self.where[rec["Id"]]
+                n += 1
+            self.dirty = True
+        return n
+
+    def _defaults(self, obj: ObjectDef, rec: dict[str, Any], user_id: str) -> None:
+        for f in obj.fields.values():
+            if f.type == "boolean" and f.name not in SYSTEM:
+                rec[f.name] = bool(f.default_value) if f.default_value is not None else False
+            elif f.type == "picklist":
+                default = next((p.value for p in f.picklist_values if p.default), None)
+                if default is not None:
+                    rec[f.name] = default
+        if "OwnerId" in obj.fields:
+            rec["OwnerId"] = user_id
+
+    def _prepare(self, obj: ObjectDef, values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        locked: list[str] = []
+        for key, value in values.items():
+            if key == "attributes":
+                continue
+            f = obj.field(key)
+            if f is None:
+                raise ApiError(
+                    400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}"
+                )
+            if f.name == "Id" and not creating:
+                continue
+            if not (f.createable if creating else f.updateable):
+                locked.append(f.name)
+                continue
+            out[f.name] = coerce(f, value)
+        if locked:
+            verb = "create" if creating else "update"
+            raise ApiError(
+                400,
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to {verb}/update fields: {', '.join(locked)}. Please check "
+                "the security settings of this field and verify that it is "
+                "read/write for your profile or permission set.",
+                fields=locked,
+            )
+        for name, value in out.items():
+            f = obj.fields[name]
+            if f.type == "reference" and value is not None:
+                target = self.get(value)
+                allowed = {t.lower() for t in f.reference_to}
+                kind = self.sobject_of(value)
+                if (
+                    target is None
+                    or target["IsDeleted"]
+                    or (allowed and (kind or "").lower() not in allowed)
+                ):
+                    raise ApiError(
+                        400,
+                        "INVALID_CROSS_REFERENCE_KEY",
+                        f"invalid cross reference id: {value}",
+                        fields=[name],
+                    )
+        return out
+
+    # -- unique / external id index ----------------------------------------------------------
+    def _index_add(self, sobject: str, rec: dict[str, Any]) -> None:
+        if rec.get("IsDeleted"):
+            return
+        for (s, name), index in self._index.items():
+            if s == sobject and rec.get(name) is not None:
+                index.setdefault(_key(rec[name]), set()).add(rec["Id"])
+
+    def _index_remove(self, sobject: str, rec: dict[str, Any]) -> None:
+        for (s, name), index in self._index.items():
+            if s == sobject and rec.get(name) is not None:
+                ids = index.get(_key(rec[name]))
+                if ids is not None:
+                    ids.discard(rec["Id"])
+                    if not ids:
+                        del index[_key(rec[name])]
+
+    def _check_unique(self, obj: ObjectDef, values: dict[str, Any], own_id: str | None) -> None:
+        for name, value in values.items():
+            f = obj.fields[name]
+            if not f.unique or value is None:
+                continue
+            others = self._index[(obj.name, name)].get(_key(value), set()) - {own_id}
+            if others:
+                raise ApiError(
+                    400,
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {name} duplicates value on record with "
+                    f"id: {sorted(others)[0]}",
+                    fields=[name],
+                )
+
+    # -- replication resources ---------------------------------------------------------------
+    def updated(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """``sobjects/X/updated``: ids changed in [start, end] (30 days back at most)."""
+        obj = self.object_or_404(sobject)
+        self._check_range(start, end, days=30)
+        lo, hi = format_datetime(start), format_datetime(end)
+        with self.lock:
+            ids = [
+                r["Id"]
+                for r in self.store[obj.name].values()
+                if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
+            ]
+        return {"ids": ids, "latestDateCovered": _floor_minute(end)}
+
+    def deleted(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """``sobjects/X/deleted``: ids deleted in [start, end] (15 days back at most)."""
+        obj = self.object_or_404(sobject)
+        self._check_range(start, end, days=15)
+        lo, hi = format_datetime(start), format_datetime(end)
+        with self.lock:
+            rows = [
+                {"id": rid, "deletedDate": when}
+                for rid, s, when in self.deleted_log
+                if s == obj.name and lo <= when <= hi
+            ]
+            earliest = min((w for _, s, w in self.deleted_log if s == obj.name), default=None)
+        return {
+            "deletedRecords": rows,
+            "earliestDateAvailable": earliest or _floor_minute(start),
+            "latestDateCovered": _floor_minute(end),
+        }
+
+    def _check_range(self, start: datetime, end: datetime, *, days: int) -> None:
+        if end < start:
+            raise ApiError(
+                400,
+                "INVALID_REPLICATION_DATE",
+                "startDate must chronologically precede endDate by more than one minute",
+            )
+        if start < self.now_dt() - timedelta(days=days):
+            raise ApiError(
+                400, "INVALID_REPLICATION_DATE", f"startDate cannot be more than {days} days ago"
+            )
+
+    # -- sessions --------------------------------------------------------------------------
+    def new_session(self, user_id: str) -> str:
+        """A fresh access token for ``user_id`` (Salesforce-shaped: ``00D...!AQ...``)."""
+        token = f"{self.organization_id[:15]}!AQ{secrets.token_urlsafe(60)}"
+        with self.lock:
+            self.sessions[token] = (user_id, self.now_dt().timestamp() + self.session_ttl)
+            self.dirty = True
+        return token
+
+    def user_for_token(self, token: str) -> str | None:
+        """The user a live token acts as, or None when unknown or expired."""
+        entry = self.sessions.get(token)
+        if entry is None or entry[1] < self.now_dt().timestamp():
+            return None
+        return entry[0]
+
+    def expire_sessions(self, user_id: str | None = None) -> None:
+        """Expire every session now, or one user's (tests: INVALID_SESSION_ID next call)."""
+        with self.lock:
+            for token, (owner, _expires) in list(self.sessions.items()):
+                if user_id is None or owner == user_id:
+                    del self.sessions[token]
+
+    def user_by(
+        self,
+        *,
+        username: str | None = None,
+        user_id: str | None = None,
+        refresh_token: str | None = None,
+    ) -> UserInfo | None:
+        """Find a user by username (case-insensitive), id or refresh token."""
+        for u in self.users.values():
+            if username is not None and u.username.lower() == username.lower():
+                return u
+            if user_id is not None and u.id == user_id:
+                return u
+            if refresh_token is not None and u.refresh_token == refresh_token:
+                return u
+        return None
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the whole org to ``state_dir`` atomically (temp file + rename)."""
+        if self.state_dir is None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            blob = pickle.dumps(
+                {
+                    "store": self.store,
+                    "where": self.where,
+                    "deleted_log": self.deleted_log,
+                    "counters": self.counters,
+                    "api_used": self.api_used,
+                    "by_endpoint": self.by_endpoint,
+                    "users": self.users,
+                    "sessions": self.sessions,
+                    "last_stamp": self._last_stamp,
+                },
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+            self.dirty = False
+        tmp = self.state_dir / (STATE_FILE + ".tmp")
+        tmp.write_bytes(blob)
+        tmp.replace(self.state_dir / STATE_FILE)
+
+    def load(self) -> bool:
+        """Load a saved org from ``state_dir``; False when there is none."""
+        if self.state_dir is None or not (self.state_dir / STATE_FILE).exists():
+            return False
+        data = pickle.loads((self.state_dir / STATE_FILE).read_bytes())
+        self.store = data["store"]
+        self.where = data["where"]
+        self.deleted_log = data["deleted_log"]
+        self.counters = data["counters"]
+        self.api_used = data["api_used"]
+        self.by_endpoint = data["by_endpoint"]
+        self.users = data["users"]
+        self.sessions = data["sessions"]
+        self._last_stamp = data["last_stamp"]
+        for sobject, rows in self.store.items():
+            for rec in rows.values():
+                self._index_add(sobject, rec)
+        return True
+
+
+def _key(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _floor_minute(value: datetime) -> str:
+    return format_datetime(value.replace(second=0, microsecond=0))

@@ -1,0 +1,226 @@
+"""The emulated org's default schema: standard objects plus the ``salesforce/`` metadata.
+
+Key prefixes are Salesforce's where known (User 005, Organization 00D, Account 001, Contact 003,
+Opportunity 006, Task 00T); the channel objects get plausible unique prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from connector.emulator.metadata import load_custom, metadata_root, owner_field, system_fields
+from connector.emulator.schema import FieldDef, ObjectDef, PicklistValue
+
+__all__ = ["OPPORTUNITY_STAGES", "build_schema", "compute_formulas"]
+
+OPPORTUNITY_STAGES = (
+    "Prospecting", "Qualification", "Needs Analysis", "Proposal", "Negotiation",
+    "Closed Won", "Closed Lost",
+)
+CLOSED_STAGES = ("Closed Won", "Closed Lost")
+ACCOUNT_TYPES = (
+    "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
+    "Installation Partner", "Technology Partner", "Other",
+)
+INDUSTRIES = (
+    "Agriculture", "Banking", "Communications", "Consulting", "Education", "Energy",
+    "Finance", "Government", "Healthcare", "Manufacturing", "Media", "Retail", "Technology",
+    "Other",
+)
+TASK_WHAT = (
+    "Account", "Opportunity", "ChannelProgram", "PartnerMarketingBudget",
+    "PartnerFundAllocation", "PartnerFundRequest", "Deal_Registration__c",
+    "Partner_Certification__c",
+)
+
+
+def _label(name: str) -> str:
+    if name.endswith("Id") and len(name) > 2:
+        return _label(name[:-2]) + " ID"
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+
+
+def _pick(values: tuple[str, ...], default: str | None = None) -> tuple[PicklistValue, ...]:
+    return tuple(PicklistValue(v, v, True, v == default) for v in values)
+
+
+def _string(name: str, length: int = 255, *, required: bool = False, **kw: Any) -> FieldDef:
+    return FieldDef(name, "string", label=_label(name), length=length, nillable=not required,
+                    **kw)
+
+
+def _f(name: str, type_: str, **kw: Any) -> FieldDef:
+    kw.setdefault("label", _label(name))
+    if type_ == "boolean":
+        kw.setdefault("nillable", False)
+        kw.setdefault("default_on_create", True)
+        kw.setdefault("default_value", False)
+    return FieldDef(name, type_, **kw)
+
+
+def _ref(name: str, to: str | tuple[str, ...], rel: str, *, required: bool = False,
+         **kw: Any) -> FieldDef:
+    targets = (to,) if isinstance(to, str) else to
+    return FieldDef(name, "reference", label=_label(name), length=18, reference_to=targets,
+                    relationship_name=rel, nillable=not required, **kw)
+
+
+def _money(name: str, precision: int = 18, scale: int = 2, *, kind: str = "currency",
+           **kw: Any) -> FieldDef:
+    kw.setdefault("label", _label(name))
+    return FieldDef(name, kind, precision=precision, scale=scale, **kw)
+
+
+def _picklist(name: str, values: tuple[str, ...], default: str | None = None, *,
+              required: bool = False, restricted: bool = False) -> FieldDef:
+    return FieldDef(name, "picklist", label=_label(name), length=255,
+                    picklist_values=_pick(values, default), restricted_picklist=restricted,
+                    nillable=not required, default_value=default,
+                    default_on_create=default is not None)
+
+
+def _textarea(name: str, length: int = 32000) -> FieldDef:
+    return FieldDef(name, "textarea", label=_label(name), length=length)
+
+
+def _readonly(fd: FieldDef) -> FieldDef:
+    return replace(fd, createable=False, updateable=False)
+
+
+def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
+    """(name, key prefix, label, plural label, fields, has owner) per standard object."""
+    return [
+        ("User", "005", "User", "Users", [
+            _string("Username", 80, required=True, unique=True, id_lookup=True),
+            _string("FirstName", 40),
+            _string("LastName", 80, required=True),
+            _readonly(_string("Name", 121, required=True)),
+            FieldDef("Email", "email", label="Email", length=128, nillable=False),
+            _string("Alias", 8),
+            _f("IsActive", "boolean", default_value=True),
+        ], False),
+        ("Organization", "00D", "Organization", "Organizations", [
+            _string("Name", 80, required=True),
+        ], False),
+        ("Account", "001", "Account", "Accounts", [
+            _string("Name", 255, required=True),
+            _f("IsPartner", "boolean", label="Partner Account"),
+            FieldDef("Website", "url", label="Website", length=255),
+            _picklist("Type", ACCOUNT_TYPES),
+            _picklist("Industry", INDUSTRIES),
+            _string("BillingCountry", 80),
+            _ref("ParentId", "Account", "Parent"),
+        ], True),
+        ("Contact", "003", "Contact", "Contacts", [
+            _string("FirstName", 40),
+            _string("LastName", 80, required=True),
+            _readonly(_string("Name", 121, required=True)),
+            FieldDef("Email", "email", label="Email", length=80),
+            _ref("AccountId", "Account", "Account"),
+        ], True),
+        ("Opportunity", "006", "Opportunity", "Opportunities", [
+            _string("Name", 120, required=True),
+            _ref("AccountId", "Account", "Account"),
+            _ref("PartnerAccountId", "Account", "PartnerAccount"),
+            _money("Amount", 18, 2),
+            _picklist("StageName", OPPORTUNITY_STAGES, required=True),
+            _f("CloseDate", "date", nillable=False),
+            _f("IsClosed", "boolean", label="Closed", createable=False, updateable=False,
+               calculated=True, formula="StageName in ('Closed Won', 'Closed Lost')"),
+            _f("IsWon", "boolean", label="Won", createable=False, updateable=False,
+               calculated=True, formula="StageName == 'Closed Won'"),
+            _money("Probability", 3, 0, kind="percent", label="Probability (%)"),
+        ], True),
+        ("Task", "00T", "Task", "Tasks", [
+            _string("Subject", 255),
+            _f("ActivityDate", "date", label="Due Date Only"),
+            _picklist("Status", ("Not Started", "In Progress", "Completed"), "Not Started",
+                      required=True),
+            _picklist("Priority", ("High", "Normal", "Low"), "Normal", required=True),
+            _ref("WhatId", TASK_WHAT, "What"),
+            _ref("WhoId", "Contact", "Who"),
+            _textarea("Description", 32000),
+        ], True),
+        ("ChannelProgram", "0ch", "Channel Program", "Channel Programs", [
+            _string("Name", 255, required=True),
+            _f("IsActive", "boolean", label="Active"),
+            _textarea("Description", 1000),
+        ], False),
+        ("ChannelProgramLevel", "0ci", "Channel Program Level", "Channel Program Levels", [
+            _string("Name", 255, required=True),
+            _ref("ProgramId", "ChannelProgram", "Program", required=True),
+            _money("Rank", 18, 0, kind="double"),
+            _textarea("Description", 1000),
+        ], False),
+        ("ChannelProgramMember", "0cj", "Channel Program Member", "Channel Program Members", [
+            _ref("PartnerId", "Account", "Partner", required=True),
+            _ref("ProgramId", "ChannelProgram", "Program", required=True),
+            _ref("LevelId", "ChannelProgramLevel", "Level"),
+        ], False),
+        ("PartnerMarketingBudget", "0ZG", "Partner Marketing Budget",
+         "Partner Marketing Budgets", [
+            _string("Title", 255, required=True),
+            _money("Amount", 16, 2),
+            _picklist("Type", ("Marketing Funds", "Co-op")),
+            _f("StartDate", "date"),
+            _f("EndDate", "date"),
+        ], True),
+        ("PartnerFundAllocation", "0ZH", "Partner Fund Allocation",
+         "Partner Fund Allocations", [
+            _string("Title", 255, required=True),
+            _ref("BudgetId", "PartnerMarketingBudget", "Budget", required=True),
+            _ref("ChannelPartnerId", "Account", "ChannelPartner", required=True),
+            _money("Amount", 16, 2),
+        ], True),
+        ("PartnerFundRequest", "0ZI", "Partner Fund Request", "Partner Fund Requests", [
+            _string("Title", 255, required=True),
+            _ref("ChannelPartnerId", "Account", "ChannelPartner"),
+            _ref("BudgetId", "PartnerMarketingBudget", "Budget"),
+            _ref("AllocationId", "PartnerFundAllocation", "Allocation"),
+            _money("RequestedAmount", 16, 2),
+            _money("Amount", 16, 2),
+            _picklist("Status", ("Draft", "Submitted", "Approved", "Rejected"), "Draft",
+                      required=True),
+        ], True),
+    ]
+
+
+def build_schema(root: Path | None = None) -> dict[str, ObjectDef]:
+    """Every sObject of the default org by name: standard objects + custom metadata."""
+    schema: dict[str, ObjectDef] = {}
+    for name, prefix, label, plural, fields, owned in _standard():
+        all_fields = system_fields()
+        for fd in fields:
+            all_fields[fd.name] = fd
+        if owned:
+            all_fields["OwnerId"] = owner_field()
+        obj = ObjectDef(name, prefix, label=label, label_plural=plural, fields=all_fields)
+        if name == "Organization":
+            obj.createable = obj.updateable = obj.deletable = False
+        schema[name] = obj
+    custom_objects, custom_fields = load_custom(root if root is not None else metadata_root())
+    for obj_name, extra in custom_fields.items():
+        target = schema.get(obj_name)
+        if target is None:
+            raise ValueError(f"custom fields for unknown standard object {obj_name}")
+        for fd in extra:
+            target.fields[fd.name] = fd
+    for name, obj in custom_objects.items():
+        if name in schema:
+            raise ValueError(f"custom object {name} clashes with a standard object")
+        schema[name] = obj
+    prefixes = [o.key_prefix for o in schema.values()]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError("duplicate key prefixes in the schema")
+    return schema
+
+
+def compute_formulas(obj: ObjectDef, record: dict[str, Any]) -> None:
+    """Recompute the calculated fields of ``record`` in place (Opportunity IsClosed/IsWon)."""
+    if obj.name == "Opportunity":
+        stage = record.get("StageName")
+        record["IsClosed"] = stage in CLOSED_STAGES
+        record["IsWon"] = stage == "Closed Won"

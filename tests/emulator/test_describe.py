@@ -1,0 +1,98 @@
+"""sObject and global describe JSON shapes."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.emulator.describe import describe_global, describe_sobject
+from connector.emulator.schema import ObjectDef
+from connector.emulator.standard import build_schema
+
+FIELD_KEYS = {
+    "aggregatable", "autoNumber", "byteLength", "calculated", "calculatedFormula",
+    "cascadeDelete", "caseSensitive", "createable", "custom", "defaultValue",
+    "defaultedOnCreate", "dependentPicklist", "deprecatedAndHidden", "digits", "externalId",
+    "filterable", "groupable", "htmlFormatted", "idLookup", "inlineHelpText", "label", "length",
+    "name", "nameField", "namePointing", "nillable", "permissionable", "picklistValues",
+    "polymorphicForeignKey", "precision", "referenceTo", "relationshipName",
+    "relationshipOrder", "restrictedPicklist", "scale", "soapType", "sortable", "type",
+    "unique", "updateable", "writeRequiresMasterRead",
+}
+OBJECT_KEYS = {
+    "name", "label", "labelPlural", "keyPrefix", "custom", "createable", "updateable",
+    "deletable", "queryable", "replicateable", "retrieveable", "searchable", "triggerable",
+    "undeletable", "layoutable", "mergeable", "feedEnabled", "activateable", "customSetting",
+    "childRelationships", "fields", "recordTypeInfos", "urls",
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, ObjectDef]:
+    return build_schema()
+
+
+def test_every_field_has_the_full_property_set(schema: dict[str, ObjectDef]) -> None:
+    for obj in schema.values():
+        d = describe_sobject(obj, schema, "62.0")
+        assert d.keys() >= OBJECT_KEYS
+        assert [f["name"] for f in d["fields"]] == list(obj.fields)
+        for f in d["fields"]:
+            assert f.keys() >= FIELD_KEYS, (obj.name, f["name"])
+        assert d["urls"]["sobject"] == f"/services/data/v62.0/sobjects/{obj.name}"
+        assert d["urls"]["rowTemplate"].endswith(f"/{obj.name}/{{ID}}")
+
+
+def test_soap_types_and_properties(schema: dict[str, ObjectDef]) -> None:
+    d = describe_sobject(schema["Opportunity"], schema, "v62.0")
+    fields = {f["name"]: f for f in d["fields"]}
+    assert {n: fields[n]["soapType"] for n in
+            ("Id", "AccountId", "Name", "StageName", "IsWon", "Amount", "CloseDate",
+             "CreatedDate", "Probability")} == {
+        "Id": "tns:ID", "AccountId": "tns:ID", "Name": "xsd:string", "StageName": "xsd:string",
+        "IsWon": "xsd:boolean", "Amount": "xsd:double", "CloseDate": "xsd:date",
+        "CreatedDate": "xsd:dateTime", "Probability": "xsd:double"}
+    assert fields["Amount"]["precision"] == 18 and fields["Amount"]["scale"] == 2
+    assert fields["Name"]["length"] == 120 and fields["Name"]["nameField"]
+    assert fields["IsWon"]["calculated"] and not fields["IsWon"]["createable"]
+    assert fields["AccountId"]["referenceTo"] == ["Account"]
+    assert fields["AccountId"]["relationshipName"] == "Account"
+    stages = [p["value"] for p in fields["StageName"]["picklistValues"]]
+    assert stages[-2:] == ["Closed Won", "Closed Lost"]
+    assert set(fields["StageName"]["picklistValues"][0]) == {
+        "active", "defaultValue", "label", "validFor", "value"}
+    assert fields["Id"]["idLookup"] and not fields["Id"]["nillable"]
+    task = {f["name"]: f for f in describe_sobject(schema["Task"], schema, "62.0")["fields"]}
+    assert task["WhatId"]["polymorphicForeignKey"] and len(task["WhatId"]["referenceTo"]) > 1
+    assert task["PRM_Key__c"]["externalId"] and task["PRM_Key__c"]["custom"]
+
+
+def test_account_child_relationships(schema: dict[str, ObjectDef]) -> None:
+    d = describe_sobject(schema["Account"], schema, "62.0")
+    rels = {(c["childSObject"], c["field"]): c for c in d["childRelationships"]}
+    assert rels[("Opportunity", "AccountId")]["relationshipName"] == "Opportunities"
+    assert rels[("Deal_Registration__c", "Partner__c")]["relationshipName"] == (
+        "Deal_Registrations__r")
+    assert rels[("Partner_Certification__c", "Partner__c")]["relationshipName"] == (
+        "Partner_Certifications__r")
+    assert rels[("Account", "ParentId")]["relationshipName"] == "ChildAccounts"
+    assert rels[("Contact", "AccountId")]["relationshipName"] == "Contacts"
+    names = [c["relationshipName"] for c in d["childRelationships"] if c["relationshipName"]]
+    assert len(names) == len(set(names))
+    for c in d["childRelationships"]:
+        assert {"cascadeDelete", "childSObject", "deprecatedAndHidden", "field",
+                "relationshipName", "restrictedDelete"} <= c.keys()
+
+
+def test_global_describe(schema: dict[str, ObjectDef]) -> None:
+    g = describe_global(schema, "62.0")
+    assert g["encoding"] == "UTF-8" and g["maxBatchSize"] == 200
+    by_name = {s["name"]: s for s in g["sobjects"]}
+    assert set(by_name) == set(schema)
+    dr = by_name["Deal_Registration__c"]
+    assert dr["custom"] and dr["keyPrefix"] == "a00" and dr["queryable"]
+    assert dr["urls"] == {
+        "sobject": "/services/data/v62.0/sobjects/Deal_Registration__c",
+        "describe": "/services/data/v62.0/sobjects/Deal_Registration__c/describe",
+        "rowTemplate": "/services/data/v62.0/sobjects/Deal_Registration__c/{ID}",
+    }
+    assert not by_name["Organization"]["createable"]
