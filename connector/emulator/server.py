@@ -95,7 +95,7 @@ class Emulator:
             access_log=False,
             lifespan="off",
             http="httptools",
-            timeout_keep_alive=30,
+            timeout_keep_alive=30, timeout_graceful_shutdown=2,
             loop="uvloop" if _has_uvloop() else "asyncio",
         )
         self.server = uvicorn.Server(config)
@@ -140,8 +140,9 @@ class Emulator:
                 self.org.save()
 
     def stop(self) -> None:
-        """Ask the server to shut down."""
+        """Shut the server down now (open keep-alive connections are not waited for)."""
         self.server.should_exit = True
+        self.server.force_exit = True
 
 
 def _has_uvloop() -> bool:

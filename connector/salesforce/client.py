@@ -32,6 +32,22 @@ CollectionOp = Literal["create", "update", "upsert", "delete"]
 COLLECTION_SIZE = 200
 
 
+class PinnedSession(requests.Session):
+    """A session whose own ``verify`` (the configured CA bundle) beats the environment.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override ``Session.verify`` on every
+    request; a connector pointed at My Domain with a private CA (or at the emulator) must not
+    silently switch trust stores because a shell exported one of them.
+    """
+
+    def merge_environment_settings(  # type: ignore[override]
+        self, url: str | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if verify is None and self.verify is not True:
+            verify = self.verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
 def connect(
     settings: SalesforceSettings,
     *,
@@ -40,7 +56,7 @@ def connect(
     clock: Callable[[], float] = time.time,
 ) -> SalesforceClient:
     """Log in with the configured OAuth flow and return a ready client."""
-    session = session or requests.Session()
+    session = session or PinnedSession()
     if settings.ca_bundle is not None:
         session.verify = str(settings.ca_bundle)
     auth = Authenticator(settings, session, clock=clock)

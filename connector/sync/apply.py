@@ -84,10 +84,10 @@ def apply_page(
     for row, stamp in latest:
         snap = snaps.get(row["Id"])
         deleted = bool(row.get("IsDeleted"))
-        if snap is not None and snap.modstamp is not None and not force:
-            if stamp <= snap.modstamp and deleted == snap.deleted:
-                result.skipped += 1
-                continue
+        already = snap is not None and snap.modstamp is not None and stamp <= snap.modstamp
+        if already and not force and snap is not None and deleted == snap.deleted:
+            result.skipped += 1
+            continue
         if deleted:
             if snap is not None and not snap.deleted:
                 deletes.append((row, stamp))
@@ -150,7 +150,11 @@ def apply_page(
     ids = repo.upsert_records(conn, entity.name, records) if records else {}
 
     if deletes:
-        repo.mark_deleted(conn, entity.name, [r["Id"] for r, _ in deletes], )
+        repo.mark_deleted(
+            conn,
+            entity.name,
+            [r["Id"] for r, _ in deletes],
+        )
         for row, stamp in deletes:
             snap = snaps[row["Id"]]
             result.diffs.append(

@@ -58,13 +58,21 @@ def backfill_entity(
         run.cursor = state.cursor if state and progress.get("status") == "running" else None
         start = run.cursor - timedelta(seconds=ctx.settings.lag_seconds) if run.cursor else None
         poll_window_once(
-            ctx, entity, Window(start, signpost), run, cycle_id, keep_diffs=keep_diffs,
+            ctx,
+            entity,
+            Window(start, signpost),
+            run,
+            cycle_id,
+            keep_diffs=keep_diffs,
             source="backfill",
         )
     else:
         soql = select_soql(
-            entity.sobject, entity.inbound_fields(), Window(None, signpost),
-            filter=entity.filter, order=False,
+            entity.sobject,
+            entity.inbound_fields(),
+            Window(None, signpost),
+            filter=entity.filter,
+            order=False,
         )
         for page in ctx.client.bulk_query(soql):
             with ctx.engine.begin() as conn:

@@ -38,9 +38,7 @@ def run_cycle(
             state = repo.get_state(conn, name)
         try:
             if needs_backfill(state):
-                runs.append(
-                    backfill_entity(ctx, entity, mode=backfill_mode, keep_diffs=keep_diffs)
-                )
+                runs.append(backfill_entity(ctx, entity, mode=backfill_mode, keep_diffs=keep_diffs))
             else:
                 runs.append(poll_entity(ctx, entity, keep_diffs=keep_diffs))
         except Exception as err:

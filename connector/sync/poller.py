@@ -138,8 +138,10 @@ def _check_hard_deletes(
     if last is not None and now - last < interval:
         return
     lookback = timedelta(days=ctx.settings.deleted_lookback_days)
-    start = max(last - timedelta(seconds=ctx.settings.lag_seconds), now - lookback) if last else (
-        now - lookback
+    start = (
+        max(last - timedelta(seconds=ctx.settings.lag_seconds), now - lookback)
+        if last
+        else (now - lookback)
     )
     result = ctx.client.deleted(entity.sobject, start, now)
     with ctx.engine.begin() as conn:

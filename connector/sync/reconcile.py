@@ -39,8 +39,9 @@ def reconcile_entity(ctx: SyncContext, entity: EntityMapping) -> ReconcileResult
     """Scan every live row of ``entity`` in the org and repair the store where it differs."""
     result = ReconcileResult(entity=entity.name)
     cycle_id = new_cycle_id()
-    soql = select_soql(entity.sobject, entity.inbound_fields(), None, filter=entity.filter,
-                       order=False)
+    soql = select_soql(
+        entity.sobject, entity.inbound_fields(), None, filter=entity.filter, order=False
+    )
     seen: set[str] = set()
     for page in ctx.client.query_pages(soql, batch_size=ctx.settings.page_size):
         ids = [row["Id"] for row in page]
@@ -64,8 +65,11 @@ def reconcile_entity(ctx: SyncContext, entity: EntityMapping) -> ReconcileResult
         result.checked += len(page)
         ctx.progress(entity.name, result.checked, None)
     with ctx.engine.begin() as conn:
-        gone = [(sf_id, None) for sf_id in repo.live_snapshot_ids(conn, entity.name)
-                if sf_id not in seen]
+        gone = [
+            (sf_id, None)
+            for sf_id in repo.live_snapshot_ids(conn, entity.name)
+            if sf_id not in seen
+        ]
         result.deleted = len(
             apply_deletions(conn, entity, gone, cycle_id=cycle_id, source="reconcile")
         )

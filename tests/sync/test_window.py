@@ -40,8 +40,12 @@ def test_window_reaches_back_by_the_lag_and_is_inclusive() -> None:
 
 def test_select_soql_puts_system_fields_first_without_duplicates_and_wraps_the_filter() -> None:
     """Mapped fields follow Id, SystemModstamp, LastModifiedById, IsDeleted exactly once."""
-    soql = select_soql("Account", ["Name", "Id", "IsPartner"], None, filter="IsPartner = true OR X = 1")
-    assert soql.startswith("SELECT Id, SystemModstamp, LastModifiedById, IsDeleted, Name, IsPartner")
+    soql = select_soql(
+        "Account", ["Name", "Id", "IsPartner"], None, filter="IsPartner = true OR X = 1"
+    )
+    assert soql.startswith(
+        "SELECT Id, SystemModstamp, LastModifiedById, IsDeleted, Name, IsPartner"
+    )
     assert "WHERE (IsPartner = true OR X = 1) ORDER BY" in soql
 
 
@@ -81,7 +85,9 @@ def test_paging_with_inclusive_cursor_sees_every_row_including_ties_and_late_com
     # a row committed after the query ran, stamped inside the lag window
     late_row = (signpost - timedelta(seconds=late % lag), "late")
     w = poll_window(cursor, signpost + timedelta(seconds=30), lag_seconds=lag, skew_seconds=2)
-    visible = [r for r in [*rows, late_row] if (w.start is None or r[0] >= w.start) and r[0] <= w.end]
+    visible = [
+        r for r in [*rows, late_row] if (w.start is None or r[0] >= w.start) and r[0] <= w.end
+    ]
     seen.update(r[1] for r in visible)
     assert seen == {r[1] for r in rows} | {"late"}
 
