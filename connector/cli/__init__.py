@@ -6,7 +6,9 @@ and Salesforce client are built there and passed down, never kept in module glob
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,6 +31,12 @@ def _root(
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error (logs go to stderr).")
     ] = "warning",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="connector.yaml for every command (same as the command's -c)."
+        ),
+    ] = None,
 ) -> None:
     """Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.
 
@@ -38,6 +46,9 @@ def _root(
     from connector.logs import configure_logging
 
     configure_logging(log_level)
+    if config is not None:
+        # Commands fall back to $PRM_CONFIG when they get no -c of their own.
+        os.environ["PRM_CONFIG"] = str(config)
 
 
 def _register() -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "console",
     "emit",
     "err_console",
+    "load_config",
     "open_engine",
     "progress_reporter",
     "settings_from",
@@ -52,6 +53,12 @@ err_console = Console(stderr=True)
 def settings_from(config: Path | None) -> Settings:
     """Load and validate connector.yaml (raises ConfigError, exit code 2)."""
     return load_settings(config)
+
+
+def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
+    """Validate connector.yaml and mapping.yaml before anything touches the store or the org."""
+    settings = load_settings(config)
+    return settings, load_mapping(settings.mapping_path)
 
 
 def open_engine(settings: Settings) -> Engine:

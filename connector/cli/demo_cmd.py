@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -120,6 +121,9 @@ def demo_cmd(
         ctx = build_context(settings, engine)
         first = run_cycle(ctx, keep_diffs=False)
         edits = _sales_ops_edits(emu)
+        # The poller reads up to a signpost (now minus a small skew): changes younger than
+        # that belong to the next cycle, so the demo waits the skew out as the daemon would.
+        time.sleep(settings.sync.signpost_skew_seconds + 0.2)
         second = run_cycle(ctx, keep_diffs=True)
         users = {u["id"]: name for name, u in emu.users.items()}
         with read_connection(engine) as conn:

@@ -18,12 +18,12 @@ from connector.cli.common import (
     build_context,
     console,
     emit,
+    load_config,
     open_engine,
     progress_reporter,
     settings_from,
 )
 from connector.errors import ConfigError, ConfigProblem
-from connector.mapping import load_mapping
 from connector.store import migrate, read_connection, repo
 from connector.store.engine import make_engine
 from connector.sync.backfill import backfill_entity
@@ -68,10 +68,10 @@ def sync_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Run one sync cycle: backfill new objects, poll changes, record diffs and deletes."""
-    settings = settings_from(config)
+    settings, spec = load_config(config)
     engine = open_engine(settings)
     with progress_reporter(None if not as_json else False) as progress:
-        ctx = build_context(settings, engine, progress=progress)
+        ctx = build_context(settings, engine, spec=spec, progress=progress)
         runs = run_cycle(ctx, keep_diffs=False)
     _record_usage(ctx)
     summary = {"objects": [r.summary() for r in runs], "api_calls": ctx.client.calls}
@@ -111,10 +111,10 @@ def backfill_cmd(
     """Load every row of the mapped objects again (resumes one a crash interrupted)."""
     if mode not in ("auto", "bulk", "rest"):
         raise typer.BadParameter("must be auto, bulk or rest", param_hint="--mode")
-    settings = settings_from(config)
+    settings, spec = load_config(config)
     engine = open_engine(settings)
     with progress_reporter(None if not as_json else False) as progress:
-        ctx = build_context(settings, engine, progress=progress)
+        ctx = build_context(settings, engine, spec=spec, progress=progress)
         runs = [
             backfill_entity(ctx, ctx.spec.entities[name], mode=mode)  # type: ignore[arg-type]
             for name in _pick(ctx, object_)
@@ -140,10 +140,10 @@ def reconcile_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Compare the org with the store by key and hash; repair drift and missed deletes."""
-    settings = settings_from(config)
+    settings, spec = load_config(config)
     engine = open_engine(settings)
     with progress_reporter(None if not as_json else False) as progress:
-        ctx = build_context(settings, engine, progress=progress)
+        ctx = build_context(settings, engine, spec=spec, progress=progress)
         results = [reconcile_entity(ctx, ctx.spec.entities[n]) for n in _pick(ctx, object_)]
     _record_usage(ctx)
     if as_json:
@@ -159,8 +159,7 @@ def reconcile_cmd(
 @app.command("status")
 def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show per-object cursors, row counts, last runs, errors and API usage (no org call)."""
-    settings = settings_from(config)
-    spec = load_mapping(settings.mapping_path)
+    settings, spec = load_config(config)
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []
     with read_connection(engine) as conn:
@@ -237,8 +236,7 @@ def export_cmd(
     """Write the local records of ENTITY, with their sf_id, to stdout."""
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
-    settings = settings_from(config)
-    spec = load_mapping(settings.mapping_path)
+    settings, spec = load_config(config)
     if entity not in spec.entities:
         raise ConfigError(
             [

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
-from connector.emulator.testing import EmulatorHandle, running_emulator
 from simple_salesforce import Salesforce
+
+from connector.emulator.testing import EmulatorHandle, running_emulator
 
 API = "61.0"
 

@@ -21,15 +21,17 @@ pytestmark = [
 ]
 
 
-def test_tap_salesforce_rest_sync_matches_the_org() -> None:
+@pytest.mark.parametrize(
+    ("api_type", "records"),
+    [("REST", "5000"), ("BULK", "0")],
+    ids=["rest-5000-paged", "bulk-v1-csv"],
+)
+def test_tap_salesforce_sync_matches_the_org(api_type: str, records: str) -> None:
     """Discover, select Opportunity, sync: the RECORD ids equal a queryAll on the org."""
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    args = [sys.executable, str(SCRIPT), "--api-type", api_type]
+    if records != "0":
+        args += ["--records", records]
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     lines = proc.stdout.strip().splitlines()
     assert lines, proc.stderr[-3000:]
     summary = json.loads(lines[-1])
@@ -37,3 +39,5 @@ def test_tap_salesforce_rest_sync_matches_the_org() -> None:
     assert proc.returncode == 0
     assert summary["records_extracted"] == summary["org_records"] > 0
     assert summary["duplicates"] == 0
+    if records != "0":
+        assert summary["org_records"] > int(records)
