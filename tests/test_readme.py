@@ -1,0 +1,91 @@
+"""README.md is the newcomer's path: its commands are run here, so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from test_cli import _commands
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```sh\n(.*?)\n```", README, re.S)
+
+
+def _pieces(command: str) -> list[list[str]]:
+    return [shlex.split(p) for p in command.split("&&")]
+
+
+def test_readme_starts_with_the_demo_command_then_the_test_command() -> None:
+    """The first block installs and runs the demo; the second installs and runs the tests."""
+    demo, tests = BLOCKS[0], BLOCKS[1]
+    assert "pip install" in demo and demo.rstrip().endswith("prm-connector demo")
+    assert "pip install" in tests and "'.[dev]'" in tests
+    tools = [p[0].rsplit("/", 1)[-1] for p in _pieces(tests)]
+    assert tools[-3:] == ["ruff", "mypy", "pytest"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "blocks[1]" in ci, ".ci/run must run the README's test command"
+
+
+def test_every_tool_the_readme_runs_is_installed_by_its_install_step() -> None:
+    """ruff, mypy, pytest and prm-connector exist in the venv the README's pip step fills."""
+    bindir = Path(sys.executable).parent
+    for block in BLOCKS[:2]:
+        for piece in _pieces(block)[2:]:
+            assert (bindir / piece[0].rsplit("/", 1)[-1]).exists(), piece
+
+
+def test_every_prm_connector_command_in_the_readme_exists() -> None:
+    """A README line naming a command that does not exist fails here."""
+    known = set(_commands())
+    for block in BLOCKS:
+        for line in block.splitlines():
+            if "prm-connector" not in line:
+                continue
+            words = line.split("prm-connector", 1)[1].split("#")[0].split()
+            while words and words[0].startswith("-"):
+                words = words[2:] if words[0] in ("-c", "--config") else words[1:]
+            name = " ".join(w for w in words[:2] if not w.startswith("-"))
+            assert name in known or name.split()[0] in known, line
+
+
+def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
+    """`prm-connector demo` syncs the emulated org, then shows the sales-ops edits as diffs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
+    res = subprocess.run(
+        [sys.executable, "-m", "connector", "demo", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["rows"]["partner"] == 20
+    assert out["rows"]["deal"] == 59  # 60 seeded, one deleted by the sales-ops user
+    ops = sorted((c["entity"], c["op"]) for c in out["changes"])
+    assert ops == sorted(
+        [
+            ("partner", "updated"),
+            ("deal", "updated"),
+            ("deal", "deleted"),
+            ("deal_registration", "updated"),
+        ]
+    )
+    assert all(c["by"] == "admin" for c in out["changes"])
+    follow = subprocess.run(
+        [sys.executable, "-m", "connector", "-c", "prm-demo/connector.yaml", "status", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert follow.returncode == 0, follow.stderr
+    assert {o["entity"]: o["rows"] for o in json.loads(follow.stdout)["objects"]}["partner"] == 20
