@@ -32,6 +32,7 @@ def change_all(info: dict[str, object], n_expected: int) -> tuple[int, float]:
     base = f"{info['instance_url']}/services/data/v62.0"
     s = requests.Session()
     s.verify = str(info["ca_bundle"])
+    s.trust_env = False  # REQUESTS_CA_BUNDLE must not override the emulator CA
     s.headers["Authorization"] = f"Bearer {tok}"
     ids: list[str] = []
     url = f"{base}/query/?q=SELECT Id FROM Opportunity"

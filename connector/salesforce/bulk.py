@@ -35,7 +35,7 @@ __all__ = [
 
 log = structlog.get_logger("connector.salesforce")
 
-QUERY_PAGE_SIZE = 10000
+QUERY_PAGE_SIZE = 5000
 _FROM = re.compile(r"\bFROM\s+([A-Za-z0-9_]+)", re.IGNORECASE)
 _OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delete": "delete"}
 NULL = "#N/A"  # how Bulk API 2.0 CSV sets a field to null

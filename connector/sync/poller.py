@@ -146,5 +146,8 @@ def _check_hard_deletes(
     result = ctx.client.deleted(entity.sobject, start, now)
     with ctx.engine.begin() as conn:
         diffs = apply_deletions(conn, entity, result.records, cycle_id=cycle_id, source="poll")
-        repo.save_state(conn, entity.name, deleted_cursor=now)
+        # The org says how far its answer reaches; the next check starts there (minus the lag),
+        # so a delete stamped after that instant is never skipped.
+        covered = result.latest_date_covered
+        repo.save_state(conn, entity.name, deleted_cursor=min(covered, now) if covered else now)
     _count(run, 0, 0, 0, diffs, True)
