@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _emulator import connector_env, emulator_process, env_with, write_config  # noqa: E402
+from _emulator import connector_env, emulator_process, env_with, write_config
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from simple_salesforce import Salesforce
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _emulator import emulator_process, token  # noqa: E402
+from _emulator import emulator_process, token
 
 
 def main() -> None:

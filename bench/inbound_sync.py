@@ -18,12 +18,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _emulator import connector_env, emulator_process, token, write_config  # noqa: E402
+from _emulator import connector_env, emulator_process, token, write_config
 
-from connector.cli.common import build_context  # noqa: E402
-from connector.settings import load_settings  # noqa: E402
-from connector.store import make_engine, migrate  # noqa: E402
-from connector.sync.cycle import run_cycle  # noqa: E402
+from connector.cli.common import build_context
+from connector.settings import load_settings
+from connector.store import make_engine, migrate
+from connector.sync.cycle import run_cycle
 
 
 def change_all(info: dict[str, object], n_expected: int) -> tuple[int, float]:
@@ -74,6 +74,9 @@ def main() -> None:
         deals = next(r for r in runs if r.entity == "deal")
 
         changed, update_s = change_all(info, deals.seen)
+        # Rows younger than the signpost (now - skew) belong to the next cycle: wait it out so
+        # the timed poll reads every changed row.
+        time.sleep(settings.sync.signpost_skew_seconds + 0.5)
 
         t0 = time.perf_counter()
         runs = run_cycle(ctx, keep_diffs=False)

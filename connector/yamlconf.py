@@ -103,9 +103,7 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _build(
-    node: yaml.Node, path: PathKey, loc: Located, problems: list[ConfigProblem]
-) -> Any:
+def _build(node: yaml.Node, path: PathKey, loc: Located, problems: list[ConfigProblem]) -> Any:
     loc.marks[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -113,6 +111,9 @@ def _build(
             key = yaml.SafeLoader(  # resolve the key's scalar type (ints, bools) as YAML would
                 ""
             ).construct_object(key_node, deep=True)
+            if isinstance(key, bool):
+                # YAML 1.1 reads `on:`/`yes:` as True; a config key means the word written.
+                key = key_node.value
             if isinstance(key, (list, dict)):
                 problems.append(ConfigProblem(loc.file, *_mark(key_node), "a key must be a scalar"))
                 continue
@@ -209,6 +210,9 @@ def _model_at(model: type[BaseModel] | None, path: PathKey) -> type[BaseModel] |
     """The pydantic model that holds the last key of ``path`` (None when unknown)."""
     current: Any = model
     for part in path[:-1]:
+        if isinstance(current, tuple):  # a list index or dict key: step into the item type
+            current = current[-1]
+            continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         if isinstance(part, int):
@@ -217,8 +221,6 @@ def _model_at(model: type[BaseModel] | None, path: PathKey) -> type[BaseModel] |
         if info is None:
             return None
         current = _unwrap(info.annotation)
-        while isinstance(current, tuple):  # list / dict item types
-            current = current[-1]
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 

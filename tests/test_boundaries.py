@@ -35,7 +35,8 @@ def _modules(sub: str) -> list[Path]:
 def test_emulator_imports_nothing_else_from_connector(path: Path) -> None:
     """The emulator is a product of its own: it imports only connector.emulator."""
     bad = {
-        n for n in _imports(path)
+        n
+        for n in _imports(path)
         if n.startswith("connector") and not n.startswith("connector.emulator")
     }
     assert not bad, f"{path} imports {sorted(bad)}"
@@ -43,8 +44,11 @@ def test_emulator_imports_nothing_else_from_connector(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in sorted(PKG.rglob("*.py"))
-     if not p.is_relative_to(PKG / "salesforce") and not p.is_relative_to(PKG / "emulator")],
+    [
+        p
+        for p in sorted(PKG.rglob("*.py"))
+        if not p.is_relative_to(PKG / "salesforce") and not p.is_relative_to(PKG / "emulator")
+    ],
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_only_the_salesforce_package_talks_http(path: Path) -> None:

@@ -34,7 +34,7 @@ def test_default_mapping_validates_against_the_emulator(default_spec: MappingSpe
 
     def describe(name: str) -> dict[str, Any] | None:
         found = next((o for n, o in objects.items() if n.lower() == name.lower()), None)
-        return None if found is None else describe_mod.describe_sobject(found)
+        return None if found is None else describe_mod.describe_sobject(found, objects, "62.0")
 
     assert validate_against_describe(default_spec, describe, sobject_names=list(objects)) == []
 
