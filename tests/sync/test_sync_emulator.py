@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from connector.cli.common import build_context
 from connector.emulator.testing import EmulatorHandle
-from connector.store import models, read_connection
+from connector.store import bookkeeping, models, read_connection
 from connector.sync.cycle import run_cycle
 
 from .conftest import settings_for
@@ -90,3 +92,63 @@ def test_backfill_then_edits_deletes_and_creates_leave_the_store_equal_to_the_or
     spent = emulator.stats()["api_calls"] - before
     assert all(not r.diffs for r in idle)
     assert spent <= len(ctx.spec.entities) + 1
+
+
+def test_a_timestamp_tie_split_across_pages_is_read_whole(
+    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
+) -> None:
+    """Given 500 edits sharing one SystemModstamp and 200-row pages, every edit is applied once,
+    even when the cycle is cut between pages (the next cycle re-reads the tie inclusively)."""
+    engine, url = store
+    emulator.reset(seed="demo", records=1000)
+    settings = settings_for(emulator, url, tmp_path, page_size=200, signpost_skew_seconds=0)
+    ctx = build_context(settings, engine)
+    run_cycle(ctx, keep_diffs=False)
+    admin = admin_sf(emulator)
+    ids = [r["Id"] for r in admin.query_all_iter("SELECT Id FROM Opportunity ORDER BY Id")][:500]
+    emulator.call("POST", "/_emulator/clock", json={"freeze": True})
+    try:
+        for batch in chunks(ids, 200):
+            admin.restful(
+                "composite/sobjects",
+                method="PATCH",
+                json={
+                    "records": [
+                        {"attributes": {"type": "Opportunity"}, "id": i, "Amount": 7.0}
+                        for i in batch
+                    ]
+                },
+            )
+    finally:
+        emulator.call("POST", "/_emulator/clock", json={"freeze": False})
+    stamps = {
+        r["SystemModstamp"]
+        for r in admin.query_all_iter("SELECT SystemModstamp FROM Opportunity WHERE Amount = 7.0")
+    }
+    assert len(stamps) == 1, "the edits must share one SystemModstamp"
+
+    time.sleep(0.05)
+    # Cut the first cycle after its first page, as a crash would.
+    real = ctx.client.query_pages
+
+    def first_page_only(*args: Any, **kw: Any) -> Iterator[list[dict[str, Any]]]:
+        yield next(real(*args, **kw))
+        raise KeyboardInterrupt
+
+    ctx.client.query_pages = first_page_only  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        run_cycle(ctx, ["deal"], keep_diffs=True)
+    ctx.client.query_pages = real  # type: ignore[method-assign]
+    rest = run_cycle(ctx, ["deal"], keep_diffs=True)[0]
+    assert compare_entity(engine, admin, ctx.spec.entities["deal"]) == []
+    with read_connection(engine) as conn:
+        logged = conn.execute(
+            select(func.count())
+            .select_from(bookkeeping.ChangeLog.__table__)
+            .where(
+                bookkeeping.ChangeLog.__table__.c.entity == "deal",
+                bookkeeping.ChangeLog.__table__.c.op == "updated",
+            )
+        ).scalar_one()
+    assert logged == 500, "each tied edit is logged exactly once across the two cycles"
+    assert rest.skipped >= 200 - 1  # the first page's rows are re-read and deduplicated
