@@ -203,33 +203,8 @@ def _isolated(
     api: RestApi, fn: Callable[[Any, str | None], dict[str, Any]], record: Any, rid: str | None
 ) -> dict[str, Any]:
     """One record in its own savepoint: its failure leaves no partial change behind."""
-    journal = api.org._journal
-    assert journal is not None
-    mark = len(journal)
-    pending = len(api.org._pending)
-    try:
+    with api.org.savepoint():
         return fn(record, rid)
-    except ApiError:
-        _undo_to(api, mark, pending)
-        raise
-
-
-def _undo_to(api: RestApi, mark: int, pending: int) -> None:
-    org = api.org
-    journal = org._journal
-    assert journal is not None
-    while len(journal) > mark:
-        sobject, rid, old = journal.pop()
-        current = org.store[sobject].get(rid)
-        if current is not None:
-            org._index_remove(sobject, current)
-        if old is None:
-            org.store[sobject].pop(rid, None)
-            org.where.pop(rid, None)
-        else:
-            org.store[sobject][rid] = old
-            org._index_add(sobject, old)
-    del org._pending[pending:]
 
 
 # -- composite -------------------------------------------------------------------------------

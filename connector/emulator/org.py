@@ -312,17 +312,7 @@ class Org:
             try:
                 yield
             except BaseException:
-                for sobject, rid, old in reversed(self._journal):
-                    current = self.store[sobject].get(rid)
-                    if current is not None:
-                        self._index_remove(sobject, current)
-                    if old is None:
-                        self.store[sobject].pop(rid, None)
-                        self.where.pop(rid, None)
-                    else:
-                        self.store[sobject][rid] = old
-                        self._index_add(sobject, old)
-                self._pending.clear()
+                self._undo_to(0, 0)
                 raise
             finally:
                 self._journal = None
@@ -331,6 +321,33 @@ class Org:
         for event, sobject, rec in events:
             for listener in self.listeners:
                 listener(event, sobject, rec)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside ``atomic()``: undo just this block's changes and events if it raises."""
+        assert self._journal is not None, "savepoint() needs an enclosing atomic()"
+        mark, pending = len(self._journal), len(self._pending)
+        try:
+            yield
+        except BaseException:
+            self._undo_to(mark, pending)
+            raise
+
+    def _undo_to(self, mark: int, pending: int) -> None:
+        journal = self._journal
+        assert journal is not None
+        while len(journal) > mark:
+            sobject, rid, old = journal.pop()
+            current = self.store[sobject].get(rid)
+            if current is not None:
+                self._index_remove(sobject, current)
+            if old is None:
+                self.store[sobject].pop(rid, None)
+                self.where.pop(rid, None)
+            else:
+                self.store[sobject][rid] = old
+                self._index_add(sobject, old)
+        del self._pending[pending:]
 
     def _touch(self, sobject: str, rid: str, old: dict[str, Any] | None) -> None:
         if self._journal is not None:
