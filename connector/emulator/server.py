@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import tempfile
 import threading
@@ -159,4 +160,8 @@ def serve_forever(options: EmulatorOptions) -> None:
     def announce(info: dict[str, Any]) -> None:
         print(json.dumps(info), flush=True)
 
+    # uvicorn re-raises the SIGTERM/SIGINT it caught once it has shut down; with the default
+    # handlers that would kill the process before the org is saved. Ours let run() return.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: None)
     Emulator(options).run(on_ready=announce)
