@@ -18,12 +18,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _emulator import connector_env, emulator_process, token, write_config
-
 from connector.cli.common import build_context
 from connector.settings import load_settings
 from connector.store import make_engine, migrate
 from connector.sync.cycle import run_cycle
+
+from _emulator import connector_env, emulator_process, token, write_config
 
 
 def change_all(info: dict[str, object], n_expected: int) -> tuple[int, float]:

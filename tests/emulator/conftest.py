@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emuclients import sf_for
 from simple_salesforce import Salesforce
 
 from connector.emulator.testing import EmulatorHandle, running_emulator
+
+from emuclients import sf_for
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 import requests
-from bulkfixtures import Emu, emulator_session
 from simple_salesforce import Salesforce
+
+from bulkfixtures import Emu, emulator_session
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 import requests
-from bulkfixtures import Emu, emulator_session
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceOperationError
+
+from bulkfixtures import Emu, emulator_session
 
 N_OPPS = 5200
 

@@ -11,7 +11,6 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-from emuclients import sf_for
 from simple_salesforce import Salesforce, SalesforceLogin
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -21,6 +20,8 @@ from simple_salesforce.exceptions import (
 )
 
 from connector.emulator.testing import EmulatorHandle
+
+from emuclients import sf_for
 
 
 def _token(emu: EmulatorHandle, **data: str) -> requests.Response:

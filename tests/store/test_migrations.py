@@ -8,12 +8,13 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from dbfixtures import drop_test_engine, make_test_engine
 from sqlalchemy import Column, Engine, Integer, MetaData, inspect, text
 from sqlmodel import SQLModel
 
 from connector.store import current_revision, head_revision, migrate
 from connector.store.models import ENTITY_MODELS
+
+from dbfixtures import drop_test_engine, make_test_engine
 
 
 def _diff(engine: Engine, metadata: MetaData) -> list[object]:

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbfixtures import db_kind, drop_schema, make_test_url
 from sqlalchemy import Engine
 
 from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.settings import Settings, load_settings
 from connector.store import make_engine, migrate
+
+from dbfixtures import db_kind, drop_schema, make_test_url
 
 __all__ = ["db_kind", "emulator", "settings_for", "sf_env", "store", "write_config"]
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import requests
-from connector.emulator.testing import EmulatorHandle
 from simple_salesforce import Salesforce
 from sqlalchemy import Engine
 
+from connector.emulator.testing import EmulatorHandle
 from connector.mapping import EntityMapping, to_local
 from connector.store import read_connection, repo
 from connector.sync.apply import jsonable

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from soqlcases import CASES, Err
 
 HERE = Path(__file__).parent

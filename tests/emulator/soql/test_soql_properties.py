@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from soqldata import NOW, MemorySource, synthetic
 
 from connector.emulator.soql import execute, parse
+
+from soqldata import NOW, MemorySource, synthetic
 
 SMALL = synthetic(500)
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from soqldata import NOW, MemorySource, short
 
 from connector.emulator.soql import (
     QueryResult,
@@ -15,6 +14,8 @@ from connector.emulator.soql import (
     parse,
     sobject_name,
 )
+
+from soqldata import NOW, MemorySource, short
 
 
 def run(source: MemorySource, soql: str, **kw: Any) -> QueryResult:

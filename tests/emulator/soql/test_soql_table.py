@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from soqlcases import CASES, Count, Err, Ids, Rows
-from soqldata import NOW, MemorySource, short
 
 from connector.emulator.soql import SoqlError, execute, parse
+
+from soqlcases import CASES, Count, Err, Ids, Rows
+from soqldata import NOW, MemorySource, short
 
 
 def test_the_table_is_big_enough() -> None:
