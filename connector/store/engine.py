@@ -136,4 +136,4 @@ def migrate(engine: Engine) -> None:
                 )
             )
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
