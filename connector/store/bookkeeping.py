@@ -14,6 +14,7 @@ __all__ = [
     "BOOKKEEPING_MODELS",
     "ApiUsageSample",
     "ChangeLog",
+    "ConsumerOffset",
     "DeadLetter",
     "OutboxItem",
     "ReceivedNotification",
@@ -80,6 +81,19 @@ class ChangeLog(SQLModel, table=True):
     origin: str | None = None
     modstamp: datetime | None = _stamp()
     recorded_at: datetime = _stamp(nullable=False)
+    # backfill | poll | reconcile | push | local: consumers decide which are business events
+    source: str = Field(default="poll", sa_column_kwargs={"server_default": "poll"})
+    # our own write coming back from Salesforce: it updates the snapshot and fires nothing
+    echo: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class ConsumerOffset(SQLModel, table=True):
+    """How far a named consumer (triggers, outbox, ...) has read the change log."""
+
+    __tablename__ = "consumer_offset"
+    consumer: str = Field(primary_key=True)
+    seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    updated_at: datetime = _stamp(nullable=False)
 
 
 class OutboxItem(SQLModel, table=True):
@@ -172,6 +186,7 @@ BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     SyncState,
     Snapshot,
     ChangeLog,
+    ConsumerOffset,
     OutboxItem,
     TriggerFiring,
     DeadLetter,

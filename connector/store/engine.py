@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -108,15 +109,20 @@ def _alembic_config() -> Config:
     return cfg
 
 
+def _joined(heads: Sequence[str]) -> str | None:
+    # While feature branches of the schema are open there may be several heads: "a+b".
+    return "+".join(sorted(heads)) or None
+
+
 def head_revision() -> str | None:
-    """The newest revision the code knows."""
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    """The newest revision(s) the code knows, ``+``-joined when there are several heads."""
+    return _joined(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None before the first migration)."""
+    """The revision(s) the database is at (None before the first migration)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _joined(MigrationContext.configure(conn).get_current_heads())
 
 
 def migrate(engine: Engine) -> None:

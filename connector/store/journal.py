@@ -9,19 +9,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, update
 
-from connector.store.bookkeeping import ApiUsageSample, ChangeLog, DeadLetter, SyncRun, SyncState
+from connector.store.bookkeeping import ApiUsageSample, DeadLetter, SyncRun, SyncState
 from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
 
 __all__ = [
-    "ChangeRow",
     "DeadLetterRow",
     "SyncStateRow",
     "add_dead_letter",
     "count_dead_letters",
     "finish_sync_run",
     "get_state",
-    "insert_changes",
     "latest_api_usage",
     "list_dead_letters",
     "record_api_usage",
@@ -30,28 +28,10 @@ __all__ = [
     "start_sync_run",
 ]
 
-CHANGE_LOG: Table = ChangeLog.__table__  # type: ignore[attr-defined]
 SYNC_STATE: Table = SyncState.__table__  # type: ignore[attr-defined]
 DEAD_LETTER: Table = DeadLetter.__table__  # type: ignore[attr-defined]
 API_USAGE: Table = ApiUsageSample.__table__  # type: ignore[attr-defined]
 SYNC_RUN: Table = SyncRun.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class ChangeRow:
-    """One diff for the change log (old/new as JSON-safe mapped values)."""
-
-    cycle_id: str
-    entity: str
-    sf_id: str | None
-    local_id: int | None
-    op: str
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-    changed: list[str]
-    origin: str | None = None
-    modstamp: datetime | None = None
-    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -86,30 +66,6 @@ class DeadLetterRow:
 
 
 STATE_FIELDS = frozenset(f.name for f in fields(SyncStateRow)) - {"sobject"}
-
-
-def insert_changes(conn: Connection, rows: Sequence[ChangeRow]) -> None:
-    """Append diffs to the change log in one batch."""
-    if not rows:
-        return
-    now = utcnow()
-    params = [
-        {
-            "cycle_id": r.cycle_id,
-            "entity": r.entity,
-            "sf_id": r.sf_id,
-            "local_id": r.local_id,
-            "op": r.op,
-            "old": to_json_safe(r.old) if r.old is not None else None,
-            "new": to_json_safe(r.new) if r.new is not None else None,
-            "changed": list(r.changed),
-            "origin": r.origin,
-            "modstamp": r.modstamp,
-            "recorded_at": r.recorded_at or now,
-        }
-        for r in rows
-    ]
-    conn.execute(insert(CHANGE_LOG), params)
 
 
 def get_state(conn: Connection, sobject: str) -> SyncStateRow | None:

@@ -6,14 +6,12 @@ batches (executemany, IN lists of at most 900 ids): no per-row round trips.
 """
 
 from connector.store.journal import (
-    ChangeRow,
     DeadLetterRow,
     SyncStateRow,
     add_dead_letter,
     count_dead_letters,
     finish_sync_run,
     get_state,
-    insert_changes,
     latest_api_usage,
     list_dead_letters,
     record_api_usage,
@@ -35,7 +33,6 @@ from connector.store.records import (
 from connector.store.sqlutil import from_json_safe, to_json_safe
 
 __all__ = [
-    "ChangeRow",
     "DeadLetterRow",
     "RecordRow",
     "SnapshotRow",
@@ -46,7 +43,6 @@ __all__ = [
     "finish_sync_run",
     "from_json_safe",
     "get_state",
-    "insert_changes",
     "iter_entity",
     "latest_api_usage",
     "list_dead_letters",

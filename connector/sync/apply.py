@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from connector.mapping import EntityMapping, MappingError, diff, fingerprint, to_local
 from connector.store import repo
+from connector.store.stream import append_changes
 from connector.sync.diffs import Op, RecordDiff
 from connector.sync.window import parse_sf_datetime
 
@@ -113,7 +114,6 @@ def apply_page(
 
     resolved = _resolve_lookups(conn, entity, [v for _, _, v in mapped])
     records: list[repo.RecordRow] = []
-    changes: list[repo.ChangeRow] = []
     for (row, stamp, values), local in zip(mapped, resolved, strict=True):
         snap = snaps.get(row["Id"])
         new = jsonable(local)
@@ -175,22 +175,7 @@ def apply_page(
     for i, d in enumerate(result.diffs):
         local_id = d.local_id if d.local_id is not None else ids.get(d.sf_id)
         result.diffs[i] = _with_local_id(d, local_id)
-        changes.append(
-            repo.ChangeRow(
-                cycle_id=cycle_id,
-                entity=d.entity,
-                sf_id=d.sf_id,
-                local_id=local_id,
-                op=d.op,
-                old=d.old,
-                new=d.new,
-                changed=list(d.changed),
-                origin=d.origin,
-                modstamp=d.modstamp,
-            )
-        )
-    if changes:
-        repo.insert_changes(conn, changes)
+    append_changes(conn, result.diffs, cycle_id=cycle_id)
     return result
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from connector.mapping import EntityMapping
 from connector.store import repo
+from connector.store.stream import append_changes
 from connector.sync.diffs import RecordDiff
 
 __all__ = ["apply_deletions"]
@@ -45,22 +46,5 @@ def apply_deletions(
         )
         for sf_id, when in live
     ]
-    repo.insert_changes(
-        conn,
-        [
-            repo.ChangeRow(
-                cycle_id=cycle_id,
-                entity=d.entity,
-                sf_id=d.sf_id,
-                local_id=d.local_id,
-                op=d.op,
-                old=d.old,
-                new=None,
-                changed=[],
-                origin=None,
-                modstamp=d.modstamp,
-            )
-            for d in diffs
-        ],
-    )
+    append_changes(conn, diffs, cycle_id=cycle_id)
     return diffs

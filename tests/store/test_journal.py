@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from connector.store import repo
 from connector.store.bookkeeping import (
-    ChangeLog,
     OutboxItem,
     ReceivedNotification,
     SyncRun,
@@ -23,36 +22,6 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def _table(model: Any) -> Any:
     return model.__table__
-
-
-def test_insert_changes_appends_rows_in_order(engine: Engine) -> None:
-    """A batch of ChangeRows lands in the change log, JSON values intact, ids ascending."""
-    rows = [
-        repo.ChangeRow("c1", "partner", "001A", 1, "created", None, {"name": "A"}, ["name"]),
-        repo.ChangeRow(
-            "c1",
-            "partner",
-            "001A",
-            1,
-            "updated",
-            {"name": "A"},
-            {"name": "B"},
-            ["name"],
-            origin="005X",
-            modstamp=T0,
-        ),
-    ]
-    with engine.begin() as conn:
-        repo.insert_changes(conn, rows)
-        table = _table(ChangeLog)
-        got = conn.execute(select(table).order_by(table.c.id)).mappings().all()
-    assert [(r["op"], r["old"], r["new"], r["changed"]) for r in got] == [
-        ("created", None, {"name": "A"}, ["name"]),
-        ("updated", {"name": "A"}, {"name": "B"}, ["name"]),
-    ]
-    assert got[1]["modstamp"] == T0
-    assert got[1]["origin"] == "005X"
-    assert got[0]["recorded_at"].tzinfo == UTC
 
 
 def test_state_round_trips_and_updates_only_given_fields(engine: Engine) -> None:

@@ -253,7 +253,6 @@ def test_empty_batches_are_no_ops(engine: Engine) -> None:
         assert repo.resolve_links(conn, "partner", []) == {}
         assert repo.load_snapshots(conn, "partner", []) == {}
         assert repo.mark_deleted(conn, "partner", []) == 0
-        repo.insert_changes(conn, [])
 
 
 def test_json_safe_round_trip() -> None:

@@ -1,0 +1,6 @@
+"""Write-back to Salesforce: outbox items written with the change that caused them, dispatched
+in batches (sObject Collections, Bulk API 2.0) with per-record results and dead letters."""
+
+from connector.outbox.items import OutboxWrite, enqueue, outbox_id
+
+__all__ = ["OutboxWrite", "enqueue", "outbox_id"]

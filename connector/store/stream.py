@@ -1,0 +1,155 @@
+"""The change log read as an ordered, durable stream, and the one writer of diffs into it.
+
+Every path that changes the store (poll, backfill, reconcile, push, local PRM edits) records its
+diffs with ``append_changes``; consumers (triggers, outbox, ...) read with ``read_changes`` after
+their offset and commit the new offset with ``commit_offset`` in the SAME transaction as their
+effects (invariant 2), so a crash replays a batch and never skips or doubles one.
+
+The sequence is ``change_log.id``. It is gap-free in commit order only because one process
+writes a store at a time (the run lock, invariant 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, insert, select
+
+from connector.store.bookkeeping import ChangeLog, ConsumerOffset
+from connector.store.sqlutil import to_json_safe, upsert_stmt
+from connector.store.types import utcnow
+from connector.sync.diffs import RecordDiff
+
+__all__ = [
+    "SOURCES",
+    "ChangeEvent",
+    "append_changes",
+    "commit_offset",
+    "get_offset",
+    "latest_seq",
+    "read_changes",
+]
+
+SOURCES = ("backfill", "poll", "reconcile", "push", "local")
+
+CHANGE_LOG: Table = ChangeLog.__table__  # type: ignore[attr-defined]
+OFFSETS: Table = ConsumerOffset.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One change-log entry as a consumer sees it (old/new are JSON-safe mapped values)."""
+
+    seq: int
+    cycle_id: str
+    entity: str
+    sf_id: str | None
+    local_id: int | None
+    op: str  # created | updated | deleted | undeleted
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    changed: tuple[str, ...]
+    origin: str | None  # the Salesforce user who made it (None for local changes)
+    source: str  # one of SOURCES
+    echo: bool  # our own write coming back: consumers must not act on it
+    modstamp: datetime | None
+    recorded_at: datetime
+
+
+def append_changes(conn: Connection, diffs: Sequence[RecordDiff], *, cycle_id: str) -> int:
+    """Append ``diffs`` to the change log in the caller's transaction; returns how many."""
+    if not diffs:
+        return 0
+    now = utcnow()
+    params = []
+    for d in diffs:
+        if d.source not in SOURCES:
+            raise ValueError(f"unknown change source {d.source!r}")
+        params.append(
+            {
+                "cycle_id": cycle_id,
+                "entity": d.entity,
+                "sf_id": d.sf_id,
+                "local_id": d.local_id,
+                "op": d.op,
+                "old": to_json_safe(d.old) if d.old is not None else None,
+                "new": to_json_safe(d.new) if d.new is not None else None,
+                "changed": list(d.changed),
+                "origin": d.origin,
+                "modstamp": d.modstamp,
+                "recorded_at": now,
+                "source": d.source,
+                "echo": d.echo,
+            }
+        )
+    conn.execute(insert(CHANGE_LOG), params)
+    return len(params)
+
+
+def get_offset(conn: Connection, consumer: str) -> int:
+    """The last sequence ``consumer`` has handled (0 for a consumer never seen)."""
+    seq = conn.execute(select(OFFSETS.c.seq).where(OFFSETS.c.consumer == consumer)).scalar()
+    return int(seq or 0)
+
+
+def commit_offset(conn: Connection, consumer: str, seq: int) -> None:
+    """Move ``consumer``'s offset to ``seq`` (never backwards), in the caller's transaction."""
+    current = get_offset(conn, consumer)
+    if seq <= current and current:
+        return
+    stmt = upsert_stmt(conn, OFFSETS).values(consumer=consumer, seq=seq, updated_at=utcnow())
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["consumer"], set_={"seq": stmt.excluded.seq, "updated_at": utcnow()}
+    )
+    conn.execute(stmt)
+
+
+def latest_seq(conn: Connection) -> int:
+    """The newest sequence in the change log (0 when empty)."""
+    return int(conn.execute(select(func.max(CHANGE_LOG.c.id))).scalar() or 0)
+
+
+def read_changes(
+    conn: Connection,
+    consumer: str,
+    *,
+    limit: int = 1000,
+    after: int | None = None,
+    sources: Collection[str] | None = None,
+    entities: Collection[str] | None = None,
+) -> list[ChangeEvent]:
+    """The next ``limit`` entries after ``consumer``'s offset (or ``after``), oldest first.
+
+    ``sources``/``entities`` filter what is returned; the caller still commits the offset of
+    the last entry it examined (``latest_seq`` bounds a batch that filtered everything out).
+    """
+    start = get_offset(conn, consumer) if after is None else after
+    c = CHANGE_LOG.c
+    stmt = select(CHANGE_LOG).where(c.id > start)
+    if sources is not None:
+        stmt = stmt.where(c.source.in_(list(sources)))
+    if entities is not None:
+        stmt = stmt.where(c.entity.in_(list(entities)))
+    stmt = stmt.order_by(c.id).limit(limit)
+    return [
+        ChangeEvent(
+            seq=row["id"],
+            cycle_id=row["cycle_id"],
+            entity=row["entity"],
+            sf_id=row["sf_id"],
+            local_id=row["local_id"],
+            op=row["op"],
+            old=row["old"],
+            new=row["new"],
+            changed=tuple(row["changed"] or ()),
+            origin=row["origin"],
+            source=row["source"],
+            echo=bool(row["echo"]),
+            modstamp=row["modstamp"],
+            recorded_at=row["recorded_at"],
+        )
+        for row in conn.execute(stmt).mappings()
+    ]
