@@ -11,8 +11,6 @@ import typer
 from connector.cli import app
 from connector.cli.common import ConfigOption, JsonOption, console, emit, settings_from
 from connector.errors import ConfigError
-from connector.mapping import load_mapping, scaffold, validate_against_describe
-from connector.salesforce import connect
 
 __all__ = ["DEFAULTS_DIR", "write_defaults"]
 
@@ -64,6 +62,9 @@ def check_cmd(
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
+    from connector.mapping import load_mapping, validate_against_describe
+    from connector.salesforce import connect
+
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
     problems = []
@@ -99,6 +100,9 @@ def scaffold_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Print a starter mapping for SOBJECT, generated from the org's describe."""
+    from connector.mapping import scaffold
+    from connector.salesforce import connect
+
     settings = settings_from(config)
     client = connect(settings.salesforce)
     typer.echo(scaffold(client.describe(sobject)), nl=False)

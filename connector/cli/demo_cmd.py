@@ -9,18 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from connector.cli import app
 from connector.cli.common import ConfigOption, JsonOption, build_context, console, emit
 from connector.cli.config_cmds import write_defaults
-from connector.settings import load_settings
-from connector.store import make_engine, migrate, read_connection, repo
-from connector.sync.cycle import run_cycle
-from connector.sync.diffs import RecordDiff
 
 if TYPE_CHECKING:
     from connector.emulator.testing import EmulatorHandle
+    from connector.sync.diffs import RecordDiff
 
 __all__: list[str] = []
 
@@ -110,7 +106,12 @@ def demo_cmd(
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
+    from rich.table import Table
+
     from connector.emulator.testing import running_emulator  # the demo's embedded org
+    from connector.settings import load_settings
+    from connector.store import make_engine, migrate, read_connection, repo
+    from connector.sync.cycle import run_cycle
 
     write_defaults(directory, force=True)
     with running_emulator(seed="demo", state_dir=directory / "emulator") as emu:

@@ -6,10 +6,9 @@ import csv
 import json
 import sys
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from connector.cli import app
 from connector.cli.common import (
@@ -24,12 +23,9 @@ from connector.cli.common import (
     settings_from,
 )
 from connector.errors import ConfigError, ConfigProblem
-from connector.store import migrate, read_connection, repo
-from connector.store.engine import make_engine
-from connector.sync.backfill import backfill_entity
-from connector.sync.context import SyncContext
-from connector.sync.cycle import run_cycle
-from connector.sync.reconcile import reconcile_entity
+
+if TYPE_CHECKING:
+    from connector.sync.context import SyncContext
 
 __all__: list[str] = []
 
@@ -38,6 +34,8 @@ app.add_typer(db_app, name="db")
 
 
 def _record_usage(ctx: SyncContext) -> None:
+    from connector.store import repo
+
     usage = ctx.client.usage
     with ctx.engine.begin() as conn:
         repo.record_api_usage(
@@ -68,6 +66,10 @@ def sync_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Run one sync cycle: backfill new objects, poll changes, record diffs and deletes."""
+    from rich.table import Table
+
+    from connector.sync.cycle import run_cycle
+
     settings, spec = load_config(config)
     engine = open_engine(settings)
     with progress_reporter(None if not as_json else False) as progress:
@@ -109,6 +111,8 @@ def backfill_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Load every row of the mapped objects again (resumes one a crash interrupted)."""
+    from connector.sync.backfill import backfill_entity
+
     if mode not in ("auto", "bulk", "rest"):
         raise typer.BadParameter("must be auto, bulk or rest", param_hint="--mode")
     settings, spec = load_config(config)
@@ -140,6 +144,8 @@ def reconcile_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Compare the org with the store by key and hash; repair drift and missed deletes."""
+    from connector.sync.reconcile import reconcile_entity
+
     settings, spec = load_config(config)
     engine = open_engine(settings)
     with progress_reporter(None if not as_json else False) as progress:
@@ -159,6 +165,10 @@ def reconcile_cmd(
 @app.command("status")
 def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show per-object cursors, row counts, last runs, errors and API usage (no org call)."""
+    from rich.table import Table
+
+    from connector.store import read_connection, repo
+
     settings, spec = load_config(config)
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []
@@ -234,6 +244,8 @@ def export_cmd(
     ] = False,
 ) -> None:
     """Write the local records of ENTITY, with their sf_id, to stdout."""
+    from connector.store import read_connection, repo
+
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
     settings, spec = load_config(config)
@@ -270,6 +282,8 @@ def export_cmd(
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply the store's Alembic migrations up to the newest revision."""
+    from connector.store import make_engine, migrate
+
     settings = settings_from(config)
     engine = make_engine(settings.database.url)
     migrate(engine)

@@ -30,7 +30,7 @@ def internal(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(a=instants, b=instants, off_a=offsets, off_b=offsets)
 def test_window_matches_a_python_filter(a: datetime, b: datetime, off_a: str, off_b: str) -> None:
     soql = (
