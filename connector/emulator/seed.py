@@ -1,7 +1,18 @@
 """Deterministic seed data for the emulated org: users and the ``empty`` / ``demo`` records.
 
-Rows carry their final 18-char ``Id`` (``make_id(prefix, n)`` with one counter per key prefix)
-and reference each other by those ids; system fields (CreatedDate, ...) are left to the org.
+How the org loads it:
+- ``seed_users()`` and ``organization_row()`` are fixed: the same ids, usernames, passwords and
+  refresh tokens in every org.
+- ``seed_records(kind, records, today=...).rows()`` yields ``(sObject, values)`` with parents
+  before children. Every dict already holds its final 18-char ``Id``
+  (``make_id(prefix, n)``, one counter per key prefix starting at 1) and references other rows
+  or the users by those ids, so rows are inserted as they come. System fields (CreatedDate,
+  CreatedById, SystemModstamp, ...) and defaults (OwnerId when absent) are left to the org;
+  calculated fields (IsClosed, IsWon) come from ``standard.compute_formulas``.
+- Dates are relative to ``today`` (default: the real date), so "this quarter" stays meaningful;
+  the same ``today`` gives the same rows (``random.Random`` with a fixed seed).
+- ``records=N`` adds N Opportunities spread over the demo partners; with the ``empty`` seed the
+  partners, program and customers they need are created too.
 """
 
 from __future__ import annotations
@@ -17,14 +28,17 @@ from connector.emulator.ids import make_id
 
 __all__ = [
     "ORG_ID",
+    "ORG_NAME",
     "PARTNER_NAMES",
     "SeedData",
     "UserSeed",
+    "organization_row",
     "seed_records",
     "seed_users",
 ]
 
 ORG_ID = make_id("00D", 1)
+ORG_NAME = "PRM Emulator"
 
 PREFIX = {
     "Account": "001",
@@ -37,8 +51,8 @@ PREFIX = {
     "PartnerMarketingBudget": "0ZG",
     "PartnerFundAllocation": "0ZH",
     "PartnerFundRequest": "0ZI",
-    "Deal_Registration__c": "a00",
-    "Partner_Certification__c": "a01",
+    "Deal_Registration__c": "a01",
+    "Partner_Certification__c": "a02",
 }
 
 LEVELS = (("Registered", 1), ("Silver", 2), ("Gold", 3), ("Platinum", 4))
@@ -106,6 +120,11 @@ def seed_users(org_id_prefix: str = "00D") -> list[UserSeed]:
         )
         for n, (key, name) in enumerate(people, start=1)
     ]
+
+
+def organization_row() -> tuple[str, dict[str, Any]]:
+    """The org's single Organization record, with its final Id (system fields left out)."""
+    return "Organization", {"Id": ORG_ID, "Name": ORG_NAME}
 
 
 def _user_id(key: str) -> str:

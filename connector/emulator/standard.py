@@ -21,6 +21,10 @@ OPPORTUNITY_STAGES = (
     "Closed Won", "Closed Lost",
 )
 CLOSED_STAGES = ("Closed Won", "Closed Lost")
+# The formulas of calculated fields, as describe's calculatedFormula shows them; the org
+# evaluates them through compute_formulas.
+FORMULA_IS_CLOSED = "StageName in ('Closed Won', 'Closed Lost')"
+FORMULA_IS_WON = "StageName == 'Closed Won'"
 ACCOUNT_TYPES = (
     "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
     "Installation Partner", "Technology Partner", "Other",
@@ -129,9 +133,9 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _picklist("StageName", OPPORTUNITY_STAGES, required=True),
             _f("CloseDate", "date", nillable=False),
             _f("IsClosed", "boolean", label="Closed", createable=False, updateable=False,
-               calculated=True, formula="StageName in ('Closed Won', 'Closed Lost')"),
+               calculated=True, formula=FORMULA_IS_CLOSED),
             _f("IsWon", "boolean", label="Won", createable=False, updateable=False,
-               calculated=True, formula="StageName == 'Closed Won'"),
+               calculated=True, formula=FORMULA_IS_WON),
             _money("Probability", 3, 0, kind="percent", label="Probability (%)"),
         ], True),
         ("Task", "00T", "Task", "Tasks", [
@@ -149,31 +153,35 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _f("IsActive", "boolean", label="Active"),
             _textarea("Description", 1000),
         ], False),
+        # ProgramId is the master-detail parent: required and not reparentable (no Update).
         ("ChannelProgramLevel", "0ci", "Channel Program Level", "Channel Program Levels", [
             _string("Name", 255, required=True),
-            _ref("ProgramId", "ChannelProgram", "Program", required=True),
+            _ref("ProgramId", "ChannelProgram", "Program", required=True, updateable=False),
             _money("Rank", 18, 0, kind="double"),
             _textarea("Description", 1000),
         ], False),
         ("ChannelProgramMember", "0cj", "Channel Program Member", "Channel Program Members", [
             _ref("PartnerId", "Account", "Partner", required=True),
-            _ref("ProgramId", "ChannelProgram", "Program", required=True),
+            _ref("ProgramId", "ChannelProgram", "Program", required=True, updateable=False),
             _ref("LevelId", "ChannelProgramLevel", "Level"),
-        ], False),
+        ], True),
         ("PartnerMarketingBudget", "0ZG", "Partner Marketing Budget",
          "Partner Marketing Budgets", [
             _string("Title", 255, required=True),
-            _money("Amount", 16, 2),
-            _picklist("Type", ("Marketing Funds", "Co-op")),
+            _money("Amount", 16, 2, nillable=False),
+            _picklist("Type", ("Marketing Funds", "Co-op"), restricted=True),
             _f("StartDate", "date"),
             _f("EndDate", "date"),
+            _ref("ChannelPartnerId", "Account", "ChannelPartner"),
+            _textarea("Description", 32000),
         ], True),
         ("PartnerFundAllocation", "0ZH", "Partner Fund Allocation",
          "Partner Fund Allocations", [
             _string("Title", 255, required=True),
             _ref("BudgetId", "PartnerMarketingBudget", "Budget", required=True),
             _ref("ChannelPartnerId", "Account", "ChannelPartner", required=True),
-            _money("Amount", 16, 2),
+            _money("Amount", 16, 2, nillable=False),
+            _textarea("Description", 32000),
         ], True),
         ("PartnerFundRequest", "0ZI", "Partner Fund Request", "Partner Fund Requests", [
             _string("Title", 255, required=True),
@@ -184,6 +192,7 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _money("Amount", 16, 2),
             _picklist("Status", ("Draft", "Submitted", "Approved", "Rejected"), "Draft",
                       required=True),
+            _textarea("Description", 32000),
         ], True),
     ]
 

@@ -94,8 +94,8 @@ def test_standard_prefixes_and_flags(schema: dict[str, ObjectDef]) -> None:
     status = schema["Task"].fields["Status"]
     assert [p.value for p in status.picklist_values if p.default] == ["Not Started"]
     dr = schema["Deal_Registration__c"]
-    assert dr.custom and dr.key_prefix == "a00"
-    assert schema["Partner_Certification__c"].key_prefix == "a01"
+    assert dr.custom and dr.key_prefix == "a01"
+    assert schema["Partner_Certification__c"].key_prefix == "a02"
     assert dr.fields["Partner__c"].relationship_name == "Partner__r"
     assert dr.fields["Partner__c"].reference_to == ("Account",)
     assert dr.fields["Name"].required_on_create
