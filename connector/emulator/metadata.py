@@ -182,7 +182,7 @@ def _load(root: Path) -> tuple[dict[str, ObjectDef], dict[str, list[FieldDef]],
             name_label = _text(name_el, "label", "Name") if name_el is not None else "Name"
             fields = system_fields()
             fields["Name"] = FieldDef("Name", "string", label=name_label, length=80,
-                                      nillable=False)
+                                      nillable=False, id_lookup=True)
             fields["OwnerId"] = owner_field()
             for fd, _ in parsed:
                 fields[fd.name] = fd

@@ -110,7 +110,7 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _string("Name", 80, required=True),
         ], False),
         ("Account", "001", "Account", "Accounts", [
-            _string("Name", 255, required=True),
+            _string("Name", 255, required=True, id_lookup=True),
             _f("IsPartner", "boolean", label="Partner Account"),
             FieldDef("Website", "url", label="Website", length=255),
             _picklist("Type", ACCOUNT_TYPES),
@@ -121,12 +121,12 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
         ("Contact", "003", "Contact", "Contacts", [
             _string("FirstName", 40),
             _string("LastName", 80, required=True),
-            _readonly(_string("Name", 121, required=True)),
+            _readonly(_string("Name", 121, required=True, id_lookup=True)),
             FieldDef("Email", "email", label="Email", length=80),
             _ref("AccountId", "Account", "Account"),
         ], True),
         ("Opportunity", "006", "Opportunity", "Opportunities", [
-            _string("Name", 120, required=True),
+            _string("Name", 120, required=True, id_lookup=True),
             _ref("AccountId", "Account", "Account"),
             _ref("PartnerAccountId", "Account", "PartnerAccount"),
             _money("Amount", 18, 2),
@@ -149,13 +149,13 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _textarea("Description", 32000),
         ], True),
         ("ChannelProgram", "0ch", "Channel Program", "Channel Programs", [
-            _string("Name", 255, required=True),
+            _string("Name", 255, required=True, id_lookup=True),
             _f("IsActive", "boolean", label="Active"),
             _textarea("Description", 1000),
         ], False),
         # ProgramId is the master-detail parent: required and not reparentable (no Update).
         ("ChannelProgramLevel", "0ci", "Channel Program Level", "Channel Program Levels", [
-            _string("Name", 255, required=True),
+            _string("Name", 255, required=True, id_lookup=True),
             _ref("ProgramId", "ChannelProgram", "Program", required=True, updateable=False),
             _money("Rank", 18, 0, kind="double"),
             _textarea("Description", 1000),
