@@ -176,6 +176,9 @@ class Org:
         )
         if "OwnerId" in obj.fields and rec.get("OwnerId") is None:
             rec["OwnerId"] = user
+        for f in obj.fields.values():
+            if f.auto_number and rec.get(f.name) is None:
+                rec[f.name] = f"{self.counters[obj.key_prefix] + 1:010d}"
         compute_formulas(obj, rec)
         rid = str(rec["Id"])
         self.store[sobject][rid] = rec
@@ -377,6 +380,9 @@ class Org:
             self._check_unique(obj, rec, None)
             self.counters[obj.key_prefix] += 1
             rid = make_id(obj.key_prefix, 10_000_000 + self.counters[obj.key_prefix])
+            for f in obj.fields.values():
+                if f.auto_number:
+                    rec[f.name] = f"{self.counters[obj.key_prefix]:010d}"
             stamp = self.now()
             rec.update(
                 Id=rid,

@@ -51,6 +51,7 @@ PREFIX = {
     "PartnerMarketingBudget": "0ZG",
     "PartnerFundAllocation": "0ZH",
     "PartnerFundRequest": "0ZI",
+    "Lead": "00Q",
     "Deal_Registration__c": "a01",
     "Partner_Certification__c": "a02",
 }
@@ -84,9 +85,25 @@ CUSTOMERS = (
 )
 PRODUCTS = ("Platform License", "Analytics Add-on", "Support Plan", "Implementation Services",
             "Security Suite")
-OPEN_STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Proposal", "Negotiation")
-PROBABILITY = {"Prospecting": 10.0, "Qualification": 20.0, "Needs Analysis": 40.0,
-               "Proposal": 60.0, "Negotiation": 80.0, "Closed Won": 100.0, "Closed Lost": 0.0}
+OPEN_STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote",
+               "Negotiation/Review")
+# The default probability of each of the org's default stages.
+PROBABILITY = {"Prospecting": 10.0, "Qualification": 10.0, "Needs Analysis": 20.0,
+               "Value Proposition": 50.0, "Id. Decision Makers": 60.0,
+               "Perception Analysis": 70.0, "Proposal/Price Quote": 75.0,
+               "Negotiation/Review": 90.0, "Closed Won": 100.0, "Closed Lost": 0.0}
+# Per partner, cycled: what kind of partner, where, in which industry.
+PARTNER_TYPES = ("Reseller", "Distributor", "Referral", "Alliance", "Service Provider", "MSP")
+PARTNER_COUNTRIES = ("United States", "United Kingdom", "Germany", "Canada", "France",
+                     "Australia", "Netherlands", "Japan", "Brazil")
+PARTNER_INDUSTRIES = ("Technology", "Consulting", "Communications", "Technology", "Finance",
+                      "Manufacturing", "Healthcare")
+LEADS = (
+    ("Maria", "Lopez", "Hooli", "maria.lopez@hooli.example.com", "Partner Referral"),
+    ("Ken", "Adams", "Vandelay Imports", "ken@vandelay.example.com", "Web"),
+    ("Priya", "Shah", "Pied Piper", "priya@piedpiper.example.com", "Partner Referral"),
+    ("Tom", "Becker", "Dunder Paper", "tom.becker@dunder.example.com", "Phone Inquiry"),
+)
 CERTIFICATIONS = ("Sales Fundamentals", "Technical Specialist", "Solution Architect")
 
 
@@ -175,7 +192,7 @@ def _demo(data: SeedData, today: date, *, full: bool = True) -> _Partners:
         "Description": "The default partner program: Registered, Silver, Gold, Platinum.",
     })
     levels = [data.add("ChannelProgramLevel", {"Name": name, "ProgramId": program,
-                                               "Rank": float(rank),
+                                               "Rank": rank,
                                                "Description": f"{name} partners"})
               for name, rank in LEVELS]
     partners: list[str] = []
@@ -187,7 +204,9 @@ def _demo(data: SeedData, today: date, *, full: bool = True) -> _Partners:
         pid = data.add("Account", {
             "Name": name, "IsPartner": True, "Partner_Status__c": status,
             "Website": f"https://www.{slug}.example.com", "Type": "Channel Partner / Reseller",
-            "Industry": "Technology", "BillingCountry": "United States",
+            "Partner_Type__c": PARTNER_TYPES[i % len(PARTNER_TYPES)],
+            "Industry": PARTNER_INDUSTRIES[i % len(PARTNER_INDUSTRIES)],
+            "BillingCountry": PARTNER_COUNTRIES[i % len(PARTNER_COUNTRIES)],
             "Agreement_Signed_Date__c": signed.isoformat() if signed else None,
             "Channel_Manager__c": admin if i % 2 == 0 else integration,
             "Partner_Tier__c": LEVELS[level][0], "OwnerId": admin,
@@ -267,6 +286,13 @@ def _demo(data: SeedData, today: date, *, full: bool = True) -> _Partners:
             "Title": f"Q campaign {PARTNER_NAMES[k]}", "ChannelPartnerId": active[k],
             "BudgetId": budget, "AllocationId": allocations[k], "RequestedAmount": requested,
             "Amount": requested if status == "Approved" else None, "Status": status,
+            "OwnerId": admin,
+        })
+    for k, (first, last, company, email, source) in enumerate(LEADS):
+        data.add("Lead", {
+            "FirstName": first, "LastName": last, "Company": company, "Email": email,
+            "LeadSource": source, "Status": "Open - Not Contacted",
+            "PartnerAccountId": active[k] if source == "Partner Referral" else None,
             "OwnerId": admin,
         })
     for k, subject in enumerate(("Quarterly business review", "Send onboarding kit")):

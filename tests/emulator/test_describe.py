@@ -53,7 +53,7 @@ def test_soap_types_and_properties(schema: dict[str, ObjectDef]) -> None:
         "CreatedDate": "xsd:dateTime", "Probability": "xsd:double"}
     assert fields["Amount"]["precision"] == 18 and fields["Amount"]["scale"] == 2
     assert fields["Name"]["length"] == 120 and fields["Name"]["nameField"]
-    assert fields["IsWon"]["calculated"] and not fields["IsWon"]["createable"]
+    assert not fields["IsWon"]["calculated"] and not fields["IsWon"]["createable"]
     assert fields["AccountId"]["referenceTo"] == ["Account"]
     assert fields["AccountId"]["relationshipName"] == "Account"
     stages = [p["value"] for p in fields["StageName"]["picklistValues"]]
@@ -98,8 +98,8 @@ def test_global_describe(schema: dict[str, ObjectDef]) -> None:
     assert not by_name["Organization"]["createable"]
 
 
-TAP_TYPES = {"id", "string", "textarea", "boolean", "double", "currency", "percent", "int",
-             "date", "datetime", "picklist", "reference", "email", "url", "phone"}
+TAP_TYPES = {"id", "string", "textarea", "combobox", "boolean", "double", "currency", "percent",
+             "int", "date", "datetime", "picklist", "reference", "email", "url", "phone"}
 
 
 def test_what_tap_salesforce_reads(schema: dict[str, ObjectDef]) -> None:
@@ -125,7 +125,7 @@ def test_restricted_picklists_and_formulas(schema: dict[str, ObjectDef]) -> None
     assert acct["Partner_Status__c"]["restrictedPicklist"] is True
     assert pmb["Type"]["restrictedPicklist"] is True
     assert opp["StageName"]["restrictedPicklist"] is False
-    assert opp["IsWon"]["calculatedFormula"] and opp["IsClosed"]["calculatedFormula"]
+    assert opp["IsWon"]["calculatedFormula"] is None and not opp["IsClosed"]["updateable"]
     assert opp["Amount"]["calculatedFormula"] is None
     assert dr["Partner__c"]["relationshipName"] == "Partner__r" and dr["Partner__c"]["custom"]
     assert dr["Name"]["nameField"] and not dr["Name"]["nillable"]

@@ -24,6 +24,7 @@ OBJECT_FILES = sorted(OBJECTS.glob("*/*.object-meta.xml"))
 # Every custom field of docs/model.md: (folder under objects/, field, metadata type).
 MODEL_FIELDS = {
     ("Account", "Partner_Status__c", "Picklist"),
+    ("Account", "Partner_Type__c", "Picklist"),
     ("Account", "Agreement_Signed_Date__c", "Date"),
     ("Account", "Channel_Manager__c", "Lookup"),
     ("Account", "Certifications__c", "Number"),
