@@ -15,6 +15,7 @@ from connector.emulator import auth
 from connector.emulator.auth import JwtKeys, auth_routes, require_user
 from connector.emulator.errors import ApiError
 from connector.emulator.faults import FaultInjector, FaultMiddleware
+from connector.emulator.headers import SalesforceHeaders
 from connector.emulator.org import Org
 from connector.emulator.rest import VERSIONS, Call, RestApi, endpoint_name
 
@@ -51,7 +52,8 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
             raw = await request.body()
             body = orjson.loads(raw) if raw else None
             call = Call(
-                method=request.method,
+                # HEAD is GET without a body (the server drops it).
+                method="GET" if request.method == "HEAD" else request.method,
                 path=path,
                 params=dict(request.query_params),
                 body=body,
@@ -82,7 +84,7 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
 
         routes += outbound_routes(outbound, require_user)
     routes += _test_api(org, api, faults)
-    methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+    methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
     routes += [
         Route("/services/data/v{version}", data, methods=methods),
         Route("/services/data/v{version}/", data, methods=methods),
@@ -99,6 +101,8 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
     app.state.faults = faults
     app.state.api = api
     app.add_middleware(FaultMiddleware, faults=faults)
+    # Added last, so outermost: faults get the limit header and the spelling too.
+    app.add_middleware(SalesforceHeaders, limit_info=org.limit_info)
     return app
 
 

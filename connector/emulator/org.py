@@ -112,7 +112,7 @@ class Org:
             (n, f.name): {}
             for n, o in self.schema.items()
             for f in o.fields.values()
-            if (f.unique or f.external_id) and f.name != "Id"
+            if (f.unique or f.external_id or f.id_lookup) and f.name != "Id"
         }
         self._templates = {n: dict.fromkeys(o.fields) for n, o in self.schema.items()}
 
@@ -176,6 +176,9 @@ class Org:
         )
         if "OwnerId" in obj.fields and rec.get("OwnerId") is None:
             rec["OwnerId"] = user
+        for f in obj.fields.values():
+            if f.auto_number and rec.get(f.name) is None:
+                rec[f.name] = f"{self.counters[obj.key_prefix] + 1:010d}"
         compute_formulas(obj, rec)
         rid = str(rec["Id"])
         self.store[sobject][rid] = rec
@@ -377,6 +380,9 @@ class Org:
             self._check_unique(obj, rec, None)
             self.counters[obj.key_prefix] += 1
             rid = make_id(obj.key_prefix, 10_000_000 + self.counters[obj.key_prefix])
+            for f in obj.fields.values():
+                if f.auto_number:
+                    rec[f.name] = f"{self.counters[obj.key_prefix]:010d}"
             stamp = self.now()
             rec.update(
                 Id=rid,
@@ -434,9 +440,18 @@ class Org:
             self._pending.append(("updated", obj.name, dict(rec)))
 
     def upsert(
-        self, sobject: str, ext_field: str, ext_value: str, values: dict[str, Any], user_id: str
+        self,
+        sobject: str,
+        ext_field: str,
+        ext_value: str,
+        values: dict[str, Any],
+        user_id: str,
+        *,
+        update_only: bool = False,
+        api_version: str = "62.0",
     ) -> tuple[str, bool]:
-        """Update the record whose ``ext_field`` is ``ext_value``, or create it."""
+        """Update the record whose ``ext_field`` is ``ext_value``, or create it (unless
+        ``update_only``: then 404). Several matches answer 300 with their URLs."""
         with self.atomic():
             obj = self.object_or_404(sobject)
             f = obj.field(ext_field)
@@ -449,6 +464,8 @@ class Org:
             body = {k: v for k, v in values.items() if k.lower() != f.name.lower()}
             if f.name == "Id":
                 if not ext_value:
+                    if update_only:
+                        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
                     return self.create(obj.name, body, user_id), True
                 self.update(obj.name, ext_value, body, user_id)
                 return normalize(ext_value), False
@@ -457,11 +474,15 @@ class Org:
                 raise ApiError(
                     300,
                     "MULTIPLE_CHOICES",
-                    ",".join(f"/services/data/v62.0/sobjects/{obj.name}/{m}" for m in matches),
+                    ",".join(
+                        f"/services/data/v{api_version}/sobjects/{obj.name}/{m}" for m in matches
+                    ),
                 )
             if matches:
                 self.update(obj.name, matches[0], body, user_id)
                 return matches[0], False
+            if update_only:
+                raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
             return self.create(obj.name, {**body, f.name: ext_value}, user_id), True
 
     def delete(self, sobject: str, record_id: str, user_id: str) -> None:

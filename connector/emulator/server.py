@@ -95,7 +95,11 @@ class Emulator:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="httptools",
+            # h11 writes header names as the app spells them (httptools lower-cases them),
+            # and SalesforceHeaders spells them as Salesforce does; it adds Date itself.
+            http="h11",
+            server_header=False,
+            date_header=False,
             timeout_keep_alive=30, timeout_graceful_shutdown=2,
             loop="uvloop" if _has_uvloop() else "asyncio",
         )

@@ -129,7 +129,7 @@ def test_query_all_iter_pages_over_every_opportunity(sf: Salesforce, emu: Emulat
 
 def test_crud_upsert_and_errors(sf: Salesforce) -> None:
     """create/get/update/delete, upsert by external id (201 then 200), errors as exceptions."""
-    created = sf.Account.create({"Name": "Acme Partners", "IsPartner": True})
+    created = sf.Account.create({"Name": "Acme Partners"})
     assert created["success"] and len(created["id"]) == 18 and created["id"].startswith("001")
     rec = sf.Account.get(created["id"])
     assert rec["Name"] == "Acme Partners" and rec["attributes"]["type"] == "Account"

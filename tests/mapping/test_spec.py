@@ -54,7 +54,8 @@ def test_default_mapping_maps_exactly_the_model(default_spec: MappingSpec) -> No
 
 
 TYPE_OF = [
-    (r"^(string|textarea|url|picklist|reference)", "str"),
+    (r"^(string|textarea|url|picklist|combobox|reference)", "str"),
+    (r"^int$", "int"),
     (r"^boolean", "bool"),
     (r"^(double|currency|percent)", "float"),
     (r"^date$", "date"),
