@@ -43,7 +43,8 @@ _MASK = "********"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan: "nan" or "inf" from an environment variable is not a number either.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 def _blank_to_none(value: Any) -> Any:
