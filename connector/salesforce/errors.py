@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import ConnectorError, FatalError, RetriableError, SkippableError
+from connector.redact import redact_urls
 
 __all__ = [
     "ApiBudgetExhausted",
@@ -308,7 +309,8 @@ def register_secret(value: str | None) -> None:
 
 
 def scrub(text: str) -> str:
-    """``text`` with session ids, tokens, passwords and known secrets replaced."""
+    """``text`` with session ids, tokens, passwords, URL user-info and known secrets replaced."""
+    text = redact_urls(text)
     for secret in sorted(_known, key=len, reverse=True):
         text = text.replace(secret, _REDACTED)
     for pattern in _PATTERNS:

@@ -18,6 +18,7 @@ import structlog
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
+from connector.redact import redact_url
 from connector.salesforce.auth import Authenticator, Token
 from connector.salesforce.budget import BudgetGuard, parse_limit_info, usage_from_limits
 from connector.salesforce.errors import (
@@ -60,7 +61,8 @@ def error_from_response(
         message,
         query=query,
         retry_after=parse_retry_after(resp.headers.get("Retry-After"), now=now),
-        detail=f"{resp.request.method if resp.request else ''} {resp.url} -> {resp.status_code}",
+        detail=f"{resp.request.method if resp.request else ''} {redact_url(resp.url)} -> "
+        f"{resp.status_code}",
     )
 
 
@@ -168,7 +170,7 @@ class Transport:
         except SalesforceApiError as err:
             if err.action is not ErrorAction.REFRESH:
                 raise
-        log.info("salesforce.session_refresh", instance=self.token.instance_url)
+        log.info("salesforce.session_refresh", instance=redact_url(self.token.instance_url))
         self.refresh_session()
         try:
             return self._once(method, path, **kwargs)
@@ -230,7 +232,8 @@ class Transport:
             ) from None
         except requests.RequestException as err:
             raise ApiUnavailable(
-                f"Cannot reach Salesforce at {self.token.instance_url}: {type(err).__name__}",
+                f"Cannot reach Salesforce at {redact_url(self.token.instance_url)}: "
+                f"{type(err).__name__}",
                 detail=scrub(str(err)),
             ) from None
         self.guard.observe(parse_limit_info(resp.headers.get("Sforce-Limit-Info")))
