@@ -27,6 +27,7 @@ __all__ = [
     "RecordRejected",
     "SalesforceApiError",
     "SessionExpired",
+    "UnconfirmedWrite",
     "classify",
     "error_for",
     "explain",
@@ -196,6 +197,8 @@ class SalesforceApiError(ConnectorError):
         self.code = code
         self.action = action or self.default_action
         self.retry_after = retry_after
+        # False when the request never reached Salesforce (connection refused): safe to resend.
+        self.sent = True
 
 
 class ApiUnavailable(SalesforceApiError, RetriableError):
@@ -236,6 +239,17 @@ class AuthFailed(SalesforceApiError, FatalError):
 
 class RecordRejected(SalesforceApiError, SkippableError):
     """One record (or resource) was rejected: dead-letter it, carry on."""
+
+    default_action = ErrorAction.DEAD_LETTER
+
+
+class UnconfirmedWrite(SalesforceApiError, SkippableError):
+    """A non-idempotent request (a POST create) failed in a way that may have applied it.
+
+    Sending it again could duplicate records, so it is not retried: the caller parks the item
+    (dead letter) until a person or a reconcile has looked, or sends it as an upsert by
+    external id, which is safe to replay.
+    """
 
     default_action = ErrorAction.DEAD_LETTER
 
