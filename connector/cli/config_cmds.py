@@ -11,7 +11,12 @@ import typer
 from connector.cli import app
 from connector.cli.common import ConfigOption, JsonOption, console, emit, settings_from
 from connector.errors import ConfigError
-from connector.mapping import load_mapping, scaffold, validate_against_describe
+from connector.mapping import (
+    load_mapping,
+    scaffold,
+    validate_against_describe,
+    validate_against_store,
+)
 from connector.salesforce import connect
 
 __all__ = ["DEFAULTS_DIR", "write_defaults"]
@@ -60,13 +65,19 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector.yaml and mapping.yaml, then the mapping against the org's describe.
+    """Validate connector.yaml and mapping.yaml, the mapping against the store and the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
+    from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
+
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
-    problems = []
+    problems = validate_against_store(
+        spec,
+        lambda e: column_types(e) if e in ENTITY_MODELS else None,
+        lambda e: lookup_targets(e) if e in ENTITY_MODELS else {},
+    )
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
@@ -77,7 +88,7 @@ def check_cmd(
                 return None
             return client.describe(sobject)
 
-        problems = validate_against_describe(spec, describe, sobject_names=names)
+        problems += validate_against_describe(spec, describe, sobject_names=names)
     if problems:
         raise ConfigError(problems)
     result = {

@@ -246,7 +246,9 @@ def export_cmd(
     out = sys.stdout
     writer: Any = None
     with read_connection(engine) as conn:
-        for row in repo.iter_entity(conn, entity):
+        mapped = spec.entities[entity]
+        rows = repo.iter_entity(conn, entity, fields=list(mapped.fields), lookups=mapped.lookups())
+        for row in rows:
             if not include_deleted and row.get("is_deleted"):
                 continue
             if fmt == "jsonl":

@@ -29,7 +29,7 @@ def test_fresh_database_has_no_revision_until_migrated(db_kind: str, tmp_path: P
     try:
         assert current_revision(eng) is None
         migrate(eng)
-        assert current_revision(eng) == head_revision() == "0001"
+        assert current_revision(eng) == head_revision() is not None
     finally:
         drop_test_engine(eng)
 
@@ -97,7 +97,7 @@ def test_concurrent_migrations_both_succeed(engine: Engine, tmp_path: Path) -> N
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
-        assert out.strip() == "0001"
+        assert out.strip() == head_revision()
     assert _diff(engine, SQLModel.metadata) == []
 
 
