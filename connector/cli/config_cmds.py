@@ -58,16 +58,25 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector.yaml and mapping.yaml, then the mapping against the org's describe.
+    """Validate connector.yaml and mapping.yaml, the mapping against the store and the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
-    from connector.mapping import load_mapping, validate_against_describe
+    from connector.mapping import (
+        load_mapping,
+        validate_against_describe,
+        validate_against_store,
+    )
     from connector.salesforce import connect
+    from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
 
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
-    problems = []
+    problems = validate_against_store(
+        spec,
+        lambda e: column_types(e) if e in ENTITY_MODELS else None,
+        lambda e: lookup_targets(e) if e in ENTITY_MODELS else {},
+    )
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
@@ -78,7 +87,7 @@ def check_cmd(
                 return None
             return client.describe(sobject)
 
-        problems = validate_against_describe(spec, describe, sobject_names=names)
+        problems += validate_against_describe(spec, describe, sobject_names=names)
     if problems:
         raise ConfigError(problems)
     result = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,6 +22,8 @@ from connector.cli.common import (
     settings_from,
 )
 from connector.errors import ConfigError, ConfigProblem
+from connector.exporting import csv_row, plain
+from connector.redact import redact_url
 
 if TYPE_CHECKING:
     from connector.sync.context import SyncContext
@@ -191,7 +192,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
                 }
             )
         usage = repo.latest_api_usage(conn)
-    data = {"database": _redact_url(settings.database.url), "objects": objects, "api": usage}
+    data = {"database": redact_url(settings.database.url), "objects": objects, "api": usage}
     if as_json:
         emit(data, as_json=True)
         return
@@ -219,21 +220,6 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             console.print(f"[red]{o['entity']}: {o['last_error']}[/red]")
 
 
-def _redact_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
 @app.command("export")
 def export_cmd(
     entity: Annotated[str, typer.Argument(help="Entity to export (a name from mapping.yaml).")],
@@ -241,6 +227,14 @@ def export_cmd(
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
     include_deleted: Annotated[
         bool, typer.Option("--include-deleted", help="Also export rows deleted in Salesforce.")
+    ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="CSV: write text cells as stored, even those a spreadsheet would run as a "
+            "formula (by default a cell starting with = + - @ gets a leading ').",
+        ),
     ] = False,
 ) -> None:
     """Write the local records of ENTITY, with their sf_id, to stdout."""
@@ -264,19 +258,18 @@ def export_cmd(
     out = sys.stdout
     writer: Any = None
     with read_connection(engine) as conn:
-        for row in repo.iter_entity(conn, entity):
+        mapped = spec.entities[entity]
+        rows = repo.iter_entity(conn, entity, fields=list(mapped.fields), lookups=mapped.lookups())
+        for row in rows:
             if not include_deleted and row.get("is_deleted"):
                 continue
-            plain = {k: _plain(v) for k, v in row.items()}
             if fmt == "jsonl":
-                out.write(json.dumps(plain, default=str) + "\n")
+                out.write(json.dumps({k: plain(v) for k, v in row.items()}, default=str) + "\n")
                 continue
             if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(plain), extrasaction="ignore")
+                writer = csv.DictWriter(out, fieldnames=list(row), extrasaction="ignore")
                 writer.writeheader()
-            writer.writerow(
-                {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in plain.items()}
-            )
+            writer.writerow(csv_row(row, raw=raw))
 
 
 @db_app.command("upgrade")
@@ -287,4 +280,4 @@ def db_upgrade(config: ConfigOption = None) -> None:
     settings = settings_from(config)
     engine = make_engine(settings.database.url)
     migrate(engine)
-    console.print(f"store at {_redact_url(settings.database.url)} is up to date")
+    console.print(f"store at {redact_url(settings.database.url)} is up to date")

@@ -167,6 +167,7 @@ def query_pages(
         "jobs/query",
         json_body={"operation": "queryAll" if include_deleted else "query", "query": soql},
         query=True,
+        idempotent=True,  # a second query job only reads
     )
     job_id = job["id"]
     _wait_for_job(transport, f"jobs/query/{job_id}", query=True)
@@ -249,7 +250,9 @@ def ingest(
     }
     if external_id_field:
         body["externalIdFieldName"] = external_id_field
-    job_id = transport.json("POST", "jobs/ingest", json_body=body)["id"]
+    # Creating a job twice leaves an empty job that expires unused; no record is written
+    # before the upload and UploadComplete, so the job creation may be retried.
+    job_id = transport.json("POST", "jobs/ingest", json_body=body, idempotent=True)["id"]
     base = f"jobs/ingest/{job_id}"
     transport.request(
         "PUT",
