@@ -58,6 +58,7 @@ def _register() -> None:
         demo_cmd,
         emulator_cmd,
         sync_cmds,
+        triggers_cmds,
     )
 
 

@@ -23,6 +23,7 @@ from connector.cli.common import (
     progress_reporter,
     settings_from,
 )
+from connector.cli.triggers_cmds import print_status_section, status_section
 from connector.errors import ConfigError, ConfigProblem
 from connector.store import migrate, read_connection, repo
 from connector.store.engine import make_engine
@@ -181,7 +182,9 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
                 }
             )
         usage = repo.latest_api_usage(conn)
-    data = {"database": _redact_url(settings.database.url), "objects": objects, "api": usage}
+        triggers = status_section(conn)
+    data = {"database": _redact_url(settings.database.url), "objects": objects, "api": usage,
+            "triggers": triggers}
     if as_json:
         emit(data, as_json=True)
         return
@@ -207,6 +210,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     for o in objects:
         if o["last_error"]:
             console.print(f"[red]{o['entity']}: {o['last_error']}[/red]")
+    print_status_section(triggers)
 
 
 def _redact_url(url: str) -> str:
