@@ -190,8 +190,20 @@ def test_quarterly_volume_releases_mdf_once_per_quarter(engine: Engine) -> None:
     rules = store.shipped_rules()
     first = run_scheduled(engine, store.spec, rules, store.clock, rule_id="quarterly-mdf")
     store.now += timedelta(days=3)  # a rerun in the same quarter (say, a missed slot)
-    run_scheduled(engine, store.spec, rules, store.clock, rule_id="quarterly-mdf")
-    assert first.fired == 1
+    again = run_scheduled(engine, store.spec, rules, store.clock, rule_id="quarterly-mdf")
+    store.now = datetime(2027, 2, 1, 2, 0, tzinfo=UTC)  # a new slot, the same quarter
+    later = run_scheduled(engine, store.spec, store.rules("""
+triggers:
+  - id: quarterly-mdf
+    entity: partner
+    schedule: "0 2 1 * *"
+    when: partner.closed_won_last_quarter >= 500000.0
+    actions:
+      - allocate_mdf: {amount: "partner.closed_won_last_quarter * 0.02", once_per: quarter}
+"""), store.clock)
+    assert (first.fired, again.fired, again.already_fired) == (1, 0, 1)
+    assert later.fired == 1 and "already allocated for FY2027-Q1" in str(
+        store.decisions()[-1]["actions"])
     [alloc] = store.rows("mdf_allocation")
     assert (alloc["amount"], alloc["partner"], alloc["budget"]) == (12000.0, pid, budget)
     [item] = [i for i in store.outbox() if i["sobject"] == "PartnerFundAllocation"]
