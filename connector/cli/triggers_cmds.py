@@ -241,16 +241,23 @@ def log_cmd(
 @triggers_app.command("run-scheduled")
 def run_scheduled_cmd(
     rule: RuleOption = None,
+    wait: Annotated[bool, typer.Option("--wait", help=(
+        "Wait for another run holding the store instead of exiting."))] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the scheduled triggers (or one) for their latest cron slot; once per slot."""
-    from connector.cli.common import open_engine
-    from connector.triggers.scheduled import run_scheduled
+    from connector.service import open_runtime, run_lock
+    from connector.triggers.loader import load_triggers
+    from connector.triggers.scheduled import run_scheduled_for
 
-    settings, spec, rules = _load(config)
-    engine = open_engine(settings)
-    report = run_scheduled(engine, spec, rules, rule_id=rule)
+    rt = open_runtime(config)
+    try:
+        load_triggers(rt.settings.triggers_path, rt.spec)  # bad rules: exit 2 before the lock
+        with run_lock(rt, "triggers", wait=wait):
+            report = run_scheduled_for(rt, rule)
+    finally:
+        rt.close()
     counts = report.counts()
     if as_json:
         emit(counts, as_json=True)
