@@ -1,8 +1,9 @@
-"""End to end against the emulator: a partner user registers deals; sync; the triggers act.
+"""End to end against the emulator: a partner user registers deals; `sync --once` acts.
 
-The partner user creates registrations through the REST API; `sync` polls them into the store
-(the backfill before fires nothing); the triggers consumer approves one and routes the other,
-changing the local rows and queueing the Salesforce updates in the outbox.
+The partner user creates registrations through the REST API; a sync cycle (the service layer's
+``sync_once``, as `sync --once` runs it) polls them into the store and its triggers stage
+approves one and routes the other, changing the local rows and queueing the Salesforce updates
+in the outbox. The backfill cycle before fires nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ import requests
 from simple_salesforce import Salesforce
 from sqlalchemy import select
 
-from connector.cli.common import build_context
 from connector.emulator.testing import EmulatorHandle, running_emulator
-from connector.mapping import load_mapping
-from connector.settings import load_settings
-from connector.store import make_engine, migrate
+from connector.service import open_runtime, sync_once
 from connector.store.models import entity_table
-from connector.sync.cycle import run_cycle
-from connector.triggers import load_triggers, run_triggers
 
 from .trigtools import ROOT
 
@@ -60,7 +56,7 @@ def _config(emu: EmulatorHandle, tmp_path: Path) -> Path:
     return path
 
 
-def test_partner_registrations_are_approved_or_routed_after_sync(
+def test_sync_once_approves_or_routes_partner_registrations(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     """A certified partner's new registration is approved; one for a customer another partner
@@ -72,15 +68,10 @@ def test_partner_registrations_are_approved_or_routed_after_sync(
         "PRM_SF_CLIENT_SECRET": emulator.client_secret, "PRM_SF_CA_BUNDLE": emulator.ca_bundle,
         "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
     }
-    settings = load_settings(_config(emulator, tmp_path), env=env)
-    engine = make_engine(settings.database.url)
-    migrate(engine)
-    spec = load_mapping(settings.mapping_path)
-    rules = load_triggers(settings.triggers_path, spec)
-    ctx = build_context(settings, engine, spec=spec)
-    run_cycle(ctx, keep_diffs=False)
-    backfilled = run_triggers(engine, spec, rules)
-    assert backfilled.changes > 0 and backfilled.fired == 0
+    rt = open_runtime(_config(emulator, tmp_path), env=env)
+    engine = rt.engine
+    backfilled = sync_once(rt).stages["triggers"]
+    assert backfilled["changes"] > 0 and backfilled["fired"] == 0
 
     admin = _client(emulator, "admin")
     certified = admin.query(
@@ -101,10 +92,10 @@ def test_partner_registrations_are_approved_or_routed_after_sync(
         "Amount__c": 1000.0, "Status__c": "Submitted", "Registered_Date__c": today})["id"]
 
     time.sleep(1.5)  # the poll reads up to (cycle start - signpost skew)
-    run_cycle(ctx, keep_diffs=False)
-    report = run_triggers(engine, spec, rules)
+    report = sync_once(rt).stages["triggers"]
+    rt.close()
 
-    assert report.fired == 2
+    assert report["fired"] == 2
     reg = entity_table("deal_registration")
     with engine.connect() as conn:
         rows = {r["sf_id"]: r for r in conn.execute(
