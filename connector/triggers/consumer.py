@@ -263,7 +263,7 @@ def run_triggers(
     report = TriggersReport()
     now = clock()
     apply_pending(engine, spec, rules, now, report)
-    evaluator = Evaluator(rules.rules, now)
+    evaluator = Evaluator(rules.rules, now, keep_all=False)
     watched = rules.entities()
     while True:
         with engine.begin() as conn:
