@@ -71,6 +71,7 @@ def _register() -> None:
         emulator_cmd,
         inbound_cmds,
         sync_cmds,
+        triggers_cmds,
     )
 
 

@@ -58,7 +58,8 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector.yaml and mapping.yaml, the mapping against the store and the org.
+    """Validate connector.yaml, mapping.yaml and triggers.yaml; the mapping against the store
+    and the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
@@ -69,6 +70,7 @@ def check_cmd(
     )
     from connector.salesforce import connect
     from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
+    from connector.triggers.loader import load_triggers
 
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
@@ -77,6 +79,11 @@ def check_cmd(
         lambda e: column_types(e) if e in ENTITY_MODELS else None,
         lambda e: lookup_targets(e) if e in ENTITY_MODELS else {},
     )
+    triggers = 0
+    try:
+        triggers = len(load_triggers(settings.triggers_path, spec).rules)
+    except ConfigError as err:
+        problems += err.problems
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
@@ -94,13 +101,15 @@ def check_cmd(
         "ok": True,
         "config": str(settings.base_dir),
         "entities": list(spec.entities),
+        "triggers": triggers,
         "checked_against_org": not offline,
     }
     if as_json:
         emit(result, as_json=True)
     else:
         where = "the org's describe" if not offline else "(files only)"
-        console.print(f"OK: {len(spec.entities)} entities mapped, validated against {where}")
+        console.print(f"OK: {len(spec.entities)} entities mapped, {triggers} triggers, "
+                      f"validated against {where}")
 
 
 @mapping_app.command("scaffold")

@@ -19,6 +19,7 @@ from connector.cli.common import (
     open_engine,
     settings_from,
 )
+from connector.cli.triggers_cmds import print_status_section, status_section
 from connector.errors import ConfigError, ConfigProblem
 from connector.exporting import csv_row, plain
 from connector.redact import redact_url
@@ -72,12 +73,14 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             }
             for d in repo.list_dead_letters(conn, newest_first=True, limit=DEAD_SHOWN)
         ]
+        triggers = status_section(conn)
     data = {
         "database": redact_url(settings.database.url),
         "objects": objects,
         "api": usage,
         "last_run": last_run,
         "dead_letters": dead,
+        "triggers": triggers,
     }
     if as_json:
         emit(data, as_json=True)
@@ -115,6 +118,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             markup=False,
             highlight=False,
         )
+    print_status_section(triggers)
 
 
 @app.command("export")

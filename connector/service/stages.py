@@ -26,5 +26,8 @@ class Stage(Protocol):
 
 def pipeline_stages(rt: Runtime) -> list[Stage]:
     """The post-inbound stages of a cycle for ``rt``, in the order they run."""
+    from connector.triggers.stage import TriggersStage
+
     stages: list[Stage] = []
+    stages.append(TriggersStage.for_runtime(rt))
     return stages
