@@ -165,8 +165,9 @@ class OutboxSettings(_Strict):
 
     # At or above this many pending writes of one object and operation: Bulk API 2.0 ingest.
     bulk_threshold: int = Field(default=2000, ge=1)
-    # Records per sObject Collections call (Salesforce allows 200).
-    batch_size: int = Field(default=200, ge=1, le=200)
+    # Records claimed, sent and recorded per transaction below the threshold (Collections
+    # calls carry 200 each; records failing on row locks are retried together, by parent).
+    claim_records: int = Field(default=1000, ge=1, le=100_000)
     # Rows per Bulk API 2.0 ingest job.
     bulk_job_size: int = Field(default=10000, ge=1, le=150_000_000)
     # Dispatches a write survives transient failures for before it goes to the dead letter.

@@ -112,7 +112,7 @@ class Dispatcher:
             if calls_before is None:
                 calls_before = self.client.calls
             bulk = due >= self.settings.bulk_threshold
-            size = self.settings.bulk_job_size if bulk else self.settings.batch_size
+            size = self.settings.bulk_job_size if bulk else self.settings.claim_records
             while budget is None or budget > 0:
                 take = size if budget is None else min(size, budget)
                 try:
