@@ -21,4 +21,4 @@ class OutboxStage:
         report = dispatch(rt)
         counts = report.counts()
         counts["local_queued"] = local.queued
-        return {f"outbox_{k}": v for k, v in counts.items()}
+        return counts
