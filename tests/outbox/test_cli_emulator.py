@@ -44,6 +44,8 @@ def test_a_dead_write_is_listed_with_its_reason_retried_after_a_fix_and_another_
     dead = json.loads(listed.stdout)
     assert dead["summary"]["dead"] == 2
     assert {i["error_code"] for i in dead["items"]} == {"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"}
+    status = json.loads(run_cli("status", "--json", env=env).stdout)
+    assert (status["outbox"]["dead"], status["outbox"]["done"]) == (2, 1)
     first = next(i for i in dead["items"] if i["record"] == bad)
     other = next(i for i in dead["items"] if i["record"] == worse)
 
