@@ -79,12 +79,10 @@ def prepare(
     written = written_for(conn, sobject, [w.record_key for w in writes], sf_ids)
     upserted: dict[str, str] = {}  # record key of an upsert we made -> the Id it got
     for w in writes:
-        if w.sf_id is None and w.record_key in written:
-            # an upsert we made before: find its snapshot through the id Salesforce gave it
-            w_sf = _sf_id_of(conn, sobject, w.record_key)
-            if w_sf:
-                sf_ids.append(w_sf)
-                upserted[w.record_key] = w_sf
+        w_sf = written[w.record_key][2] if w.sf_id is None and w.record_key in written else None
+        if w_sf:  # an upsert we made before: its snapshot is under the Id Salesforce gave it
+            sf_ids.append(w_sf)
+            upserted[w.record_key] = w_sf
     snaps: dict[str, tuple[dict[str, Any], datetime]] = {}
     if entity is not None and sf_ids:
         snaps = _snapshots(conn, entity.name, sf_ids)
@@ -123,16 +121,6 @@ def prepare(
             if name in baseline and same_value(baseline[name], w.fields[name]):
                 del w.fields[name]
     return conflicts, parents
-
-
-def _sf_id_of(conn: Connection, sobject: str, record_key: str) -> str | None:
-    from connector.outbox.queue import WRITTEN
-
-    w = WRITTEN.c
-    found = conn.execute(
-        select(w.sf_id).where(w.sobject == sobject, w.record_key == record_key)
-    ).scalar()
-    return str(found) if found else None
 
 
 def _snapshots(

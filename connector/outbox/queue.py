@@ -104,9 +104,9 @@ def _claimed(row: Any) -> ClaimedItem:
 
 def written_for(
     conn: Connection, sobject: str, keys: Iterable[str], sf_ids: Iterable[str]
-) -> dict[str, tuple[dict[str, Any], datetime]]:
-    """What we last wrote to these records, by record key and by sf_id: (fields, when)."""
-    out: dict[str, tuple[dict[str, Any], datetime]] = {}
+) -> dict[str, tuple[dict[str, Any], datetime, str | None]]:
+    """What we last wrote to these records, by record key and by sf_id: (fields, when, sf_id)."""
+    out: dict[str, tuple[dict[str, Any], datetime, str | None]] = {}
     w = WRITTEN.c
     wanted = list(dict.fromkeys([*keys, *sf_ids]))
     for part in chunks(wanted, 400):
@@ -116,7 +116,7 @@ def written_for(
         for key, sf_id, fields, at in conn.execute(stmt):
             for name in (key, sf_id):
                 if name and (name not in out or out[name][1] < at):
-                    out[name] = (dict(fields or {}), at)
+                    out[name] = (dict(fields or {}), at, sf_id)
     return out
 
 
@@ -166,7 +166,7 @@ def mark_done(
         known = written_for(conn, sobject, [w.record_key for w, _, _ in entries], [])
         rows = []
         for write, sf_id, fields in entries:
-            before = known.get(write.record_key, ({}, now))[0]
+            before = known[write.record_key][0] if write.record_key in known else {}
             rows.append(
                 {
                     "sobject": sobject,

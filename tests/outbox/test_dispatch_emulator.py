@@ -147,3 +147,37 @@ def test_validation_errors_go_to_the_dead_letter_with_code_and_fields(
     assert org_registrations(admin_sf(emulator), [good])[good]["Status__c"] == "Approved"
 
 
+
+
+def _cert(key: str, name: str, partner: str, cause: str) -> OutboxWrite:
+    return OutboxWrite(
+        sobject="Partner_Certification__c", operation="upsert", external_id_field="PRM_Key__c",
+        external_id=key, fields={"Name": name, "Partner__c": partner}, cause=cause,
+        entity="certification",
+    )
+
+
+def test_upserts_create_once_and_a_repeated_upsert_writes_only_what_changed(
+    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
+) -> None:
+    """Given three certifications upserted by PRM_Key__c, the same upserts queued again by
+    other causes cost no call; one changed name is one write; the org holds three records."""
+    emulator.reset(seed="demo")
+    ctx, settings = context(emulator, store, tmp_path)
+    admin = admin_sf(emulator)
+    partner = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 1")
+    pid = partner["records"][0]["Id"]
+    keys = ["cert-a", "cert-b", "cert-c"]
+    queue(ctx.engine, [_cert(k, f"Cert {k}", pid, "first") for k in keys])
+    first = dispatch((ctx.engine, ctx.client, ctx.spec, settings))
+    queue(ctx.engine, [_cert(k, f"Cert {k}", pid, "again") for k in keys])
+    again = dispatch((ctx.engine, ctx.client, ctx.spec, settings))
+    queue(ctx.engine, [_cert("cert-b", "Cert B, renamed", pid, "rename")])
+    renamed = dispatch((ctx.engine, ctx.client, ctx.spec, settings))
+
+    assert (first.written, again.unchanged, again.calls, renamed.written) == (3, 3, 0, 1)
+    rows = list(admin.query_all_iter(
+        "SELECT Name, PRM_Key__c FROM Partner_Certification__c WHERE PRM_Key__c LIKE 'cert-%'"
+    ))
+    assert sorted((r["PRM_Key__c"], r["Name"]) for r in rows) == [
+        ("cert-a", "Cert cert-a"), ("cert-b", "Cert B, renamed"), ("cert-c", "Cert cert-c")]
