@@ -100,7 +100,11 @@ def poll_window_once(
         ):
             with ctx.engine.begin() as conn:
                 res = apply_page(
-                    conn, entity, page, cycle_id=cycle_id, source=source,
+                    conn,
+                    entity,
+                    page,
+                    cycle_id=cycle_id,
+                    source=source,
                     integration_user_id=ctx.client.user_id,
                 )
                 run.cursor = advance_cursor(run.cursor, res.max_modstamp, window.end)
