@@ -128,6 +128,8 @@ def test_corrupt_sqlite_file_is_refused_at_start(cfg: Path, tmp_path: Path) -> N
         f.write(b"\xff" * 4096 * 3)
     line = _one_line_error(_run(cfg, url, "status"), "is damaged", "backup", "backfill")
     assert "prm.db" in line
+    # sync --once used to exit 0 here: it stops before it logs in to Salesforce
+    _one_line_error(_run(cfg, url, "sync", "--once"), "is damaged")
 
 
 def test_file_that_is_not_a_database_is_refused(cfg: Path, tmp_path: Path) -> None:
