@@ -211,3 +211,22 @@ def test_a_real_read_only_error_translates_to_make_it_writable(tmp_path: Path) -
     assert isinstance(err, StoreError)
     assert "is read-only; make the file and its folder writable" in str(err)
     eng.dispose()
+
+
+def test_a_real_lock_timeout_translates_to_let_the_other_run_finish(tmp_path: Path) -> None:
+    """SQLITE_BUSY (another writer holds the file past the timeout) names what to do."""
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x TEXT)")
+    holder.execute("BEGIN IMMEDIATE")
+    eng = create_engine("sqlite://", creator=lambda: sqlite3.connect(path, timeout=0.05))
+    try:
+        with pytest.raises(OperationalError) as caught, eng.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES ('y')"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        eng.dispose()
+    err = translate(caught.value, f"sqlite:///{path}")
+    assert isinstance(err, StoreError)
+    assert "stayed locked by another process" in str(err)
