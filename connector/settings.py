@@ -97,7 +97,7 @@ class SalesforceSettings(_Strict):
             raise ValueError(
                 f"must be an https:// URL such as https://login.salesforce.com, "
                 f"https://test.salesforce.com or https://MyDomain.my.salesforce.com "
-                f"(got {value!r})"
+                f"(got {redact_url(value)!r})"
             )
         return value.strip().rstrip("/")
 

@@ -63,6 +63,11 @@ def _sqlite(err: sqlite3.Error, url: str | None) -> StoreError | None:
             f"cannot open the SQLite store{where}; check that its folder exists and this user "
             "may create and write files there (database.url in connector.yaml)"
         )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
+        return StoreError(
+            f"the SQLite store{where} stayed locked by another process past the busy timeout; "
+            "let the other run finish (or stop it) and run again"
+        )
     if name.startswith("SQLITE_PERM") or name.startswith("SQLITE_AUTH"):
         return StoreError(f"permission denied on the SQLite store{where} ({text})")
     return None

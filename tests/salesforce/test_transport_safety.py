@@ -144,3 +144,24 @@ def test_the_call_counter_loses_nothing_under_threads(
         t.join(timeout=60)
     assert client.calls - before == 400
     assert client.calls == len(rsps.calls) - 1  # every request but the login is counted
+
+
+def test_retry_lines_never_show_the_login_urls_password(
+    rsps: responses.RequestsMock, sf_settings: Any, sleeps: Any
+) -> None:
+    """A login URL written with user:password@: the retry log and the error hide the password."""
+    import structlog
+
+    from connector.salesforce import ApiUnavailable, connect
+
+    settings = sf_settings.model_copy(
+        update={"login_url": "https://admin:Pa55-in-url@login.example.com", "max_attempts": 2})
+    # No mock matches a URL with user-info: responses refuses the connection, as a down
+    # login server would, and the connector retries once.
+    with structlog.testing.capture_logs() as logs, pytest.raises(ApiUnavailable) as caught:
+        connect(settings, sleep=sleeps)
+    retry = [e for e in logs if e["event"] == "salesforce.retry"]
+    assert len(retry) == 1
+    assert "login.example.com" in retry[0]["error"]
+    assert "Pa55-in-url" not in json.dumps(logs, default=str)
+    assert "Pa55-in-url" not in str(caught.value) + str(caught.value.detail)

@@ -128,6 +128,8 @@ def test_corrupt_sqlite_file_is_refused_at_start(cfg: Path, tmp_path: Path) -> N
         f.write(b"\xff" * 4096 * 3)
     line = _one_line_error(_run(cfg, url, "status"), "is damaged", "backup", "backfill")
     assert "prm.db" in line
+    # sync --once used to exit 0 here: it stops before it logs in to Salesforce
+    _one_line_error(_run(cfg, url, "sync", "--once"), "is damaged")
 
 
 def test_file_that_is_not_a_database_is_refused(cfg: Path, tmp_path: Path) -> None:
@@ -210,3 +212,22 @@ def test_a_real_read_only_error_translates_to_make_it_writable(tmp_path: Path) -
     assert isinstance(err, StoreError)
     assert "is read-only; make the file and its folder writable" in str(err)
     eng.dispose()
+
+
+def test_a_real_lock_timeout_translates_to_let_the_other_run_finish(tmp_path: Path) -> None:
+    """SQLITE_BUSY (another writer holds the file past the timeout) names what to do."""
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x TEXT)")
+    holder.execute("BEGIN IMMEDIATE")
+    eng = create_engine("sqlite://", creator=lambda: sqlite3.connect(path, timeout=0.05))
+    try:
+        with pytest.raises(OperationalError) as caught, eng.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES ('y')"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        eng.dispose()
+    err = translate(caught.value, f"sqlite:///{path}")
+    assert isinstance(err, StoreError)
+    assert "stayed locked by another process" in str(err)
