@@ -21,6 +21,7 @@ from typing import Any
 
 from connector.emulator.errors import ApiError
 from connector.emulator.ids import is_valid_id, make_id, normalize
+from connector.emulator.replication import deleted_result, updated_result
 from connector.emulator.schema import ObjectDef
 from connector.emulator.seed import ORG_ID, seed_records, seed_users
 from connector.emulator.soql import QueryResult, execute, parse
@@ -105,6 +106,8 @@ class Org:
         self.store: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.schema}
         self.where: dict[str, str] = {}
         self.deleted_log: list[tuple[str, str, str]] = []
+        self.purged_at: dict[str, str] = {}  # sObject -> when its last record was purged
+        self.created_at = format_datetime(self.now_dt().replace(second=0, microsecond=0))
         self.counters: Counter[str] = Counter()
         self.api_used = 0
         self.by_endpoint: Counter[str] = Counter()
@@ -120,6 +123,7 @@ class Org:
         """Forget every record and load ``seed`` again (users and sessions stay valid)."""
         with self.lock:
             self._reset_data()
+            self._last_stamp = ""  # the records that stamps had to follow are gone
             self.seed(seed, records)
             self.dirty = True
 
@@ -511,6 +515,7 @@ class Org:
                     self.delete(sobject, rid, rec["LastModifiedById"])
                 del self.store[sobject][rec["Id"]]
                 del self.where[rec["Id"]]
+                self.purged_at[sobject] = self.now()
                 n += 1
             self.dirty = True
         return n
@@ -606,47 +611,18 @@ class Org:
 
     # -- replication resources ---------------------------------------------------------------
     def updated(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """``sobjects/X/updated``: ids changed in [start, end] (30 days back at most)."""
+        """``sobjects/X/updated`` (see ``replication``)."""
         obj = self.object_or_404(sobject)
-        self._check_range(start, end, days=30)
-        lo, hi = format_datetime(start), format_datetime(end)
         with self.lock:
-            ids = [
-                r["Id"]
-                for r in self.store[obj.name].values()
-                if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
-            ]
-        return {"ids": ids, "latestDateCovered": _floor_minute(end)}
+            return updated_result(self.store[obj.name].values(), start, end, self.now_dt())
 
     def deleted(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """``sobjects/X/deleted``: ids deleted in [start, end] (15 days back at most)."""
+        """``sobjects/X/deleted`` (see ``replication``)."""
         obj = self.object_or_404(sobject)
-        self._check_range(start, end, days=15)
-        lo, hi = format_datetime(start), format_datetime(end)
         with self.lock:
-            rows = [
-                {"id": rid, "deletedDate": when}
-                for rid, s, when in self.deleted_log
-                if s == obj.name and lo <= when <= hi
-            ]
-            earliest = min((w for _, s, w in self.deleted_log if s == obj.name), default=None)
-        return {
-            "deletedRecords": rows,
-            "earliestDateAvailable": earliest or _floor_minute(start),
-            "latestDateCovered": _floor_minute(end),
-        }
-
-    def _check_range(self, start: datetime, end: datetime, *, days: int) -> None:
-        if end < start:
-            raise ApiError(
-                400,
-                "INVALID_REPLICATION_DATE",
-                "startDate must chronologically precede endDate by more than one minute",
-            )
-        if start < self.now_dt() - timedelta(days=days):
-            raise ApiError(
-                400, "INVALID_REPLICATION_DATE", f"startDate cannot be more than {days} days ago"
-            )
+            log = [(rid, when) for rid, s, when in self.deleted_log if s == obj.name]
+            last_purge = self.purged_at.get(obj.name, self.created_at)
+            return deleted_result(log, start, end, self.now_dt(), last_purge=last_purge)
 
     # -- sessions --------------------------------------------------------------------------
     def new_session(self, user_id: str) -> str:
@@ -738,5 +714,3 @@ def _key(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _floor_minute(value: datetime) -> str:
-    return format_datetime(value.replace(second=0, microsecond=0))
