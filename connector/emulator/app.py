@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from connector.emulator import auth
+from connector.emulator import auth, bulk1
 from connector.emulator.auth import JwtKeys, auth_routes, require_user
+from connector.emulator.bulk2 import Bulk2
 from connector.emulator.errors import ApiError
 from connector.emulator.faults import FaultInjector, FaultMiddleware
 from connector.emulator.headers import SalesforceHeaders
@@ -78,12 +79,14 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
         Route("/services/data", versions),
         Route("/services/data/", versions),
     ]
-    routes += _optional_routes(org)
+    bulk = Bulk2(org, require_user)
+    routes += bulk.routes()
+    routes += bulk1.routes(org)
     if outbound is not None:
         from connector.emulator.outbound import outbound_routes
 
         routes += outbound_routes(outbound, require_user)
-    routes += _test_api(org, api, faults)
+    routes += _test_api(org, api, faults, bulk)
     methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
     routes += [
         Route("/services/data/v{version}", data, methods=methods),
@@ -106,17 +109,9 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
     return app
 
 
-def _optional_routes(org: Org) -> list[BaseRoute]:
-    """Bulk API 2.0 and Bulk API v1, mounted before the catch-all data route."""
-    routes: list[BaseRoute] = []
-    from connector.emulator import bulk1, bulk2
-
-    routes += bulk2.routes(org)
-    routes += bulk1.routes(org)
-    return routes
-
-
-def _test_api(org: Org, api: RestApi, faults: FaultInjector) -> list[BaseRoute]:
+def _test_api(
+    org: Org, api: RestApi, faults: FaultInjector, bulk: Bulk2
+) -> list[BaseRoute]:
     """``/_emulator/``: stats, reset, faults, clock, sessions, purge. Never faulted."""
 
     def ok(body: Any) -> Response:
@@ -141,6 +136,8 @@ def _test_api(org: Org, api: RestApi, faults: FaultInjector) -> list[BaseRoute]:
                 "by_endpoint": dict(org.by_endpoint),
                 "faults": faults.state(),
                 "records": {k: len(v) for k, v in org.store.items() if v},
+                # Every Bulk API 2.0 job with the states it went through, in order.
+                "bulk2_jobs": {j.id: list(j.states) for j in list(bulk.jobs.values())},
             }
         )
 

@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from connector.emulator.bulk2 import select_columns, validate_bulk_soql
 from connector.emulator.bulkcsv import IdFactory, csv_text, lookup, resolve_path, to_csv_value
+from connector.emulator.bulkjobs import select_columns, validate_bulk_soql
 from connector.emulator.errors import ApiError
 from connector.emulator.schema import ObjectDef
 

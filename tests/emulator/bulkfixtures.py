@@ -75,6 +75,19 @@ class Emu:
         resp.raise_for_status()
         return resp.json()
 
+    def wait_job(self, kind: str, job_id: str, timeout: float = 60.0) -> Any:
+        """Poll ``jobs/{kind}/{id}`` until the job is no longer queued or running."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.get(f"jobs/{kind}/{job_id}")
+            if info["state"] not in ("Open", "UploadComplete", "InProgress"):
+                return info
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {info['state']} after {timeout}s")
+            time.sleep(0.02)
+
     def query(self, soql: str, include_deleted: bool = False) -> Any:
         """The org's own answer (no HTTP), to compare the Bulk APIs against."""
         assert self.handle.org is not None
