@@ -29,7 +29,14 @@ from connector.emulator.errors import ApiError
 if TYPE_CHECKING:
     from connector.emulator.org import Org, UserInfo
 
-__all__ = ["JwtKeys", "auth_routes", "register_org", "require_user", "user_for_token"]
+__all__ = [
+    "JwtKeys",
+    "auth_routes",
+    "register_org",
+    "require_admin",
+    "require_user",
+    "user_for_token",
+]
 
 _ORGS: weakref.WeakSet[Org] = weakref.WeakSet()
 _EXPIRED = ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -63,6 +70,17 @@ def require_user(request: Request) -> str:
     user = org.user_for_token(_bearer(request))
     if user is None:
         raise _EXPIRED
+    return user
+
+
+def require_admin(request: Request) -> str:
+    """The acting user if it is the org's admin; 401 without a session, 403 for any other
+    user (the test API can wipe the org, so the integration and partner users may not)."""
+    user = require_user(request)
+    org: Org = request.app.state.org
+    admin = org.users.get("admin")
+    if admin is None or user != admin.id:
+        raise ApiError(403, "INSUFFICIENT_ACCESS", "the test API is for the admin user only")
     return user
 
 

@@ -7,20 +7,22 @@ allOrNone request rolls back as a whole. The org is also the SOQL engine's DataS
 
 from __future__ import annotations
 
-import pickle
 import random
 import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from connector.emulator.errors import ApiError
 from connector.emulator.ids import is_valid_id, make_id, normalize
+from connector.emulator.persist import STATE_FILE, StateError, read_state, write_state
 from connector.emulator.replication import deleted_result, updated_result
 from connector.emulator.schema import ObjectDef
 from connector.emulator.seed import ORG_ID, seed_records, seed_users
@@ -40,7 +42,6 @@ SYSTEM = (
     "LastModifiedById",
     "SystemModstamp",
 )
-STATE_FILE = "org.pickle"
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Org:
     def __init__(
         self,
         *,
-        seed: str = "empty",
+        seed: str | None = "empty",
         records: int = 0,
         api_limit: int = 100_000,
         session_ttl: float = 7200.0,
@@ -98,7 +99,7 @@ class Org:
         self.sessions: dict[str, tuple[str, float]] = {}  # token -> (user id, expires epoch)
         self._reset_data()
         loaded = state_dir is not None and self.load()
-        if not loaded:
+        if not loaded and seed is not None:  # None: the caller seeds (see reset)
             self.seed(seed, records)
 
     # -- state ---------------------------------------------------------------------------
@@ -120,11 +121,20 @@ class Org:
         self._templates = {n: dict.fromkeys(o.fields) for n, o in self.schema.items()}
 
     def reset(self, seed: str = "empty", records: int = 0) -> None:
-        """Forget every record and load ``seed`` again (users and sessions stay valid)."""
+        """Forget every record and load ``seed`` again (users and sessions stay valid).
+
+        The new records are built in a fresh org without holding this one's lock, then swapped
+        in at once: a reset with many records does not stall requests meanwhile.
+        """
+        fresh = Org(seed=None, api_limit=self.api_limit, session_ttl=self.session_ttl)
+        fresh._clock_offset, fresh._frozen = self._clock_offset, self._frozen
+        fresh.seed(seed, records)
         with self.lock:
-            self._reset_data()
-            self._last_stamp = ""  # the records that stamps had to follow are gone
-            self.seed(seed, records)
+            for name in ("store", "where", "deleted_log", "purged_at", "created_at",
+                         "counters", "api_used", "by_endpoint", "_index", "_templates"):
+                setattr(self, name, getattr(fresh, name))
+            # The records that stamps had to follow are gone.
+            self._last_stamp = fresh._last_stamp
             self.dirty = True
 
     def seed(self, kind: str, records: int = 0) -> None:
@@ -295,13 +305,19 @@ class Org:
     ) -> QueryResult:
         """Run a SOQL query against the current data."""
         with self.lock:
-            return execute(
-                parse(soql),
-                self,
-                now=self.now_dt(),
-                api_version=api_version,
-                include_deleted=include_deleted,
-            )
+            try:
+                return execute(
+                    parse(soql),
+                    self,
+                    now=self.now_dt(),
+                    api_version=api_version,
+                    include_deleted=include_deleted,
+                )
+            except RecursionError:
+                # Parentheses or NOTs nested thousands deep: refuse the query, not the server.
+                raise ApiError(
+                    400, "MALFORMED_QUERY", "the query nests too deeply to be parsed"
+                ) from None
 
     # -- transactions and events -----------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -666,44 +682,51 @@ class Org:
 
     # -- persistence -----------------------------------------------------------------------
     def save(self) -> None:
-        """Write the whole org to ``state_dir`` atomically (temp file + rename)."""
+        """Write the whole org to ``state_dir`` (JSON, sealed, 0600; see ``persist``)."""
         if self.state_dir is None:
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.lock:
-            blob = pickle.dumps(
-                {
-                    "store": self.store,
-                    "where": self.where,
-                    "deleted_log": self.deleted_log,
-                    "counters": self.counters,
-                    "api_used": self.api_used,
-                    "by_endpoint": self.by_endpoint,
-                    "users": self.users,
-                    "sessions": self.sessions,
-                    "last_stamp": self._last_stamp,
-                },
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
+            data = {
+                "store": self.store,
+                "where": self.where,
+                "deleted_log": [list(entry) for entry in self.deleted_log],
+                "purged_at": self.purged_at,
+                "created_at": self.created_at,
+                "counters": dict(self.counters),
+                "api_used": self.api_used,
+                "by_endpoint": dict(self.by_endpoint),
+                "users": {k: asdict(u) for k, u in self.users.items()},
+                "sessions": {t: list(v) for t, v in self.sessions.items()},
+                "last_stamp": self._last_stamp,
+            }
+            blob = orjson.loads(orjson.dumps(data))  # a deep copy, taken under the lock
             self.dirty = False
-        tmp = self.state_dir / (STATE_FILE + ".tmp")
-        tmp.write_bytes(blob)
-        tmp.replace(self.state_dir / STATE_FILE)
+        write_state(self.state_dir, self.organization_id, format_datetime(self.now_dt()), blob)
 
     def load(self) -> bool:
-        """Load a saved org from ``state_dir``; False when there is none."""
-        if self.state_dir is None or not (self.state_dir / STATE_FILE).exists():
+        """Load a saved org from ``state_dir``; False when there is none (StateError when the
+        file is refused: not ours, another org's, or edited)."""
+        if self.state_dir is None:
             return False
-        data = pickle.loads((self.state_dir / STATE_FILE).read_bytes())
-        self.store = data["store"]
-        self.where = data["where"]
-        self.deleted_log = data["deleted_log"]
-        self.counters = data["counters"]
-        self.api_used = data["api_used"]
-        self.by_endpoint = data["by_endpoint"]
-        self.users = data["users"]
-        self.sessions = data["sessions"]
-        self._last_stamp = data["last_stamp"]
+        data = read_state(self.state_dir, self.organization_id)
+        if data is None:
+            return False
+        where = f"{self.state_dir / STATE_FILE}"
+        try:
+            store = {name: dict(data["store"].get(name, {})) for name in self.schema}
+            self.store = store
+            self.where = dict(data["where"])
+            self.deleted_log = [(str(a), str(b), str(c)) for a, b, c in data["deleted_log"]]
+            self.purged_at = dict(data["purged_at"])
+            self.created_at = str(data["created_at"])
+            self.counters = Counter({str(k): int(v) for k, v in data["counters"].items()})
+            self.api_used = int(data["api_used"])
+            self.by_endpoint = Counter(data["by_endpoint"])
+            self.users = {k: UserInfo(**u) for k, u in data["users"].items()}
+            self.sessions = {t: (str(u), float(e)) for t, (u, e) in data["sessions"].items()}
+            self._last_stamp = str(data["last_stamp"])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise StateError(f"{where}: incomplete or damaged state ({err})") from None
         for sobject, rows in self.store.items():
             for rec in rows.values():
                 self._index_add(sobject, rec)

@@ -38,6 +38,9 @@ class Emu:
         resp.raise_for_status()
         self.token = str(resp.json()["access_token"])
         self.session.headers["Authorization"] = f"Bearer {self.token}"
+        # The test API (/_emulator/) answers the admin user only.
+        self.admin_session = self._session()
+        self.admin_session.headers["Authorization"] = f"Bearer {handle.token('admin')}"
 
     def salesforce(self) -> Salesforce:
         """simple-salesforce, unmodified, on this emulator."""
@@ -94,9 +97,8 @@ class Emu:
         return self.handle.org.query(soql, include_deleted)
 
     def stats(self) -> Any:
-        resp = self.session.get(f"{self.instance_url}/_emulator/stats", timeout=30)
-        resp.raise_for_status()
-        return resp.json()
+        """``/_emulator/stats`` (as the admin user: the test API is the admin's alone)."""
+        return self.handle.stats()
 
 
 @contextmanager
