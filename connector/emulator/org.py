@@ -97,6 +97,7 @@ class Org:
         self._pending: list[tuple[str, str, dict[str, Any]]] = []
         self.dirty = False
         self.sessions: dict[str, tuple[str, float]] = {}  # token -> (user id, expires epoch)
+        self.revoked_refresh_tokens: set[str] = set()
         self._reset_data()
         loaded = state_dir is not None and self.load()
         if not loaded and seed is not None:  # None: the caller seeds (see reset)
@@ -656,6 +657,21 @@ class Org:
             return None
         return entry[0]
 
+    def revoke(self, token: str) -> bool:
+        """Revoke an access token, or a refresh token with its user's sessions (OAuth
+        revoke); False when the token is neither."""
+        with self.lock:
+            if token in self.sessions:
+                del self.sessions[token]
+                self.dirty = True
+                return True
+            user = self.user_by(refresh_token=token)
+            if user is None or token in self.revoked_refresh_tokens:
+                return False
+            self.revoked_refresh_tokens.add(token)
+        self.expire_sessions(user.id)
+        return True
+
     def expire_sessions(self, user_id: str | None = None) -> None:
         """Expire every session now, or one user's (tests: INVALID_SESSION_ID next call)."""
         with self.lock:
@@ -698,6 +714,7 @@ class Org:
                 "users": {k: asdict(u) for k, u in self.users.items()},
                 "sessions": {t: list(v) for t, v in self.sessions.items()},
                 "last_stamp": self._last_stamp,
+                "revoked_refresh_tokens": sorted(self.revoked_refresh_tokens),
             }
             blob = orjson.loads(orjson.dumps(data))  # a deep copy, taken under the lock
             self.dirty = False
@@ -725,6 +742,7 @@ class Org:
             self.users = {k: UserInfo(**u) for k, u in data["users"].items()}
             self.sessions = {t: (str(u), float(e)) for t, (u, e) in data["sessions"].items()}
             self._last_stamp = str(data["last_stamp"])
+            self.revoked_refresh_tokens = {str(t) for t in data.get("revoked_refresh_tokens", [])}
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise StateError(f"{where}: incomplete or damaged state ({err})") from None
         for sobject, rows in self.store.items():
