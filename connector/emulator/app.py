@@ -15,6 +15,7 @@ from connector.emulator import auth, bulk1
 from connector.emulator.auth import JwtKeys, auth_routes, require_admin, require_user
 from connector.emulator.bodylimit import MAX_BODY_BYTES, BodyLimit
 from connector.emulator.bulk2 import Bulk2
+from connector.emulator.calllog import CallLog, CallLogMiddleware
 from connector.emulator.errors import ApiError
 from connector.emulator.faults import FaultInjector, FaultMiddleware
 from connector.emulator.headers import SalesforceHeaders
@@ -94,7 +95,8 @@ def create_app(
         from connector.emulator.outbound import outbound_routes
 
         routes += outbound_routes(outbound, require_admin)
-    routes += test_api_routes(org, faults, bulk)
+    calls = CallLog()
+    routes += test_api_routes(org, faults, bulk, calls)
     methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
     routes += [
         Route("/services/data/v{version}", data, methods=methods),
@@ -113,6 +115,7 @@ def create_app(
     app.state.api = api
     app.add_middleware(FaultMiddleware, faults=faults)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(CallLogMiddleware, log=calls)
     # Added last, so outermost: faults get the limit header and the spelling too.
     app.add_middleware(SalesforceHeaders, limit_info=org.limit_info)
     return app

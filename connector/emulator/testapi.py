@@ -1,4 +1,5 @@
-"""The test API under ``/_emulator/``: stats, reset, faults, clock, sessions, purge, limits.
+"""The test API under ``/_emulator/``: stats, calls, reset, faults, clock, sessions, purge,
+limits.
 
 Only the org's admin user may call it (the integration and partner users get 403
 INSUFFICIENT_ACCESS): it can wipe the org. Input is checked; a bad value answers 400
@@ -21,6 +22,7 @@ from connector.emulator.errors import ApiError
 
 if TYPE_CHECKING:
     from connector.emulator.bulk2 import Bulk2
+    from connector.emulator.calllog import CallLog
     from connector.emulator.faults import FaultInjector
     from connector.emulator.org import Org
 
@@ -84,7 +86,9 @@ def _admin_only(fn: Handler) -> Handler:
     return handler
 
 
-def test_api_routes(org: Org, faults: FaultInjector, bulk: Bulk2) -> list[BaseRoute]:
+def test_api_routes(
+    org: Org, faults: FaultInjector, bulk: Bulk2, calls: CallLog
+) -> list[BaseRoute]:
     """The ``/_emulator/`` routes over ``org``."""
 
     async def stats(request: Request) -> Response:
@@ -146,7 +150,14 @@ def test_api_routes(org: Org, faults: FaultInjector, bulk: Bulk2) -> list[BaseRo
         org.api_used = _int(body, "api_used", org.api_used, 0, 10**12)
         return _ok({"api_used": org.api_used, "api_limit": org.api_limit})
 
+    async def call_log(request: Request) -> Response:
+        since = request.query_params.get("since", "0")
+        if not since.isdigit():
+            raise _bad("since", "a non-negative integer")
+        return _ok({"calls": calls.calls(int(since))})
+
     table: list[tuple[str, Handler, str]] = [
+        ("calls", call_log, "GET"),
         ("stats", stats, "GET"),
         ("reset", reset, "POST"),
         ("faults", set_faults, "POST"),
