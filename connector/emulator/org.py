@@ -8,24 +8,27 @@ allOrNone request rolls back as a whole. The org is also the SOQL engine's DataS
 from __future__ import annotations
 
 import random
-import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from connector.emulator.errors import ApiError
 from connector.emulator.ids import is_valid_id, make_id, normalize
-from connector.emulator.persist import STATE_FILE, StateError, read_state, write_state
+from connector.emulator.persist import (
+    STATE_FILE,
+    org_snapshot,
+    read_state,
+    restore_org,
+    write_state,
+)
 from connector.emulator.replication import deleted_result, updated_result
 from connector.emulator.schema import ObjectDef
 from connector.emulator.seed import ORG_ID, seed_records, seed_users
+from connector.emulator.sessions import OrgSessions, UserInfo
 from connector.emulator.soql import QueryResult, execute, parse
 from connector.emulator.standard import build_schema, compute_formulas
 from connector.emulator.values import coerce, format_datetime
@@ -44,29 +47,7 @@ SYSTEM = (
 )
 
 
-@dataclass
-class UserInfo:
-    """One of the org's users, as the contract's JSON line shows it."""
-
-    key: str
-    username: str
-    password: str
-    id: str
-    refresh_token: str
-    name: str
-    email: str
-
-    def public(self) -> dict[str, str]:
-        """The user's entry in the ``emulator serve`` JSON line."""
-        return {
-            "username": self.username,
-            "password": self.password,
-            "id": self.id,
-            "refresh_token": self.refresh_token,
-        }
-
-
-class Org:
+class Org(OrgSessions):
     """An in-memory Salesforce org."""
 
     def __init__(
@@ -641,84 +622,15 @@ class Org:
             last_purge = self.purged_at.get(obj.name, self.created_at)
             return deleted_result(log, start, end, self.now_dt(), last_purge=last_purge)
 
-    # -- sessions --------------------------------------------------------------------------
-    def new_session(self, user_id: str) -> str:
-        """A fresh access token for ``user_id`` (Salesforce-shaped: ``00D...!AQ...``)."""
-        token = f"{self.organization_id[:15]}!AQ{secrets.token_urlsafe(60)}"
-        with self.lock:
-            self.sessions[token] = (user_id, self.now_dt().timestamp() + self.session_ttl)
-            self.dirty = True
-        return token
-
-    def user_for_token(self, token: str) -> str | None:
-        """The user a live token acts as, or None when unknown or expired."""
-        entry = self.sessions.get(token)
-        if entry is None or entry[1] < self.now_dt().timestamp():
-            return None
-        return entry[0]
-
-    def revoke(self, token: str) -> bool:
-        """Revoke an access token, or a refresh token with its user's sessions (OAuth
-        revoke); False when the token is neither."""
-        with self.lock:
-            if token in self.sessions:
-                del self.sessions[token]
-                self.dirty = True
-                return True
-            user = self.user_by(refresh_token=token)
-            if user is None or token in self.revoked_refresh_tokens:
-                return False
-            self.revoked_refresh_tokens.add(token)
-        self.expire_sessions(user.id)
-        return True
-
-    def expire_sessions(self, user_id: str | None = None) -> None:
-        """Expire every session now, or one user's (tests: INVALID_SESSION_ID next call)."""
-        with self.lock:
-            for token, (owner, _expires) in list(self.sessions.items()):
-                if user_id is None or owner == user_id:
-                    del self.sessions[token]
-
-    def user_by(
-        self,
-        *,
-        username: str | None = None,
-        user_id: str | None = None,
-        refresh_token: str | None = None,
-    ) -> UserInfo | None:
-        """Find a user by username (case-insensitive), id or refresh token."""
-        for u in self.users.values():
-            if username is not None and u.username.lower() == username.lower():
-                return u
-            if user_id is not None and u.id == user_id:
-                return u
-            if refresh_token is not None and u.refresh_token == refresh_token:
-                return u
-        return None
-
     # -- persistence -----------------------------------------------------------------------
     def save(self) -> None:
         """Write the whole org to ``state_dir`` (JSON, sealed, 0600; see ``persist``)."""
         if self.state_dir is None:
             return
         with self.lock:
-            data = {
-                "store": self.store,
-                "where": self.where,
-                "deleted_log": [list(entry) for entry in self.deleted_log],
-                "purged_at": self.purged_at,
-                "created_at": self.created_at,
-                "counters": dict(self.counters),
-                "api_used": self.api_used,
-                "by_endpoint": dict(self.by_endpoint),
-                "users": {k: asdict(u) for k, u in self.users.items()},
-                "sessions": {t: list(v) for t, v in self.sessions.items()},
-                "last_stamp": self._last_stamp,
-                "revoked_refresh_tokens": sorted(self.revoked_refresh_tokens),
-            }
-            blob = orjson.loads(orjson.dumps(data))  # a deep copy, taken under the lock
+            data = org_snapshot(self)
             self.dirty = False
-        write_state(self.state_dir, self.organization_id, format_datetime(self.now_dt()), blob)
+        write_state(self.state_dir, self.organization_id, format_datetime(self.now_dt()), data)
 
     def load(self) -> bool:
         """Load a saved org from ``state_dir``; False when there is none (StateError when the
@@ -728,23 +640,7 @@ class Org:
         data = read_state(self.state_dir, self.organization_id)
         if data is None:
             return False
-        where = f"{self.state_dir / STATE_FILE}"
-        try:
-            store = {name: dict(data["store"].get(name, {})) for name in self.schema}
-            self.store = store
-            self.where = dict(data["where"])
-            self.deleted_log = [(str(a), str(b), str(c)) for a, b, c in data["deleted_log"]]
-            self.purged_at = dict(data["purged_at"])
-            self.created_at = str(data["created_at"])
-            self.counters = Counter({str(k): int(v) for k, v in data["counters"].items()})
-            self.api_used = int(data["api_used"])
-            self.by_endpoint = Counter(data["by_endpoint"])
-            self.users = {k: UserInfo(**u) for k, u in data["users"].items()}
-            self.sessions = {t: (str(u), float(e)) for t, (u, e) in data["sessions"].items()}
-            self._last_stamp = str(data["last_stamp"])
-            self.revoked_refresh_tokens = {str(t) for t in data.get("revoked_refresh_tokens", [])}
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise StateError(f"{where}: incomplete or damaged state ({err})") from None
+        restore_org(self, data, f"{self.state_dir / STATE_FILE}")
         for sobject, rows in self.store.items():
             for rec in rows.values():
                 self._index_add(sobject, rec)

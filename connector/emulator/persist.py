@@ -13,13 +13,18 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-__all__ = ["FORMAT", "KEY_FILE", "STATE_FILE", "VERSION", "StateError", "read_state",
-           "write_state"]
+if TYPE_CHECKING:
+    from connector.emulator.org import Org
+
+__all__ = ["FORMAT", "KEY_FILE", "STATE_FILE", "VERSION", "StateError", "org_snapshot",
+           "read_state", "restore_org", "write_state"]
 
 FORMAT = "prm-connector emulator state"
 VERSION = 1
@@ -113,3 +118,44 @@ def read_state(directory: Path, organization_id: str) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise StateError(f"{path}: no data")
     return data
+
+
+def org_snapshot(org: Org) -> dict[str, Any]:
+    """The org's state as JSON data (a deep copy: take it under the org's lock)."""
+    data = {
+        "store": org.store,
+        "where": org.where,
+        "deleted_log": [list(entry) for entry in org.deleted_log],
+        "purged_at": org.purged_at,
+        "created_at": org.created_at,
+        "counters": dict(org.counters),
+        "api_used": org.api_used,
+        "by_endpoint": dict(org.by_endpoint),
+        "users": {k: asdict(u) for k, u in org.users.items()},
+        "sessions": {t: list(v) for t, v in org.sessions.items()},
+        "last_stamp": org._last_stamp,
+        "revoked_refresh_tokens": sorted(org.revoked_refresh_tokens),
+    }
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(data))
+    return copied
+
+
+def restore_org(org: Org, data: dict[str, Any], where: str) -> None:
+    """Put ``data`` (from ``org_snapshot``) back into ``org``; StateError when incomplete."""
+    from connector.emulator.sessions import UserInfo
+
+    try:
+        org.store = {name: dict(data["store"].get(name, {})) for name in org.schema}
+        org.where = dict(data["where"])
+        org.deleted_log = [(str(a), str(b), str(c)) for a, b, c in data["deleted_log"]]
+        org.purged_at = dict(data["purged_at"])
+        org.created_at = str(data["created_at"])
+        org.counters = Counter({str(k): int(v) for k, v in data["counters"].items()})
+        org.api_used = int(data["api_used"])
+        org.by_endpoint = Counter(data["by_endpoint"])
+        org.users = {k: UserInfo(**u) for k, u in data["users"].items()}
+        org.sessions = {t: (str(u), float(e)) for t, (u, e) in data["sessions"].items()}
+        org._last_stamp = str(data["last_stamp"])
+        org.revoked_refresh_tokens = {str(t) for t in data.get("revoked_refresh_tokens", [])}
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise StateError(f"{where}: incomplete or damaged state ({err})") from None
