@@ -19,6 +19,7 @@ __all__ = ["composite_call"]
 
 MAX_COLLECTION = 200
 MAX_SUBREQUESTS = 25
+MAX_GRAPH_NODES = 500
 ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "message": "Record rolled back because not all records were valid and the request was "
@@ -40,6 +41,12 @@ def composite_call(api: RestApi, call: Call, rest: list[str]) -> tuple[int, Any]
         return 200, _batch(api, call)
     if rest and rest[0] == "sobjects":
         return _collections(api, call, rest[1:])
+    if rest == ["graph"] and call.method == "POST":
+        return 200, _graph(api, call)
+    if len(rest) == 2 and rest[0] == "tree" and call.method == "POST":
+        from connector.emulator.sobjecttree import create_tree
+
+        return create_tree(api.org, rest[1], call.body, call.user)
     raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
@@ -304,7 +311,9 @@ def _all_or_none_body(method: str, url: str, body: Any) -> tuple[str, Any]:
     return url, body
 
 
-def run_composite(api: RestApi, call: Call, subs: Any, all_or_none: bool) -> list[dict[str, Any]]:
+def run_composite(
+    api: RestApi, call: Call, subs: Any, all_or_none: bool, *, limit: int = MAX_SUBREQUESTS
+) -> list[dict[str, Any]]:
     """The ``compositeResponse`` list for ``subs`` (``composite`` and each ``composite/graph``).
 
     With allOrNone, the first failure stops the request and rolls everything back; the failed
@@ -313,8 +322,8 @@ def run_composite(api: RestApi, call: Call, subs: Any, all_or_none: bool) -> lis
     """
     if not isinstance(subs, list) or not subs:
         raise ApiError(400, "JSON_PARSER_ERROR", "compositeRequest is required")
-    if len(subs) > MAX_SUBREQUESTS:
-        raise ApiError(400, "LIMIT_EXCEEDED", "Limit Exceeded: composite request limit is 25")
+    if len(subs) > limit:
+        raise ApiError(400, "LIMIT_EXCEEDED", f"Limit Exceeded: composite request limit is {limit}")
     if not all(isinstance(sub, dict) for sub in subs):
         raise ApiError(400, "JSON_PARSER_ERROR", "each subrequest must be a JSON object")
     results: dict[str, Any] = {}
@@ -381,6 +390,29 @@ def _composite(api: RestApi, call: Call) -> dict[str, Any]:
         api, call, body.get("compositeRequest"), _flag(body.get("allOrNone"))
     )
     return {"compositeResponse": responses}
+
+
+MAX_GRAPHS = 75
+
+
+def _graph(api: RestApi, call: Call) -> dict[str, Any]:
+    """``composite/graph``: each graph is a composite request that succeeds or rolls back as
+    a whole, independently of the other graphs."""
+    body = call.body if isinstance(call.body, dict) else {}
+    graphs = body.get("graphs")
+    if not isinstance(graphs, list) or not graphs or len(graphs) > MAX_GRAPHS:
+        raise ApiError(400, "INVALID_INPUT", f"graphs must list 1 to {MAX_GRAPHS} graphs")
+    out: list[dict[str, Any]] = []
+    for graph in graphs:
+        if not isinstance(graph, dict) or not graph.get("graphId"):
+            raise ApiError(400, "INVALID_INPUT", "each graph needs a graphId")
+        responses = run_composite(api, call, graph.get("compositeRequest"), True,
+                                  limit=MAX_GRAPH_NODES)
+        ok = all(200 <= r["httpStatusCode"] < 300 and not _has_failed_row(r["body"])
+                 for r in responses)
+        out.append({"graphId": str(graph["graphId"]),
+                    "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok})
+    return {"graphs": out}
 
 
 def _batch(api: RestApi, call: Call) -> dict[str, Any]:

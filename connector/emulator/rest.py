@@ -6,14 +6,12 @@ a subrequest behaves exactly like the same call made on its own.
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from connector.emulator.cursors import Cursors
 from connector.emulator.describe import describe_global, describe_sobject
 from connector.emulator.errors import ApiError
 from connector.emulator.faults import FaultInjector
@@ -21,7 +19,7 @@ from connector.emulator.ids import is_valid_id
 from connector.emulator.org import Org
 from connector.emulator.values import _parse_datetime
 
-__all__ = ["Call", "Cursors", "RestApi", "endpoint_name"]
+__all__ = ["Call", "RestApi", "endpoint_name"]
 
 VERSIONS = [f"{v}.0" for v in range(31, 63)]
 NOT_FOUND = ApiError(404, "NOT_FOUND", "The requested resource does not exist")
@@ -38,34 +36,6 @@ class Call:
     user: str
     version: str
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Cursor:
-    records: list[dict[str, Any]]
-    total: int
-    at: float
-
-
-class Cursors:
-    """Query locators: the rest of a result, kept for 15 minutes (at most 200 at once)."""
-
-    def __init__(self) -> None:
-        self._open: OrderedDict[str, _Cursor] = OrderedDict()
-        self._ids = itertools.count(1)
-
-    def add(self, records: list[dict[str, Any]], total: int) -> str:
-        key = f"01g5g{next(self._ids):013d}"
-        self._open[key] = _Cursor(records, total, time.monotonic())
-        while len(self._open) > 200:
-            self._open.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> _Cursor:
-        cur = self._open.get(key)
-        if cur is None or time.monotonic() - cur.at > 900:
-            raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return cur
 
 
 def endpoint_name(path: str) -> str:
@@ -90,7 +60,7 @@ class RestApi:
     def __init__(self, org: Org, faults: FaultInjector) -> None:
         self.org = org
         self.faults = faults
-        self.cursors = Cursors()
+        self.cursors = Cursors(org.now_dt)
 
     # -- entry point -------------------------------------------------------------------------
     def dispatch(self, call: Call) -> tuple[int, Any]:

@@ -150,6 +150,9 @@ def _check_hard_deletes(
         if last
         else (now - lookback)
     )
+    # The resource ignores seconds and wants more than a minute between start and end; a
+    # wider window only repeats deletions, which apply_deletions ignores.
+    start = min(start, now - timedelta(minutes=2))
     result = ctx.client.deleted(entity.sobject, start, now)
     with ctx.engine.begin() as conn:
         diffs = apply_deletions(conn, entity, result.records, cycle_id=cycle_id, source="poll")

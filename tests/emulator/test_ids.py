@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.emulator.ids import is_valid_id, make_id, normalize, to18
@@ -45,6 +45,7 @@ def test_bad_input_raises() -> None:
 ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=ALNUM, min_size=15, max_size=15))
 def test_suffix_makes_ids_case_insensitively_unique(id15: str) -> None:
     full = to18(id15)

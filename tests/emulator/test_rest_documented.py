@@ -248,3 +248,24 @@ def test_injected_faults_carry_the_limit_header(emu: EmulatorHandle) -> None:
     assert resp.status_code == 503
     assert resp.headers["Sforce-Limit-Info"].startswith("api-usage=")
     assert "Sforce-Limit-Info" in list(resp.raw.headers.keys())
+
+
+def test_query_locators_live_two_days_with_no_cap_on_open_ones() -> None:
+    """https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-apicursors.html:
+    "Cursors and their related query results are available for 2 days ... There isn't a limit
+    on the number of open cursors" (since API 56.0; before, 10 per user and 15 minutes)."""
+    from datetime import UTC, datetime, timedelta
+
+    from connector.emulator.cursors import Cursors
+    from connector.emulator.errors import ApiError
+
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    cursors = Cursors(lambda: now[0])
+    keys = [cursors.add([{"Id": str(n)}], 1) for n in range(500)]
+    assert all(k.startswith("0r8") and len(k) == 18 for k in keys)
+    now[0] += timedelta(days=1, hours=23)
+    assert [cursors.get(k).records[0]["Id"] for k in keys] == [str(n) for n in range(500)]
+    now[0] += timedelta(hours=2)
+    with pytest.raises(ApiError) as err:
+        cursors.get(keys[0])
+    assert err.value.code == "INVALID_QUERY_LOCATOR"

@@ -54,6 +54,7 @@ def test_default_mapping_maps_exactly_the_model(default_spec: MappingSpec) -> No
 
 
 TYPE_OF = [
+    (r".*kept locally as a float", "float"),
     (r"^(string|textarea|url|picklist|combobox|reference)", "str"),
     (r"^int$", "int"),
     (r"^boolean", "bool"),

@@ -23,9 +23,12 @@ def _local_type(doc_type: str) -> str:
     """docs/model.md's type column -> the local type name column_types() reports."""
     if doc_type.startswith("lookup"):
         return "lookup"
+    if "kept locally as a float" in doc_type:
+        return "float"
     head = re.split(r"[\s(:]", doc_type, maxsplit=1)[0]
     return {
         "string": "str",
+        "combobox": "str",
         "textarea": "str",
         "picklist": "str",
         "combobox": "str",
