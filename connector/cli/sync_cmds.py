@@ -21,7 +21,6 @@ from connector.cli.common import (
     open_engine,
     settings_from,
 )
-from connector.cli.triggers_cmds import print_status_section, status_section
 from connector.errors import ConfigError, ConfigProblem
 from connector.store import migrate, read_connection, repo
 from connector.store.engine import make_engine
@@ -38,6 +37,8 @@ app.add_typer(db_app, name="db")
 @app.command("status")
 def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show per-object cursors, row counts, last runs, errors and API usage (no org call)."""
+    from connector.cli.triggers_cmds import print_status_section, status_section
+
     settings, spec = load_config(config)
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []

@@ -1,10 +1,11 @@
 """The trigger engine: changes and their context in, decisions out. Pure: no I/O, no clock.
 
 For each change, the rules of its entity that watch its event and source are evaluated in
-order on one reused ``cel.Context``. ``mode: on_true`` fires the actions when the condition
-becomes true (it is true now and was not for the previous version, as Salesforce Flow's "only
-when a record is updated to meet the condition") and the ``otherwise`` actions when it becomes
-false (or is false on create); ``every_time`` picks one branch on every matching change.
+order on one reused ``cel.Context``. A record version is in one of three states for a rule:
+outside its ``scope``, in the ``actions`` branch (``when`` true) or in ``otherwise``.
+``mode: on_true`` fires a branch when the record enters it: on create, or when the previous
+version was in another state (as Salesforce Flow's "only when a record is updated to meet the
+condition"); ``every_time`` fires the branch of every matching change.
 """
 
 from __future__ import annotations
