@@ -231,16 +231,15 @@ def apply_pending(
     engine: Engine, spec: MappingSpec, rules: RuleSet, now: datetime, report: TriggersReport,
 ) -> None:
     """Carry out the tier downgrades whose grace period is over, in their own transaction."""
-    Row = AuditRow
-
     with engine.begin() as conn:
         results = apply_due_pending(conn, spec, rules.settings, now)
         rows = []
-        for r in results:
+        for rule_id, partner, r in results:
             ids = enqueue(conn, r.writes) if r.writes else []
             report.outbox += len(ids)
-            rows.append(Row("set_tier", "partner", None, None, None, "fired", "live", r.detail,
-                            actions=[r.summary()], outbox_ids=ids))
+            rows.append(AuditRow(rule_id or "set_tier", "partner", partner["id"],
+                                 partner.get("sf_id"), None, "fired", "live", r.detail,
+                                 actions=[r.summary()], outbox_ids=ids))
         report.downgrades += len(results)
         write_audit(conn, rows, run_id=None, at=now)
 
