@@ -8,7 +8,8 @@ round times, as a user would run them: `python -m connector sync --once` on a fr
 (process start, migrations, backfill of all 11 objects: Bulk API 2.0 for the big one), and the
 tap's extract (`tap-salesforce --config ... --properties ...`, REST, after its discover, which
 is not timed). Prints one line per round, then one JSON line with the median times, the ratio
-(ours / tap's: lower is better) and records per second for both.
+(ours / tap's: lower is better), records per second for both, and the same for CPU seconds
+(user + system of each process; steadier than wall time on a busy machine).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,12 +41,20 @@ def _peer_module() -> Any:
     return module
 
 
-def time_ours(info: dict[str, Any], work: Path, round_: int) -> tuple[float, dict[str, Any]]:
-    """Seconds for `sync --once` into a new SQLite file, and its JSON summary."""
+def _child_cpu() -> float:
+    """CPU seconds (user + system) of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_ours(
+    info: dict[str, Any], work: Path, round_: int
+) -> tuple[float, float, dict[str, Any]]:
+    """Wall and CPU seconds of `sync --once` into a new SQLite file, and its JSON summary."""
     cfg = write_config(work / f"ours-{round_}")
     db = work / f"ours-{round_}" / "prm.db"
     env = {**os.environ, **connector_env(info, f"sqlite:///{db}")}
-    t0 = time.perf_counter()
+    cpu0, t0 = _child_cpu(), time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "connector", "sync", "--once", "--json", "-c", str(cfg)],
         capture_output=True,
@@ -52,10 +62,10 @@ def time_ours(info: dict[str, Any], work: Path, round_: int) -> tuple[float, dic
         env=env,
         timeout=1800,
     )
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _child_cpu() - cpu0
     if out.returncode != 0:
         raise SystemExit(f"sync --once failed: {out.stderr[-2000:]}")
-    return seconds, json.loads(out.stdout)
+    return seconds, cpu, json.loads(out.stdout)
 
 
 def tap_setup(peer: Any, info: dict[str, Any], work: Path) -> tuple[list[str], dict[str, str]]:
@@ -96,18 +106,18 @@ def tap_setup(peer: Any, info: dict[str, Any], work: Path) -> tuple[list[str], d
     return [*cmd, str(work / "catalog.json")], env
 
 
-def time_tap(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Seconds for the tap's extract, and the Opportunity records it emitted."""
-    t0 = time.perf_counter()
+def time_tap(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall and CPU seconds of the tap's extract, and the Opportunity records it emitted."""
+    cpu0, t0 = _child_cpu(), time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _child_cpu() - cpu0
     if out.returncode != 0:
         raise SystemExit(f"tap sync failed: {out.stderr[-2000:]}")
     records = 0
     for line in out.stdout.splitlines():
         msg = json.loads(line)
         records += msg.get("type") == "RECORD" and msg.get("stream") == "Opportunity"
-    return seconds, records
+    return seconds, cpu, records
 
 
 def main() -> int:
@@ -119,20 +129,25 @@ def main() -> int:
     proc, info = peer.start_emulator(args.records)
     ours: list[float] = []
     theirs: list[float] = []
+    our_cpu: list[float] = []
+    their_cpu: list[float] = []
     try:
         with tempfile.TemporaryDirectory(prefix="peer-ratio-") as tmp:
             work = Path(tmp)
             cmd, env = tap_setup(peer, info, work)
             rows = tap_records = 0
             for i in range(args.repeat):
-                tap_s, tap_records = time_tap(cmd, env)
-                our_s, summary = time_ours(info, work, i)
+                tap_s, tap_c, tap_records = time_tap(cmd, env)
+                our_s, our_c, summary = time_ours(info, work, i)
                 rows = sum(int(o["seen"]) for o in summary["objects"])
                 ours.append(our_s)
                 theirs.append(tap_s)
+                our_cpu.append(our_c)
+                their_cpu.append(tap_c)
                 print(
-                    f"round {i + 1}: sync --once {our_s:.2f}s ({rows} rows, all objects); "
-                    f"tap-salesforce {tap_s:.2f}s ({tap_records} Opportunity records)",
+                    f"round {i + 1}: sync --once {our_s:.2f}s wall, {our_c:.2f}s CPU "
+                    f"({rows} rows, all objects); tap-salesforce {tap_s:.2f}s wall, "
+                    f"{tap_c:.2f}s CPU ({tap_records} Opportunity records)",
                     flush=True,
                 )
     finally:
@@ -149,6 +164,9 @@ def main() -> int:
         "tap_records": tap_records,
         "tap_records_per_s": round(tap_records / tap_m),
         "ratio": round(our_m / tap_m, 3),
+        "sync_once_cpu_seconds": round(statistics.median(our_cpu), 2),
+        "tap_cpu_seconds": round(statistics.median(their_cpu), 2),
+        "cpu_ratio": round(statistics.median(our_cpu) / statistics.median(their_cpu), 3),
     }
     print(json.dumps(result))
     return 0

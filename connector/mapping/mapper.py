@@ -104,6 +104,8 @@ def canonical(value: Any) -> Any:
                 out[k if type(k) is str else str(k)] = v
             elif t is float:
                 out[k if type(k) is str else str(k)] = int(v) if v.is_integer() else v
+            elif t is date or t is datetime:
+                out[k if type(k) is str else str(k)] = v.isoformat()
             else:
                 out[str(k)] = canonical(v)
         return out

@@ -95,7 +95,10 @@ def plan_diffs(
         op: Op = "created" if old is None else "updated"
         if snap is not None and snap.deleted:
             op = "undeleted"
-        changed = tuple(diff(old, new))
+        if old is None:  # every field that has a value (what diff(None, new) says, faster)
+            changed = tuple(str(k) for k, v in new.items() if v is not None)
+        else:
+            changed = tuple(diff(old, new))
         if op == "updated" and not changed:
             continue  # the snapshot's stamp moves; nothing to tell consumers
         diffs.append(
