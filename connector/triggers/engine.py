@@ -34,7 +34,7 @@ __all__ = [
 REGISTRATION_DECISIONS = ("approve_registration", "reject_registration", "route_for_review")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One change of one record as the engine sees it (values already typed)."""
 
@@ -49,7 +49,7 @@ class Change:
     source: str = "poll"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What the store says around a change: the partner map and the registration conflict."""
 
@@ -58,7 +58,7 @@ class Facts:
     conflict_note: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedAction:
     """An action to run, with its CEL parameters already evaluated."""
 
@@ -66,7 +66,7 @@ class PlannedAction:
     params: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What one rule decided about one change, and why."""
 
