@@ -133,6 +133,7 @@ class Evaluator:
         self._prev_change: Change | None = None
         self._old: dict[str, Any] | None = None
         self._bound_partner: dict[str, Any] | None = None
+        self._static: dict[tuple[str, str], tuple[PlannedAction, ...]] = {}
         self.evaluations = 0
 
     def _bind(self, change: Change, facts: Facts) -> dict[str, Any]:
@@ -250,6 +251,10 @@ class Evaluator:
         self, rule: Rule, change: Change, facts: Facts, branch: str,
         actions: tuple[ActionSpec, ...], reason: str, inputs: dict[str, Any],
     ) -> Decision:
+        noted = facts.conflict and facts.conflict_note
+        static = self._static.get((rule.id, branch)) if not noted else None
+        if static is not None:  # no CEL parameters: the same planned actions every time
+            return Decision(rule, change, "fire", reason, branch, static, inputs)
         planned = []
         for action in actions:
             params = action.params
@@ -268,6 +273,8 @@ class Evaluator:
                 params = {**params, "reason": f"{base}; {facts.conflict_note}" if base
                           else facts.conflict_note}
             planned.append(PlannedAction(action.name, params))
+        if not noted and not any(a.expressions for a in actions):
+            self._static[(rule.id, branch)] = tuple(planned)
         return Decision(rule, change, "fire", reason, branch, tuple(planned), inputs)
 
 
