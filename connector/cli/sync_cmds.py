@@ -19,7 +19,6 @@ from connector.cli.common import (
     open_engine,
     settings_from,
 )
-from connector.cli.triggers_cmds import print_status_section, status_section
 from connector.errors import ConfigError, ConfigProblem
 from connector.exporting import csv_row, plain
 from connector.redact import redact_url
@@ -38,6 +37,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     """Show per-object cursors, row counts, last runs, errors and API usage (no org call)."""
     from rich.table import Table
 
+    from connector.cli.triggers_cmds import print_status_section, status_section
     from connector.store import read_connection, repo
 
     settings, spec = load_config(config)

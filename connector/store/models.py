@@ -119,7 +119,7 @@ class Level(EntityBase, table=True):
     __tablename__ = "level"
     name: str | None = None
     program: int | None = _lookup("program")
-    rank: int | None = None
+    rank: float | None = None
 
 
 class Membership(EntityBase, table=True):

@@ -1,10 +1,11 @@
 """The trigger engine: changes and their context in, decisions out. Pure: no I/O, no clock.
 
 For each change, the rules of its entity that watch its event and source are evaluated in
-order on one reused ``cel.Context``. ``mode: on_true`` fires the actions when the condition
-becomes true (it is true now and was not for the previous version, as Salesforce Flow's "only
-when a record is updated to meet the condition") and the ``otherwise`` actions when it becomes
-false (or is false on create); ``every_time`` picks one branch on every matching change.
+order on one reused ``cel.Context``. A record version is in one of three states for a rule:
+outside its ``scope``, in the ``actions`` branch (``when`` true) or in ``otherwise``.
+``mode: on_true`` fires a branch when the record enters it: on create, or when the previous
+version was in another state (as Salesforce Flow's "only when a record is updated to meet the
+condition"); ``every_time`` fires the branch of every matching change.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ __all__ = [
 REGISTRATION_DECISIONS = ("approve_registration", "reject_registration", "route_for_review")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One change of one record as the engine sees it (values already typed)."""
 
@@ -48,7 +49,7 @@ class Change:
     source: str = "poll"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What the store says around a change: the partner map and the registration conflict."""
 
@@ -57,7 +58,7 @@ class Facts:
     conflict_note: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedAction:
     """An action to run, with its CEL parameters already evaluated."""
 
@@ -65,7 +66,7 @@ class PlannedAction:
     params: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What one rule decided about one change, and why."""
 
@@ -132,6 +133,7 @@ class Evaluator:
         self._prev_change: Change | None = None
         self._old: dict[str, Any] | None = None
         self._bound_partner: dict[str, Any] | None = None
+        self._static: dict[tuple[str, str], tuple[PlannedAction, ...]] = {}
         self.evaluations = 0
 
     def _bind(self, change: Change, facts: Facts) -> dict[str, Any]:
@@ -249,6 +251,10 @@ class Evaluator:
         self, rule: Rule, change: Change, facts: Facts, branch: str,
         actions: tuple[ActionSpec, ...], reason: str, inputs: dict[str, Any],
     ) -> Decision:
+        noted = facts.conflict and facts.conflict_note
+        static = self._static.get((rule.id, branch)) if not noted else None
+        if static is not None:  # no CEL parameters: the same planned actions every time
+            return Decision(rule, change, "fire", reason, branch, static, inputs)
         planned = []
         for action in actions:
             params = action.params
@@ -267,6 +273,8 @@ class Evaluator:
                 params = {**params, "reason": f"{base}; {facts.conflict_note}" if base
                           else facts.conflict_note}
             planned.append(PlannedAction(action.name, params))
+        if not noted and not any(a.expressions for a in actions):
+            self._static[(rule.id, branch)] = tuple(planned)
         return Decision(rule, change, "fire", reason, branch, tuple(planned), inputs)
 
 

@@ -31,7 +31,6 @@ def _local_type(doc_type: str) -> str:
         "combobox": "str",
         "textarea": "str",
         "picklist": "str",
-        "combobox": "str",
         "email": "str",
         "phone": "str",
         "url": "str",
