@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from connector.mapping import MappingSpec
 from connector.outbox import queue
 from connector.outbox.coalesce import RecordWrite, coalesce
+from connector.outbox.links import link_created
 from connector.outbox.notify import Poster, post_signed
 from connector.outbox.prepare import prepare, record_conflicts
 from connector.salesforce import SalesforceClient
@@ -211,6 +212,7 @@ class Dispatcher:
             queue.mark_dead(conn, write, code, message, fields, now)
             report.dead += 1
         queue.mark_done(conn, done, now)
+        link_created(conn, self.spec, done)
         report.items_done += sum(len(w.items) for w, _, _ in done)
 
     def _call_failed(
