@@ -19,7 +19,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="prm-connector",
-    help="Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.",
+    help="Keep a local PRM store in sync with Salesforce and log every change.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -38,7 +38,7 @@ def _root(
         ),
     ] = None,
 ) -> None:
-    """Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.
+    """Keep a local PRM store in sync with Salesforce and log every change.
 
     Every command takes --config/-c PATH (else $PRM_CONFIG, else ./connector.yaml).
     Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, rules, arguments).
