@@ -12,9 +12,9 @@ Migrations run once per test session, not once per test:
 
 - SQLite: a template file is migrated once; each test gets a copy of it.
 - PostgreSQL: migrated schemas are pooled. A test takes one (migrating a new one when the pool
-  is empty); afterwards its rows are deleted and its sequences restarted, and it goes back to
-  the pool only if its schema is still exactly the migrated one (same columns, same revision);
-  a test that changed the schema gets its schema dropped instead.
+  is empty); afterwards its rows are deleted, its sequences restarted and the schema renamed,
+  and it goes back to the pool only if it is still exactly the migrated schema (same columns,
+  same revision); a test that changed the schema gets its schema dropped instead.
 
 ``make_test_url``/``make_test_engine`` give an empty, *unmigrated* database (for tests of
 migrating itself); ``drop_test_engine`` disposes such an engine and drops its schema.
@@ -124,6 +124,10 @@ def _signature(conn: Connection) -> str:
 
 
 _SEQUENCES_SQL = "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
+_TABLES_SQL = (
+    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+    "AND tablename <> 'alembic_version'"
+)
 
 
 @dataclass
@@ -151,35 +155,38 @@ class _PgPool:
         return schema
 
     def give_back(self, schema: str) -> None:
-        """Empty ``schema`` and pool it again, or drop it if the test changed its shape."""
+        """Empty ``schema`` and pool it again under a new name, or drop it if the test
+        changed its shape.
+
+        The new name matters: state keyed by the schema's name (the run lock's advisory key)
+        that a leftover connection might still hold cannot reach the next test.
+        """
         eng = make_engine(_schema_url(schema))
+        renamed = f"prm_test_{uuid.uuid4().hex[:12]}"
         try:
             with eng.begin() as conn:
                 # A process the test started and killed may still hold a lock for a moment.
                 conn.execute(text("SET LOCAL lock_timeout = '5s'"))
                 if _signature(conn) != self.signature:
                     raise LookupError("the test changed the schema")
-                tables = conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                        "AND tablename <> 'alembic_version'"
-                    )
-                ).scalars()
-                sequences = conn.execute(text(_SEQUENCES_SQL)).scalars()
+                tables = list(conn.execute(text(_TABLES_SQL)).scalars())
+                sequences = list(conn.execute(text(_SEQUENCES_SQL)).scalars())
                 # DELETE, not TRUNCATE: on a few rows it is ten times cheaper. Replica role
                 # skips the foreign-key triggers, so the order of the tables does not matter.
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
-                for table in list(tables):
+                for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
-                for seq in list(sequences):
+                for seq in sequences:
                     conn.execute(text(f"SELECT setval('\"{seq}\"', 1, false)"))
+                conn.execute(text(f'ALTER SCHEMA "{schema}" RENAME TO "{renamed}"'))
         except Exception:
             eng.dispose()
             self.made.remove(schema)
             drop_schema(schema)
             return
         eng.dispose()
-        self.free.append(schema)
+        self.made[self.made.index(schema)] = renamed
+        self.free.append(renamed)
 
     def close(self) -> None:
         for schema in self.made:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, insert, inspect, select, text
 
 from connector.store import current_revision, head_revision, make_engine
+from connector.store.locks import acquire_run_lock
 from connector.store.models import entity_table
 
 from dbfixtures import _pg_url, _PgPool, _schema_url
@@ -35,8 +36,9 @@ def test_a_schema_given_back_comes_out_again_empty_and_with_fresh_ids(pool: _PgP
     eng.dispose()
     pool.give_back(schema)
 
-    assert pool.take() == schema  # reused, not migrated again
-    eng = make_engine(_schema_url(schema))
+    reused = pool.take()
+    assert reused != schema and pool.made == [reused]  # renamed and reused, not migrated again
+    eng = make_engine(_schema_url(reused))
     with eng.begin() as conn:
         assert conn.execute(select(func.count()).select_from(partner)).scalar() == 0
         new_id = conn.execute(
@@ -69,3 +71,20 @@ def test_a_schema_the_test_altered_is_dropped_not_reused(pool: _PgPool) -> None:
         ).scalar()
     base.dispose()
     assert gone == 0
+
+
+def test_a_run_lock_a_leftover_connection_holds_does_not_reach_the_next_test(
+    pool: _PgPool,
+) -> None:
+    """The run lock's key includes the schema's name; a reused schema gets a new one."""
+    schema = pool.take()
+    leftover = make_engine(_schema_url(schema))
+    with acquire_run_lock(leftover, "sync") as held:
+        assert held
+        pool.give_back(schema)
+        reused = pool.take()
+        eng = make_engine(_schema_url(reused))
+        with acquire_run_lock(eng, "sync") as again:
+            assert again
+        eng.dispose()
+    leftover.dispose()
