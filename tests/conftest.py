@@ -33,6 +33,11 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# The store fixtures, for every test (their session-scoped templates must be seen suite-wide).
+from dbfixtures import _pg_pool, _sqlite_template, db_kind, engine, migrated_store, store
+
+__all__ = ["_pg_pool", "_sqlite_template", "db_kind", "engine", "migrated_store", "store"]
+
 PROFILE_ENV = "PRM_HYPOTHESIS_PROFILE"
 
 # too_slow measures generation time: on a shared 2-core machine it fails healthy tests.

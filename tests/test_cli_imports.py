@@ -53,11 +53,22 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _loaded_after_registering_every_command() -> list[str]:
+_HELP_PROBE = """
+import json, sys
+from connector.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _loaded_by(probe: str) -> list[str]:
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
-    loaded: list[str] = json.loads(out.stdout)
+    loaded: list[str] = json.loads(out.stdout.splitlines()[-1])
     return loaded
 
 
@@ -67,9 +78,17 @@ def _heavy(modules: list[str]) -> list[str]:
 
 def test_registering_every_command_imports_none_of_the_heavy_modules() -> None:
     """Building the whole command tree loads typer and the CLI modules, nothing heavier."""
-    loaded = _loaded_after_registering_every_command()
+    loaded = _loaded_by(_PROBE)
     assert "connector.cli.sync_cmds" in loaded and "connector.cli.config_cmds" in loaded
     assert _heavy(loaded) == []
+
+
+def test_help_is_rendered_without_rich() -> None:
+    """`prm-connector --help` prints plain help: neither rich nor markdown-it is imported."""
+    loaded = _loaded_by(_HELP_PROBE)
+    assert "connector.cli.sync_cmds" in loaded
+    assert _heavy(loaded) == []
+    assert [m for m in loaded if m.split(".")[0] in ("rich", "markdown_it")] == []
 
 
 def test_the_probe_sees_a_heavy_import_when_there_is_one() -> None:

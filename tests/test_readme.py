@@ -6,10 +6,10 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
+from clirunner import invoke
 from test_cli import _commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,16 +57,9 @@ def test_every_prm_connector_command_in_the_readme_exists() -> None:
 def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
     """`prm-connector demo` tells the whole loop: every scene's effect is read back from
     Salesforce, MDF is released once, a quiet cycle writes nothing, nothing is dead-lettered."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
-    res = subprocess.run(
-        [sys.executable, "-m", "connector", "demo", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stderr
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PRM_")}
+    res = invoke("demo", "--json", cwd=tmp_path, env=env)
+    assert res.exit_code == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["backfill"]["partner"] == 20
     approve, conflict, certify, big, second, quiet = out["scenes"]
@@ -82,15 +75,8 @@ def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
     assert len(second["salesforce"]["PartnerFundAllocation"]) == 1  # once per quarter
     assert second["salesforce"]["Account"][0]["Partner_Points__c"] == 100.0
     assert quiet["decisions"] == [] and not any(quiet["writes"].values())
-    follow = subprocess.run(
-        [sys.executable, "-m", "connector", "-c", "prm-demo/connector.yaml", "status", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-    )
-    assert follow.returncode == 0, follow.stderr
+    follow = invoke("-c", "prm-demo/connector.yaml", "status", "--json", cwd=tmp_path, env=env)
+    assert follow.exit_code == 0, follow.stderr
     status = json.loads(follow.stdout)
     assert {o["entity"]: o["rows"] for o in status["objects"]}["partner"] == 20
     assert status["dead_letters"] == []

@@ -23,10 +23,13 @@ _STATE: dict[str, bool] = {"debug": False}
 
 app = typer.Typer(
     name="prm-connector",
-    help="Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.",
+    help="Keep a local PRM store in sync with Salesforce and log every change.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help and usage errors: typer's rich formatter (rich + markdown-it) alone
+    # would triple the start-up time of every `--help`.
+    rich_markup_mode=None,
 )
 
 
@@ -48,7 +51,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.
+    """Keep a local PRM store in sync with Salesforce and log every change.
 
     Every command takes --config/-c PATH (else $PRM_CONFIG, else ./connector.yaml).
     Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, rules, arguments).
