@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, func, select, update
 
 from connector.store.bookkeeping import Snapshot
 from connector.store.models import column_types, entity_table, lookup_targets
-from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt
+from connector.store.sqlutil import chunks, executemany, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
 
 __all__ = [
@@ -51,6 +51,8 @@ class RecordRow:
     last_modified_by: str | None = None
     deleted: bool = False
     hash: str | None = None
+    # The values in JSON form when the caller has them already (else derived from values).
+    snapshot_values: dict[str, Any] | None = None
 
 
 def _distinct(sf_ids: Iterable[str | None]) -> list[str]:
@@ -141,7 +143,7 @@ def upsert_records(conn: Connection, entity: str, rows: Sequence[RecordRow]) -> 
         stmt = stmt.on_conflict_do_update(
             index_elements=["sf_id"], set_={c: stmt.excluded[c] for c in (*system, *keys)}
         )
-        conn.execute(stmt, batch)
+        executemany(conn, stmt, batch)
     ids = _local_ids(conn, table, list(latest))
     _upsert_snapshots(conn, entity, latest.values(), ids, now)
     return ids
@@ -158,7 +160,9 @@ def _upsert_snapshots(
         {
             "entity": entity,
             "sf_id": r.sf_id,
-            "values": to_json_safe(r.values),
+            "values": r.snapshot_values
+            if r.snapshot_values is not None
+            else to_json_safe(r.values),
             "hash": r.hash,
             "modstamp": r.modstamp,
             "deleted": r.deleted,
@@ -172,7 +176,7 @@ def _upsert_snapshots(
     stmt = stmt.on_conflict_do_update(
         index_elements=["entity", "sf_id"], set_={c: stmt.excluded[c] for c in keep}
     )
-    conn.execute(stmt, params)
+    executemany(conn, stmt, params)
 
 
 def mark_deleted(conn: Connection, entity: str, sf_ids: Iterable[str]) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -36,6 +36,8 @@ __all__ = [
     "log_changes",
     "park",
     "plan_deletes",
+    "plan_diffs",
+    "plan_records",
     "plan_upserts",
     "write_isolated",
 ]
@@ -45,45 +47,59 @@ log = structlog.get_logger("connector.sync")
 
 def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     """Mapped values in the JSON form snapshots and the change log keep (dates as ISO text)."""
-    out: dict[str, Any] = {}
+    out = dict(values)
     for k, v in values.items():
-        if isinstance(v, datetime | date):
+        t = type(v)
+        if t is date or t is datetime:
             out[k] = v.isoformat()
-        else:
-            out[k] = v
     return out
 
 
-def plan_upserts(
-    entity: EntityMapping,
-    mapped: Sequence[Mapped],
-    resolved: Sequence[dict[str, Any]],
-    *,
-    source: str,
-) -> tuple[list[repo.RecordRow], list[RecordDiff]]:
-    """Rows to upsert and the diffs they make (pure); a save that changed no field: no diff."""
+def plan_records(
+    mapped: Sequence[Mapped], resolved: Sequence[dict[str, Any]]
+) -> tuple[list[repo.RecordRow], list[dict[str, Any]]]:
+    """The rows to upsert (pure), and each row's values in JSON form (snapshot, change log)."""
     records: list[repo.RecordRow] = []
-    diffs: list[RecordDiff] = []
+    news: list[dict[str, Any]] = []
     for m, local in zip(mapped, resolved, strict=True):
         inc = m.incoming
-        snap = inc.snap
         new = jsonable(local)
-        old = None if snap is None or snap.deleted else snap.values
-        op: Op = "created" if old is None else "updated"
-        if snap is not None and snap.deleted:
-            op = "undeleted"
-        origin = inc.row.get("LastModifiedById")
+        news.append(new)
         records.append(
             repo.RecordRow(
                 sf_id=inc.sf_id,
                 values=local,
                 modstamp=inc.stamp,
-                last_modified_by=origin,
+                last_modified_by=inc.row.get("LastModifiedById"),
                 deleted=False,
                 hash=fingerprint(m.values),
+                snapshot_values=new,
             )
         )
-        changed = tuple(diff(old, new))
+    return records, news
+
+
+def plan_diffs(
+    entity: EntityMapping,
+    mapped: Sequence[Mapped],
+    news: Sequence[dict[str, Any]],
+    *,
+    source: str,
+    ids: Mapping[str, int] | None = None,
+) -> list[RecordDiff]:
+    """The diffs the rows make (pure); a save that changed no mapped field makes none."""
+    diffs: list[RecordDiff] = []
+    for m, new in zip(mapped, news, strict=True):
+        inc = m.incoming
+        snap = inc.snap
+        old = None if snap is None or snap.deleted else snap.values
+        op: Op = "created" if old is None else "updated"
+        if snap is not None and snap.deleted:
+            op = "undeleted"
+        if old is None:  # every field that has a value (what diff(None, new) says, faster)
+            changed = tuple(str(k) for k, v in new.items() if v is not None)
+        else:
+            changed = tuple(diff(old, new))
         if op == "updated" and not changed:
             continue  # the snapshot's stamp moves; nothing to tell consumers
         diffs.append(
@@ -94,12 +110,26 @@ def plan_upserts(
                 old=old,
                 new=new,
                 changed=changed,
-                origin=origin,
+                origin=inc.row.get("LastModifiedById"),
                 modstamp=inc.stamp,
+                local_id=ids.get(inc.sf_id) if ids is not None else None,
                 source=source,
             )
         )
-    return records, diffs
+    return diffs
+
+
+def plan_upserts(
+    entity: EntityMapping,
+    mapped: Sequence[Mapped],
+    resolved: Sequence[dict[str, Any]],
+    *,
+    source: str,
+    ids: Mapping[str, int] | None = None,
+) -> tuple[list[repo.RecordRow], list[RecordDiff]]:
+    """Rows to upsert and the diffs they make (pure): ``plan_records`` then ``plan_diffs``."""
+    records, news = plan_records(mapped, resolved)
+    return records, plan_diffs(entity, mapped, news, source=source, ids=ids)
 
 
 def plan_deletes(
@@ -154,9 +184,9 @@ def write_isolated(
     try:
         with conn.begin_nested():
             resolved = resolve_lookups(conn, entity, mapped)
-            records, diffs = plan_upserts(entity, mapped, resolved, source=source)
+            records, news = plan_records(mapped, resolved)
             ids = repo.upsert_records(conn, entity.name, records)
-        return Written(diffs=diffs, ids=ids)
+        return Written(diffs=plan_diffs(entity, mapped, news, source=source, ids=ids), ids=ids)
     except Exception as err:
         if not _row_problem(err):
             raise
