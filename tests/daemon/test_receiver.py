@@ -61,8 +61,7 @@ def test_a_message_delivered_three_times_is_stored_once_and_acked_each_time(
     metrics = requests.get(rx.url + "/metrics", timeout=30).text
     assert 'prm_push_notifications_received_total{result="stored",source="outbound"} 2.0' in metrics
     assert (
-        'prm_push_notifications_received_total{result="duplicate",source="outbound"} 4.0'
-        in metrics
+        'prm_push_notifications_received_total{result="duplicate",source="outbound"} 4.0' in metrics
     )
     assert "prm_push_pending 2.0" in metrics
 
@@ -159,8 +158,7 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 </notifications></soapenv:Body></soapenv:Envelope>"""
 
 XXE = BILLION_LAUGHS.split(b"<!DOCTYPE")[0] + (
-    b'<!DOCTYPE x [<!ENTITY lol9 SYSTEM "file:///etc/passwd">]>'
-    + BILLION_LAUGHS.split(b"]>", 1)[1]
+    b'<!DOCTYPE x [<!ENTITY lol9 SYSTEM "file:///etc/passwd">]>' + BILLION_LAUGHS.split(b"]>", 1)[1]
 )
 
 
@@ -174,9 +172,9 @@ XXE = BILLION_LAUGHS.split(b"<!DOCTYPE")[0] + (
         ("wrong SOAP action", envelope(), {"SOAPAction": '"urn:deleteEverything"'}, 400),
         (
             "wrong operation",
-            envelope().replace(b"<notifications ", b"<deleteAll ").replace(
-                b"</notifications>", b"</deleteAll>"
-            ),
+            envelope()
+            .replace(b"<notifications ", b"<deleteAll ")
+            .replace(b"</notifications>", b"</deleteAll>"),
             {},
             400,
         ),
