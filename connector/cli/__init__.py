@@ -57,6 +57,7 @@ def _register() -> None:
         config_cmds,
         demo_cmd,
         emulator_cmd,
+        inbound_cmds,
         sync_cmds,
     )
 
