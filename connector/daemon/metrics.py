@@ -24,6 +24,7 @@ from connector.store.bookkeeping import (
     SyncState,
     TriggerFiring,
 )
+from connector.store.engine import read_connection
 from connector.store.types import utcnow
 
 __all__ = ["CONTENT_TYPE", "DaemonMetrics", "StoreCollector"]
@@ -140,7 +141,7 @@ class StoreCollector(Collector):
                 log.warning("metrics.store_query_failed", family=build.__name__, error=str(err))
 
     def _rows(self, stmt: Select[Any]) -> list[Any]:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return list(conn.execute(stmt).all())
 
     def _cursor_lag(self) -> Metric:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from connector.daemon.inbox import Pending, mark_failed, mark_processed, pending
 from connector.errors import ConnectorError, FatalError
 from connector.mapping import EntityMapping, MappingSpec
+from connector.store import read_connection
 from connector.sync.apply import apply_page
 from connector.sync.context import new_cycle_id
 from connector.sync.window import select_soql
@@ -100,7 +101,7 @@ def process_pending(
 ) -> PushReport:
     """Process up to ``limit`` stored notifications; failures stay pending for a later pass."""
     report = PushReport()
-    with engine.begin() as conn:
+    with read_connection(engine) as conn:  # no write lock: the receiver keeps storing
         notes = pending(conn, limit=limit)
     by_entity: dict[str, list[Pending]] = {}
     unmapped: list[Pending] = []

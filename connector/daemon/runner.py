@@ -29,7 +29,7 @@ from connector.daemon.writer import StoreWriter
 from connector.errors import ConnectorError, FatalError
 from connector.mapping import EntityMapping
 from connector.service import STORE_LOCK, Runtime, pipeline_stages, reconcile, sync_once
-from connector.store import acquire_run_lock
+from connector.store import acquire_run_lock, read_connection
 from connector.sync.apply import apply_rows
 
 __all__ = ["Daemon", "DaemonOptions"]
@@ -115,7 +115,7 @@ class Daemon:
     def readiness(self) -> Mapping[str, bool]:
         """The /readyz checks: store answers, org answered last time, this daemon is active."""
         try:
-            with self.rt.engine.connect() as conn:
+            with read_connection(self.rt.engine) as conn:
                 conn.execute(text("SELECT 1"))
             store = True
         except Exception:
@@ -224,7 +224,7 @@ class Daemon:
         from connector.store.bookkeeping import OutboxItem
 
         t = OutboxItem.__table__  # type: ignore[attr-defined]
-        with self.rt.engine.connect() as conn:
+        with read_connection(self.rt.engine) as conn:
             n = conn.execute(
                 select(func.count()).select_from(t).where(t.c.status == "pending")
             ).scalar_one()
@@ -262,6 +262,7 @@ class Daemon:
 
     def _push(self) -> None:
         while True:
+            started = time.monotonic()
             report = process_pending(
                 self.rt.engine,
                 self.rt.spec,
@@ -271,21 +272,26 @@ class Daemon:
             )
             if report.changed_entities:
                 self._run_stages(None, f"push-{int(time.time() * 1000)}")
-            self._observe_push(report)
+            self._observe_push(report, time.monotonic() - started)
             if report.processed + report.failed == 0 or self.writer.stopping:
                 return
-            with self.rt.engine.connect() as conn:
+            with read_connection(self.rt.engine) as conn:
                 if count_pending(conn) == report.failed:
                     return
 
-    def _observe_push(self, report: PushReport) -> None:
+    def _observe_push(self, report: PushReport, seconds: float) -> None:
         now = self.rt.clock()
         for received in report.applied_received_at:
             self.metrics.push_latency.observe(max((now - received).total_seconds(), 0.0))
         for outcome, n in report.outcomes.items():
             self.metrics.push_processed.labels(outcome).inc(n)
         if report.processed:
-            log.info("daemon.push_done", outcomes=report.outcomes, queries=report.queries)
+            log.info(
+                "daemon.push_done",
+                outcomes=report.outcomes,
+                queries=report.queries,
+                seconds=round(seconds, 4),
+            )
 
     def _run_stages(self, only: str | None, run_id: str) -> None:
         for stage in pipeline_stages(self.rt):
