@@ -61,7 +61,8 @@ class DaemonMetrics:
         )
         self.push_processed = Counter(
             "prm_push_notifications_processed",
-            "Stored notifications processed, by outcome (applied, unchanged, missing, unmapped).",
+            "Stored notifications processed, by outcome (applied, echo, unchanged, missing, "
+            "unmapped, invalid).",
             ["outcome"],
             registry=r,
         )

@@ -49,16 +49,17 @@ class RowSource(Protocol):
     ) -> Iterable[list[dict[str, Any]]]: ...
 
 
-# (conn, entity, raw rows, cycle id) -> the sf_ids that produced a change-log entry
-ApplyRows = Callable[[Connection, EntityMapping, Sequence[dict[str, Any]], str], set[str]]
+# (conn, entity, raw rows, cycle id) -> {sf_id: echo?} for the rows that produced a
+# change-log entry (echo: our own write coming back, which fires nothing)
+ApplyRows = Callable[[Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool]]
 
 
 def apply_with_sync(
     conn: Connection, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
-) -> set[str]:
+) -> dict[str, bool]:
     """Apply rows with the polling path's page step, recorded as ``source="push"``."""
     result = apply_page(conn, entity, rows, cycle_id=cycle_id, source="push")
-    return {d.sf_id for d in result.diffs}
+    return {d.sf_id: d.echo for d in result.diffs}
 
 
 @dataclass
@@ -70,6 +71,7 @@ class PushReport:
     failed: int = 0
     queries: int = 0
     applied_received_at: list[datetime] = field(default_factory=list)
+    # entities with a business change (not only echoes): the pipeline stages have work
     changed_entities: set[str] = field(default_factory=set)
 
     def count(self, outcome: str, n: int) -> None:
@@ -160,10 +162,12 @@ def _fetch_and_apply(
         with engine.begin() as conn:
             changed = apply(conn, entity, rows, new_cycle_id())
             found = {r["Id"] for r in rows}
-            applied = [n for n in notes if n.sf_id in changed]
+            applied = [n for n in notes if n.sf_id in changed and not changed[n.sf_id]]
+            echoes = [n for n in notes if changed.get(n.sf_id)]
             unchanged = [n for n in notes if n.sf_id in found and n.sf_id not in changed]
             missing = [n for n in notes if n.sf_id not in found]
             mark_processed(conn, [n.id for n in applied], "applied")
+            mark_processed(conn, [n.id for n in echoes], "echo")
             mark_processed(conn, [n.id for n in unchanged], "unchanged")
             mark_processed(conn, [n.id for n in missing], "missing")
     except FatalError:
@@ -176,6 +180,7 @@ def _fetch_and_apply(
         return
     report.fetched += len(rows)
     report.count("applied", len(applied))
+    report.count("echo", len(echoes))
     report.count("unchanged", len(unchanged))
     report.count("missing", len(missing))
     report.applied_received_at.extend(n.received_at for n in applied)

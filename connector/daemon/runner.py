@@ -249,7 +249,7 @@ class Daemon:
 
     def _apply(
         self, conn: Any, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
-    ) -> set[str]:
+    ) -> dict[str, bool]:
         res = apply_rows(
             conn,
             entity,
@@ -258,7 +258,7 @@ class Daemon:
             source="push",
             integration_user_id=self.rt.client().user_id,
         )
-        return {d.sf_id for d in res.diffs}
+        return {d.sf_id: d.echo for d in res.diffs}
 
     def _push(self) -> None:
         while True:

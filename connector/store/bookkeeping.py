@@ -183,7 +183,7 @@ class ReceivedNotification(SQLModel, table=True):
     processed_at: datetime | None = _stamp()
     # outbound (a Salesforce Outbound Message) | event (a signed webhook)
     source: str = Field(default="outbound", sa_column_kwargs={"server_default": "outbound"})
-    # applied | unchanged | missing | unmapped: what fetching the record found
+    # applied | echo | unchanged | missing | unmapped | invalid: what fetching the record found
     outcome: str | None = None
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_error: str | None = None
