@@ -28,7 +28,14 @@ from connector.daemon.scheduler import Plan, build_scheduler
 from connector.daemon.writer import StoreWriter
 from connector.errors import ConnectorError, FatalError
 from connector.mapping import EntityMapping
-from connector.service import STORE_LOCK, Runtime, pipeline_stages, reconcile, sync_once
+from connector.service import (
+    STORE_LOCK,
+    Runtime,
+    Stage,
+    pipeline_stages,
+    reconcile,
+    sync_once,
+)
 from connector.store import acquire_run_lock, read_connection
 from connector.sync.apply import apply_rows
 
@@ -76,6 +83,7 @@ class Daemon:
         self.metrics = DaemonMetrics(rt.engine, clock=rt.clock)
         self.metrics.active.set(0)
         self._scheduled = list(scheduled(rt))
+        self._stage_list: list[Stage] | None = None
         handlers: dict[str, Callable[[], object]] = {
             "push": self._push,
             "outbox": self._outbox,
@@ -293,8 +301,14 @@ class Daemon:
                 seconds=round(seconds, 4),
             )
 
+    def _stages(self) -> list[Stage]:
+        # Built once: a stage may load and compile its rules when it is made.
+        if self._stage_list is None:
+            self._stage_list = list(pipeline_stages(self.rt))
+        return self._stage_list
+
     def _run_stages(self, only: str | None, run_id: str) -> None:
-        for stage in pipeline_stages(self.rt):
+        for stage in self._stages():
             if only is None or stage.name == only:
                 self.writer.check()
                 stage.run(self.rt, run_id)
