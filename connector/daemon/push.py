@@ -73,6 +73,7 @@ class PushReport:
     applied_received_at: list[datetime] = field(default_factory=list)
     # entities with a business change (not only echoes): the pipeline stages have work
     changed_entities: set[str] = field(default_factory=set)
+    applied_by_entity: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str, n: int) -> None:
         if n:
@@ -186,3 +187,6 @@ def _fetch_and_apply(
     report.applied_received_at.extend(n.received_at for n in applied)
     if applied:
         report.changed_entities.add(entity.name)
+        report.applied_by_entity[entity.name] = report.applied_by_entity.get(entity.name, 0) + len(
+            applied
+        )

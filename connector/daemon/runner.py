@@ -51,7 +51,7 @@ class DaemonOptions:
 
     listen: str | None = None
     poll_interval: float | None = None
-    shutdown_grace: float = 8.0
+    shutdown_grace: float = 7.0
 
 
 # (rt) -> [(work kind, cron, runner)]: scheduled triggers, supplied by the composition
@@ -148,7 +148,7 @@ class Daemon:
                 self.stop_event.wait(self.settings.standby_retry_seconds)
             return self.exit_code
         finally:
-            self.http.stop()
+            self.http.stop(timeout=1.0)
             log.info("daemon.stopped", exit_code=self.exit_code)
 
     # --- active life ---------------------------------------------------------------------
@@ -293,6 +293,8 @@ class Daemon:
             self.metrics.push_latency.observe(max((now - received).total_seconds(), 0.0))
         for outcome, n in report.outcomes.items():
             self.metrics.push_processed.labels(outcome).inc(n)
+        for entity, n in report.applied_by_entity.items():
+            self.metrics.records_synced.labels(entity, "push").inc(n)
         if report.processed:
             log.info(
                 "daemon.push_done",

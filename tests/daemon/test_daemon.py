@@ -92,6 +92,7 @@ def test_an_outbound_message_reaches_the_store_with_polling_at_ten_minutes(
         metrics = d.get("/metrics").text
         assert 'prm_push_notifications_processed_total{outcome="applied"} 1.0' in metrics
         assert "prm_push_to_writeback_seconds_count 1.0" in metrics
+        assert 'prm_records_synced_total{entity="deal_registration",source="push"} 1.0' in metrics
     finally:
         emu.call("DELETE", "/_emulator/outbound/Deal_Registration__c")
     assert d.terminate() == 0
