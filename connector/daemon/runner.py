@@ -9,15 +9,17 @@ daemon on the same store serves health and metrics as a standby, and takes over 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import func, or_, select, text
 
 from connector.daemon.http import HttpServer, parse_listen
 from connector.daemon.inbox import count_pending
@@ -37,6 +39,7 @@ from connector.service import (
     sync_once,
 )
 from connector.store import acquire_run_lock, read_connection
+from connector.store.bookkeeping import OutboxItem
 from connector.sync.apply import apply_rows
 
 __all__ = ["Daemon", "DaemonOptions"]
@@ -137,9 +140,7 @@ class Daemon:
         waiting_logged = False
         try:
             while not self.stop_event.is_set():
-                with acquire_run_lock(
-                    self.rt.engine, STORE_LOCK, holder=f"prm daemon {_pid()} {_stamp()}"
-                ) as ok:
+                with acquire_run_lock(self.rt.engine, STORE_LOCK, holder=_holder()) as ok:
                     if ok:
                         return self._serve_active()
                 if not waiting_logged:
@@ -227,14 +228,15 @@ class Daemon:
             self._request("outbox")
 
     def _outbox_waiting(self) -> bool:
-        from sqlalchemy import func, select
-
-        from connector.store.bookkeeping import OutboxItem
-
         t = OutboxItem.__table__  # type: ignore[attr-defined]
         with read_connection(self.rt.engine) as conn:
             n = conn.execute(
-                select(func.count()).select_from(t).where(t.c.status == "pending")
+                select(func.count())
+                .select_from(t)
+                .where(
+                    t.c.status == "pending",
+                    or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= self.rt.clock()),
+                )
             ).scalar_one()
         return bool(n)
 
@@ -323,13 +325,6 @@ class Daemon:
         log.info("daemon.reconcile_done", changes=report.changes)
 
 
-def _pid() -> int:
-    import os
-
-    return os.getpid()
-
-
-def _stamp() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _holder() -> str:
+    """What `status` and a refused CLI run show about this daemon holding the store."""
+    return f"prm daemon {os.getpid()} {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
