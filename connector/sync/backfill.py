@@ -76,7 +76,14 @@ def backfill_entity(
         )
         for page in ctx.client.bulk_query(soql):
             with ctx.engine.begin() as conn:
-                res = apply_page(conn, entity, page, cycle_id=cycle_id, source="backfill")
+                res = apply_page(
+                    conn,
+                    entity,
+                    page,
+                    cycle_id=cycle_id,
+                    source="backfill",
+                    integration_user_id=ctx.client.user_id,
+                )
             run.seen += res.seen
             run.skipped += res.skipped
             run.dead += res.dead
