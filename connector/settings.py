@@ -21,6 +21,7 @@ __all__ = [
     "AuthFlow",
     "DaemonSettings",
     "DatabaseSettings",
+    "OutboxSettings",
     "SalesforceSettings",
     "Settings",
     "SyncSettings",
@@ -189,6 +190,22 @@ class DaemonSettings(_Strict):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f'must be HOST:PORT such as "127.0.0.1:8080" (got {value!r})')
         return value.strip()
+class OutboxSettings(_Strict):
+    """The ``outbox:`` section: how write-backs to Salesforce are batched and retried."""
+
+    # At or above this many pending writes of one object and operation: Bulk API 2.0 ingest.
+    bulk_threshold: int = Field(default=2000, ge=1)
+    # Records claimed, sent and recorded per transaction below the threshold (Collections
+    # calls carry 200 each; records failing on row locks are retried together, by parent).
+    claim_records: int = Field(default=1000, ge=1, le=100_000)
+    # Rows per Bulk API 2.0 ingest job.
+    bulk_job_size: int = Field(default=10000, ge=1, le=150_000_000)
+    # Dispatches a write survives transient failures for before it goes to the dead letter.
+    max_attempts: int = Field(default=10, ge=1, le=100)
+    # First wait before a failed write is tried again (doubles each attempt, capped at 1 hour).
+    retry_base_seconds: float = Field(default=30.0, ge=0)
+    # Seconds a webhook (notify) may take to answer.
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class Settings(_Strict):
@@ -200,6 +217,7 @@ class Settings(_Strict):
     triggers_path: Path = Field(default=Path("triggers.yaml"), alias="triggers")
     sync: SyncSettings = Field(default_factory=SyncSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property

@@ -59,6 +59,7 @@ def _register() -> None:
         demo_cmd,
         emulator_cmd,
         inbound_cmds,
+        outbox_cmds,
         sync_cmds,
     )
 

@@ -26,5 +26,8 @@ class Stage(Protocol):
 
 def pipeline_stages(rt: Runtime) -> list[Stage]:
     """The post-inbound stages of a cycle for ``rt``, in the order they run."""
+    from connector.outbox.stage import OutboxStage
+
     stages: list[Stage] = []
+    stages.append(OutboxStage())  # after the triggers stage: it sends what they queued
     return stages

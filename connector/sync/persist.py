@@ -25,6 +25,7 @@ from connector.store.bookkeeping import DeadLetter
 from connector.store.stream import append_changes
 from connector.sync.classify import Incoming
 from connector.sync.diffs import Op, RecordDiff
+from connector.sync.echo import mark_echoes
 from connector.sync.maprows import Mapped, Rejected
 from connector.sync.reasons import safe_reason
 from connector.sync.resolve import resolve_lookups
@@ -242,5 +243,7 @@ def log_changes(
         else dataclasses.replace(d, local_id=ids[d.sf_id])
         for d in diffs
     ]
+    # our own write-backs coming back are flagged: they update the snapshot and fire nothing
+    final = mark_echoes(conn, entity, final, integration_user_id)
     append_changes(conn, final, cycle_id=cycle_id)
     return final
