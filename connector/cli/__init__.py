@@ -61,6 +61,7 @@ def _register() -> None:
         inbound_cmds,
         outbox_cmds,
         sync_cmds,
+        triggers_cmds,
     )
 
 

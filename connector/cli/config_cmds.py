@@ -60,13 +60,20 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector.yaml and mapping.yaml, then the mapping against the org's describe.
+    """Validate connector.yaml, mapping.yaml and triggers.yaml, then the mapping vs the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
+    from connector.triggers.loader import load_triggers
+
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
     problems = []
+    triggers = 0
+    try:
+        triggers = len(load_triggers(settings.triggers_path, spec).rules)
+    except ConfigError as err:
+        problems += err.problems
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
@@ -77,20 +84,22 @@ def check_cmd(
                 return None
             return client.describe(sobject)
 
-        problems = validate_against_describe(spec, describe, sobject_names=names)
+        problems += validate_against_describe(spec, describe, sobject_names=names)
     if problems:
         raise ConfigError(problems)
     result = {
         "ok": True,
         "config": str(settings.base_dir),
         "entities": list(spec.entities),
+        "triggers": triggers,
         "checked_against_org": not offline,
     }
     if as_json:
         emit(result, as_json=True)
     else:
         where = "the org's describe" if not offline else "(files only)"
-        console.print(f"OK: {len(spec.entities)} entities mapped, validated against {where}")
+        console.print(f"OK: {len(spec.entities)} entities mapped, {triggers} triggers, "
+                      f"validated against {where}")
 
 
 @mapping_app.command("scaffold")

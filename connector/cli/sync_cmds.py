@@ -21,6 +21,7 @@ from connector.cli.common import (
     open_engine,
     settings_from,
 )
+from connector.cli.triggers_cmds import print_status_section, status_section
 from connector.errors import ConfigError, ConfigProblem
 from connector.store import migrate, read_connection, repo
 from connector.store.engine import make_engine
@@ -73,6 +74,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             }
             for d in repo.list_dead_letters(conn, newest_first=True, limit=DEAD_SHOWN)
         ]
+        triggers = status_section(conn)
     data = {
         "database": _redact_url(settings.database.url),
         "objects": objects,
@@ -80,6 +82,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         "last_run": last_run,
         "dead_letters": dead,
         "outbox": outbox,
+        "triggers": triggers,
     }
     if as_json:
         emit(data, as_json=True)
@@ -121,6 +124,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             markup=False,
             highlight=False,
         )
+    print_status_section(triggers)
 
 
 def _redact_url(url: str) -> str:

@@ -27,7 +27,9 @@ class Stage(Protocol):
 def pipeline_stages(rt: Runtime) -> list[Stage]:
     """The post-inbound stages of a cycle for ``rt``, in the order they run."""
     from connector.outbox.stage import OutboxStage
+    from connector.triggers.stage import TriggersStage
 
     stages: list[Stage] = []
+    stages.append(TriggersStage.for_runtime(rt))
     stages.append(OutboxStage())  # after the triggers stage: it sends what they queued
     return stages
