@@ -21,6 +21,19 @@ _LEVEL = {"name": "WARNING"}
 _QUIET = ("apscheduler", "sqlalchemy", "alembic.runtime.migration")
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at write time (test runners and daemons swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR = _Stderr()
+
+
 def current_level() -> str:
     """The level the last configure_logging call set (e.g. "WARNING")."""
     return _LEVEL["name"]
@@ -46,7 +59,7 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     if stdlib:
@@ -56,7 +69,7 @@ def configure_logging(
 def _route_stdlib(
     level: int, shared: list[structlog.types.Processor], renderer: structlog.types.Processor
 ) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_STDERR)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
