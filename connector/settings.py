@@ -20,6 +20,7 @@ from connector.redact import redact_url
 
 __all__ = [
     "AuthFlow",
+    "DaemonSettings",
     "DatabaseSettings",
     "OutboxSettings",
     "SalesforceSettings",
@@ -162,6 +163,35 @@ class SyncSettings(_Strict):
         return value
 
 
+class DaemonSettings(_Strict):
+    """The ``daemon:`` section: the receiver's address and secrets, and the job intervals."""
+
+    listen: str = "127.0.0.1:8080"
+    # Outbound Messages: required in the path (/salesforce/outbound/SECRET) or as the HTTP
+    # Basic password when set.
+    outbound_secret: str | None = Field(default=None, repr=False)
+    # Signed webhooks (POST /events): the HMAC-SHA256 key; /events is off while unset.
+    webhook_secret: str | None = Field(default=None, repr=False)
+    webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    outbox_interval_seconds: float = Field(default=10.0, gt=0)
+    # Unprocessed notifications (a fetch that failed) are retried this often.
+    push_retry_seconds: float = Field(default=30.0, gt=0)
+    # A standby tries to take the store's run lock this often.
+    standby_retry_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("outbound_secret", "webhook_secret", mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f'must be HOST:PORT such as "127.0.0.1:8080" (got {value!r})')
+        return value.strip()
 class OutboxSettings(_Strict):
     """The ``outbox:`` section: how write-backs to Salesforce are batched and retried."""
 
@@ -188,6 +218,7 @@ class Settings(_Strict):
     mapping_path: Path = Field(default=Path("mapping.yaml"), alias="mapping")
     triggers_path: Path = Field(default=Path("triggers.yaml"), alias="triggers")
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -207,6 +238,9 @@ class Settings(_Strict):
         if sf.get("login_url"):
             sf["login_url"] = redact_url(str(sf["login_url"]))
         data["database"]["url"] = redact_url(self.database.url)
+        for name in ("outbound_secret", "webhook_secret"):
+            if data["daemon"].get(name):
+                data["daemon"][name] = _MASK
         return data
 
 

@@ -70,6 +70,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from connector.cli import (  # noqa: F401
         config_cmds,
+        daemon_cmds,
         demo_cmd,
         emulator_cmd,
         inbound_cmds,

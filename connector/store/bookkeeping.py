@@ -221,12 +221,19 @@ class ReceivedNotification(SQLModel, table=True):
     """A push notification stored before it is acknowledged (invariant 4); unique per id."""
 
     __tablename__ = "received_notification"
+    __table_args__ = (Index("ix_received_notification_processed_at", "processed_at"),)
     id: int | None = Field(default=None, primary_key=True)
     notification_id: str = Field(unique=True, index=True)
     sobject: str | None = None
     sf_id: str | None = None
     received_at: datetime = _stamp(nullable=False)
     processed_at: datetime | None = _stamp()
+    # outbound (a Salesforce Outbound Message) | event (a signed webhook)
+    source: str = Field(default="outbound", sa_column_kwargs={"server_default": "outbound"})
+    # applied | echo | unchanged | missing | unmapped | invalid: what fetching the record found
+    outcome: str | None = None
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_error: str | None = None
 
 
 BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (

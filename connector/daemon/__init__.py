@@ -1,0 +1,2 @@
+"""The daemon: push receiver (Outbound Messages, signed webhooks), push worker, scheduler,
+health, metrics and hot standby on the store's run lock."""

@@ -1,0 +1,205 @@
+"""Prometheus metrics for one daemon: its own registry, process counters, store-backed gauges.
+
+Counters and the latency histogram live in the process (they restart at zero, as Prometheus
+expects); depths, lags and firings are read from the store at scrape time, so they are right
+after a restart and agree with `status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, Select, func, select
+
+from connector.store.bookkeeping import (
+    DeadLetter,
+    OutboxItem,
+    ReceivedNotification,
+    SyncState,
+    TriggerFiring,
+)
+from connector.store.engine import read_connection
+from connector.store.types import utcnow
+
+__all__ = ["CONTENT_TYPE", "DaemonMetrics", "StoreCollector"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+log = structlog.get_logger("connector.daemon.metrics")
+
+
+class DaemonMetrics:
+    """Every metric the daemon exports, registered on a registry of its own."""
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.records_synced = Counter(
+            "prm_records_synced",
+            "Records applied to the store (a change recorded), by entity and source.",
+            ["entity", "source"],
+            registry=r,
+        )
+        self.push_received = Counter(
+            "prm_push_notifications_received",
+            "Push notifications received, by source (outbound, event) and result "
+            "(stored, duplicate, rejected).",
+            ["source", "result"],
+            registry=r,
+        )
+        self.push_processed = Counter(
+            "prm_push_notifications_processed",
+            "Stored notifications processed, by outcome (applied, echo, unchanged, missing, "
+            "unmapped, invalid).",
+            ["outcome"],
+            registry=r,
+        )
+        self.push_latency = Histogram(
+            "prm_push_to_writeback_seconds",
+            "From storing a push notification to the end of the pipeline run that handled it "
+            "(fetch, apply, triggers, outbox dispatch).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.jobs = Counter(
+            "prm_daemon_jobs",
+            "Daemon jobs run, by job and status (ok, error, interrupted).",
+            ["job", "status"],
+            registry=r,
+        )
+        self.api_calls = Counter(
+            "prm_api_calls",
+            "Salesforce API requests made by this daemon.",
+            registry=r,
+        )
+        self.api_used = Gauge(
+            "prm_api_requests_used",
+            "The org's daily API requests used, as last reported by Salesforce.",
+            registry=r,
+        )
+        self.api_remaining = Gauge(
+            "prm_api_requests_remaining",
+            "The org's daily API requests remaining, as last reported by Salesforce.",
+            registry=r,
+        )
+        self.active = Gauge(
+            "prm_daemon_active",
+            "1 while this daemon holds the store's run lock, 0 while it waits as standby.",
+            registry=r,
+        )
+        self._api_seen = 0
+        if engine is not None:
+            r.register(StoreCollector(engine, clock=clock))
+
+    def observe_api(self, calls: int, used: int | None, maximum: int | None) -> None:
+        """Record a client's call count (monotonic per client) and the org's usage."""
+        if calls > self._api_seen:
+            self.api_calls.inc(calls - self._api_seen)
+        self._api_seen = calls
+        if used is not None:
+            self.api_used.set(used)
+            if maximum is not None:
+                self.api_remaining.set(max(maximum - used, 0))
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
+
+
+class StoreCollector(Collector):
+    """Gauges read from the store at scrape time; a failing query drops only its family."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> list[Metric]:
+        return []  # families are dynamic; do not run queries at registration
+
+    def collect(self) -> Iterator[Metric]:
+        for build in (
+            self._cursor_lag,
+            self._outbox,
+            self._dead_letters,
+            self._firings,
+            self._push_pending,
+        ):
+            try:
+                yield build()
+            except Exception as err:  # a scrape must not fail because one table is missing
+                log.warning("metrics.store_query_failed", family=build.__name__, error=str(err))
+
+    def _rows(self, stmt: Select[Any]) -> list[Any]:
+        with read_connection(self.engine) as conn:
+            return list(conn.execute(stmt).all())
+
+    def _cursor_lag(self) -> Metric:
+        fam = GaugeMetricFamily(
+            "prm_cursor_lag_seconds",
+            "Seconds between now and each entity's committed polling cursor.",
+            labels=["entity"],
+        )
+        t = SyncState.__table__  # type: ignore[attr-defined]
+        now = self.clock()
+        for entity, cursor in self._rows(select(t.c.sobject, t.c.cursor)):
+            if isinstance(cursor, datetime):
+                fam.add_metric([str(entity)], max((now - cursor).total_seconds(), 0.0))
+        return fam
+
+    def _outbox(self) -> Metric:
+        fam = GaugeMetricFamily(
+            "prm_outbox_depth",
+            "Outbox items by status (pending = waiting to be sent).",
+            labels=["status"],
+        )
+        t = OutboxItem.__table__  # type: ignore[attr-defined]
+        rows = self._rows(select(t.c.status, func.count()).group_by(t.c.status))
+        counts: dict[str, float] = {str(s): float(n) for s, n in rows}
+        counts.setdefault("pending", 0.0)
+        for status, n in sorted(counts.items()):
+            fam.add_metric([status], n)
+        return fam
+
+    def _dead_letters(self) -> Metric:
+        fam = GaugeMetricFamily(
+            "prm_dead_letters", "Unresolved dead letters by kind.", labels=["kind"]
+        )
+        t = DeadLetter.__table__  # type: ignore[attr-defined]
+        stmt = select(t.c.kind, func.count()).where(t.c.resolved_at.is_(None)).group_by(t.c.kind)
+        for kind, n in self._rows(stmt):
+            fam.add_metric([str(kind)], float(n))
+        return fam
+
+    def _firings(self) -> Metric:
+        fam = CounterMetricFamily(
+            "prm_trigger_firings",
+            "Trigger firings recorded in the store, by rule.",
+            labels=["rule"],
+        )
+        t = TriggerFiring.__table__  # type: ignore[attr-defined]
+        stmt = select(t.c.trigger_id, func.count()).group_by(t.c.trigger_id)
+        for rule, n in self._rows(stmt):
+            fam.add_metric([str(rule)], float(n))
+        return fam
+
+    def _push_pending(self) -> Metric:
+        t = ReceivedNotification.__table__  # type: ignore[attr-defined]
+        stmt = select(func.count()).select_from(t).where(t.c.processed_at.is_(None))
+        (n,) = self._rows(stmt)[0]
+        return GaugeMetricFamily(
+            "prm_push_pending",
+            "Stored push notifications not processed yet.",
+            value=float(n),
+        )

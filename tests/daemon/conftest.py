@@ -1,0 +1,110 @@
+"""Daemon tests: the receiver on a real uvicorn server, stores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from connector.daemon.http import HttpServer
+from connector.daemon.metrics import DaemonMetrics
+from connector.daemon.receiver import ReceiverDeps, create_receiver_app
+from connector.emulator.testing import EmulatorHandle
+from connector.settings import DaemonSettings
+from connector.store.bookkeeping import ReceivedNotification
+
+from dbfixtures import db_kind, engine
+
+__all__ = [
+    "ORG_ID",
+    "Running",
+    "db_kind",
+    "engine",
+    "receiver",
+    "sf_env",
+    "stored_count",
+    "write_config",
+]
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "connector" / "defaults"
+
+
+def sf_env(emu: EmulatorHandle, db_url: str) -> dict[str, str]:
+    """The PRM_* variables the default connector.yaml reads, pointed at ``emu``."""
+    user = emu.users["integration"]
+    return {
+        "PRM_SF_LOGIN_URL": emu.login_url,
+        "PRM_SF_USERNAME": user["username"],
+        "PRM_SF_PASSWORD": user["password"],
+        "PRM_SF_CLIENT_ID": emu.client_id,
+        "PRM_SF_CLIENT_SECRET": emu.client_secret,
+        "PRM_SF_CA_BUNDLE": emu.ca_bundle,
+        "PRM_DATABASE_URL": db_url,
+    }
+
+
+def write_config(folder: Path, replace: dict[str, str] | None = None) -> Path:
+    """Copy the default config files into ``folder``; ``replace`` maps 'key: old' lines to new."""
+    for name in ("connector.yaml", "mapping.yaml", "triggers.yaml"):
+        shutil.copyfile(CONFIG_DIR / name, folder / name)
+    path = folder / "connector.yaml"
+    text = path.read_text()
+    for key, value in (replace or {}).items():
+        text = re.sub(rf"^(\s*){key}: .*$", rf"\g<1>{key}: {value}", text, count=1, flags=re.M)
+    path.write_text(text)
+    return path
+
+
+ORG_ID = "00D000000000001AAA"
+
+
+def stored_count(engine: Engine) -> int:
+    """Rows in received_notification."""
+    t = ReceivedNotification.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+
+
+@dataclass
+class Running:
+    """A receiver being served: its base URL, metrics, and how often it woke the worker."""
+
+    url: str
+    metrics: DaemonMetrics
+    deps: ReceiverDeps
+    wakeups: list[int] = field(default_factory=list)
+    org: dict[str, str | None] = field(default_factory=dict)
+
+
+@pytest.fixture
+def receiver(engine: Engine) -> Iterator[Callable[..., Running]]:
+    """Factory: serve a receiver over HTTP for ``engine`` with the given daemon settings."""
+    servers: list[HttpServer] = []
+
+    def start(org_id: str | None = ORG_ID, **settings: Any) -> Running:
+        metrics = DaemonMetrics(engine)
+        org: dict[str, str | None] = {"id": org_id}
+        wakeups: list[int] = []
+        deps = ReceiverDeps(
+            engine=engine,
+            settings=DaemonSettings(**settings),
+            metrics=metrics,
+            organization_id=lambda: org["id"],
+            on_stored=lambda: wakeups.append(1),
+        )
+        server = HttpServer(create_receiver_app(deps))
+        server.start()
+        servers.append(server)
+        return Running(server.url, metrics, deps, wakeups, org)
+
+    try:
+        yield start
+    finally:
+        for s in servers:
+            s.stop()
