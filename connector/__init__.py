@@ -1,3 +1,3 @@
-"""prm-connector: keeps a local PRM store in sync with Salesforce and logs every change."""
+"""prm-connector: a PRM store kept in sync with Salesforce, both ways, with partner triggers."""
 
 __version__ = "0.1.0"

@@ -145,3 +145,17 @@ def test_missing_environment_variable_is_reported_with_its_line(tmp_path: Path) 
     res = invoke("status", "-c", str(tmp_path / "connector.yaml"), env=env)
     assert res.exit_code == 2
     assert "PRM_SF_USERNAME" in res.stderr and "connector.yaml:" in res.stderr
+
+
+def test_broken_triggers_stop_sync_before_the_org_is_called(tmp_path: Path) -> None:
+    """A rule naming an unknown entity: `sync --once` exits 2 with triggers.yaml:line, before
+    logging in (the login URL points nowhere, so reaching it would be exit 1)."""
+    assert invoke("init", str(tmp_path)).exit_code == 0
+    path = tmp_path / "triggers.yaml"
+    text = path.read_text()
+    original = "entity: deal_registration"
+    line = text[: text.index(original)].count("\n") + 1
+    path.write_text(text.replace(original, "entity: deal_registrations", 1))
+    res = invoke("sync", "--once", "-c", str(tmp_path / "connector.yaml"), env=_env(tmp_path))
+    assert res.exit_code == 2, res.stderr
+    assert f"triggers.yaml:{line}:" in res.stderr, res.stderr

@@ -23,7 +23,7 @@ _STATE: dict[str, bool] = {"debug": False}
 
 app = typer.Typer(
     name="prm-connector",
-    help="Keep a local PRM store in sync with Salesforce and log every change.",
+    help="Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,7 +51,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Keep a local PRM store in sync with Salesforce and log every change.
+    """Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.
 
     Every command takes --config/-c PATH (else $PRM_CONFIG, else ./connector.yaml).
     Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, rules, arguments).

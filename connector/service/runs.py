@@ -176,6 +176,8 @@ def sync_once(
     An entity whose read fails is reported in ``failures`` (status "error") and the others go
     on; failures that would hit every entity raise. Returns the report of the run.
     """
+    # Stages are built first: a broken triggers.yaml stops the cycle before anything is read.
+    stages = pipeline_stages(rt)
     with recorded_run(rt, "sync") as report:
         ctx = rt.context(progress)
         for entity in rt.spec.entities.values():
@@ -191,7 +193,7 @@ def sync_once(
                 report.failures[entity.name] = safe_reason(err)
                 continue
             report.objects.append(run.summary())
-        for stage in pipeline_stages(rt):
+        for stage in stages:
             report.stages[stage.name] = stage.run(rt, report.run_id)
         _failed(report)
     return report
