@@ -77,6 +77,14 @@ def demo_cmd(
         Path, typer.Option("--dir", help="Where to write the demo's config and SQLite store.")
     ] = Path("prm-demo"),
     as_json: JsonOption = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="After the story, keep the org and the daemon running (Outbound Messages "
+            "pushed to its receiver) so you can edit the org and watch; Ctrl-C stops.",
+        ),
+    ] = False,
 ) -> None:
     """Start an emulated org, sync it, then play live changes and show what the triggers did.
 
@@ -87,10 +95,62 @@ def demo_cmd(
     """
     from connector.demo import run_demo
 
+    if live:
+        run_demo(directory, write_defaults=write_defaults, live=_live(directory, as_json))
+        return
     result = run_demo(directory, write_defaults=write_defaults)
     if as_json:
         emit(result.as_dict(), as_json=True)
         return
+    _render(result, directory)
+
+
+def _live(directory: Path, as_json: bool) -> Any:
+    from connector.demo.tour import live_daemon
+
+    def hook(rt: Any, emu: Any, result: Any) -> None:
+        if as_json:
+            emit(result.as_dict(), as_json=True)
+        else:
+            _render(result, directory)
+
+        def announce(url: str) -> None:
+            users = emu.users
+            info = {
+                "receiver": url,
+                "instance_url": emu.instance_url,
+                "login_url": emu.login_url,
+                "ca_bundle": str(Path(emu.ca_bundle).resolve()),
+                "client_id": emu.client_id,
+                "client_secret": emu.client_secret,
+                "partner": {k: users["partner"][k] for k in ("username", "password")},
+                "admin": {k: users["admin"][k] for k in ("username", "password")},
+            }
+            if as_json:  # one line, flushed: a script reads it while the daemon runs
+                import json
+                import sys
+
+                sys.stdout.write(json.dumps({"live": info}) + "\n")
+                sys.stdout.flush()
+                return
+            console.rule("[bold]Live")
+            console.print(
+                f"The daemon is running (receiver {url}); the org at {emu.instance_url} pushes "
+                "Outbound Messages to it. Edit the org as the partner or admin user "
+                f"({users['partner']['username']} / {users['partner']['password']}, CA bundle "
+                f"{emu.ca_bundle}) and watch `prm-connector -c {directory / 'connector.yaml'} "
+                "triggers log`. Ctrl-C stops.",
+                highlight=False,
+            )
+
+        code = live_daemon(rt, emu, announce)
+        if code:
+            raise typer.Exit(code)
+
+    return hook
+
+
+def _render(result: Any, directory: Path) -> None:
     console.rule("[bold]prm-connector demo")
     console.print(f"Emulated org at {result.instance_url}; store: {directory / 'prm.db'}")
     rows = ", ".join(f"{name} {n}" for name, n in result.backfill.items())

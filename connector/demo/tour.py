@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,7 +22,11 @@ from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.service import Runtime, open_runtime, run_lock, sync_once
 from connector.store.trigger_log import TriggerDecision
 
-__all__ = ["DemoResult", "SceneResult", "pin_connection", "run_demo"]
+__all__ = ["DemoResult", "LiveHook", "SceneResult", "live_daemon", "pin_connection", "run_demo"]
+
+# Called after the story, inside the emulator's lifetime: (runtime, emulator, result) -> None
+LiveHook = Callable[[Runtime, EmulatorHandle, "DemoResult"], None]
+LIVE_OBJECTS = ("Deal_Registration__c", "Partner_Certification__c", "Opportunity", "Account")
 
 _ENV_REF = re.compile(r"\$\{(PRM_[A-Z_]+)(?::-[^}]*)?\}")
 DECISIONS = TriggerDecision.__table__  # type: ignore[attr-defined]
@@ -142,8 +147,33 @@ def _play(rt: Runtime, emu: EmulatorHandle, scene: Scene, ids: dict[str, str]) -
     return result
 
 
-def run_demo(directory: Path, *, write_defaults: Any) -> DemoResult:
-    """Play the story in ``directory`` (config and SQLite store stay there afterwards)."""
+def live_daemon(rt: Runtime, emu: EmulatorHandle, announce: Callable[[str], None]) -> int:
+    """Run the daemon on the demo's org until SIGINT/SIGTERM, with Outbound Messages from the
+    emulator pushed to its receiver; ``announce`` gets the receiver's URL once it is up."""
+    from connector.daemon.runner import Daemon, DaemonOptions
+    from connector.daemon.triggers import scheduled_jobs
+
+    daemon = Daemon(
+        rt, DaemonOptions(listen="127.0.0.1:0", poll_interval=30.0), scheduled=scheduled_jobs
+    )
+    for sobject in LIVE_OBJECTS:
+        emu.call(
+            "POST",
+            "/_emulator/outbound",
+            json={"sobject": sobject, "url": f"{daemon.url}/salesforce/outbound"},
+        )
+    daemon.install_signal_handlers()
+    announce(daemon.url)
+    return daemon.run()
+
+
+def run_demo(
+    directory: Path, *, write_defaults: Any, live: LiveHook | None = None
+) -> DemoResult:
+    """Play the story in ``directory`` (config and SQLite store stay there afterwards).
+
+    With ``live``, the hook runs after the story while the emulated org is still up.
+    """
     if directory.exists():
         _fresh(directory)
     write_defaults(directory, force=True)
@@ -156,7 +186,9 @@ def run_demo(directory: Path, *, write_defaults: Any) -> DemoResult:
             backfill = {o["entity"]: int(o.get("seen", 0) or 0) for o in first.objects}
             ids: dict[str, str] = {}
             scenes = [_play(rt, emu, scene, ids) for scene in SCENES]
-            calls = rt.api_calls()
+            result = DemoResult(str(directory), emu.instance_url, backfill, scenes, rt.api_calls())
+            if live is not None:
+                live(rt, emu, result)
         finally:
             rt.close()
-        return DemoResult(str(directory), emu.instance_url, backfill, scenes, calls)
+        return result
