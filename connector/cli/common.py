@@ -56,9 +56,14 @@ def settings_from(config: Path | None) -> Settings:
 
 
 def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
-    """Validate connector.yaml and mapping.yaml before anything touches the store or the org."""
+    """Validate connector.yaml, mapping.yaml (and programs.yaml) before touching store or org."""
     settings = load_settings(config)
-    return settings, load_mapping(settings.mapping_path)
+    spec = load_mapping(settings.mapping_path)
+    if settings.programs_path is not None:
+        from connector.programs.loader import load_programs
+
+        load_programs(settings.programs_path)
+    return settings, spec
 
 
 def open_engine(settings: Settings) -> Engine:

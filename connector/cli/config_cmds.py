@@ -17,14 +17,14 @@ from connector.salesforce import connect
 __all__ = ["DEFAULTS_DIR", "write_defaults"]
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
-DEFAULT_FILES = ("connector.yaml", "mapping.yaml", "triggers.yaml")
+DEFAULT_FILES = ("connector.yaml", "mapping.yaml", "triggers.yaml", "programs.yaml")
 
 mapping_app = typer.Typer(help="Work with mapping.yaml.", no_args_is_help=True)
 app.add_typer(mapping_app, name="mapping")
 
 
 def write_defaults(target: Path, *, force: bool = False) -> list[Path]:
-    """Copy the default connector.yaml, mapping.yaml and triggers.yaml into ``target``."""
+    """Copy the default connector.yaml, mapping.yaml, triggers.yaml and programs.yaml."""
     target.mkdir(parents=True, exist_ok=True)
     existing = [target / n for n in DEFAULT_FILES if (target / n).exists()]
     if existing and not force:
@@ -43,7 +43,7 @@ def init_cmd(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Write DIR/connector.yaml, DIR/mapping.yaml and DIR/triggers.yaml to start from."""
+    """Write DIR/connector.yaml, mapping.yaml, triggers.yaml and programs.yaml to start from."""
     for path in write_defaults(directory, force=force):
         console.print(f"wrote {path}")
     console.print(
@@ -60,12 +60,17 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector.yaml and mapping.yaml, then the mapping against the org's describe.
+    """Validate connector.yaml, mapping.yaml and programs.yaml, then the mapping against the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
+    programs = None
+    if settings.programs_path is not None:
+        from connector.programs.loader import load_programs
+
+        programs = load_programs(settings.programs_path)
     problems = []
     if not offline:
         client = connect(settings.salesforce)
@@ -85,6 +90,7 @@ def check_cmd(
         "config": str(settings.base_dir),
         "entities": list(spec.entities),
         "checked_against_org": not offline,
+        "programs": sorted(programs.programs) if programs else [],
     }
     if as_json:
         emit(result, as_json=True)
