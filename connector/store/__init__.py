@@ -1,5 +1,6 @@
 """The local PRM store: entity tables, sync bookkeeping, migrations, batch repository, locks."""
 
+from connector.store import programs as programs  # registers the programs tables
 from connector.store import repo
 from connector.store.engine import (
     current_revision,

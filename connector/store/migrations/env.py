@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import connector.store.bookkeeping
 import connector.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import connector.store.programs
 
 target_metadata = SQLModel.metadata
 
