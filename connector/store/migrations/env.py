@@ -9,8 +9,9 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import connector.store.bookkeeping
-import connector.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import connector.store.models
 import connector.store.programs
+import connector.store.trigger_log  # noqa: F401  (these register the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
 

@@ -1,0 +1,303 @@
+"""The triggers consumer: reads the change log, decides, acts, commits all of it at once.
+
+One transaction per batch holds the firings, the local effects, the outbox items, the audit
+rows and the consumer offset (invariant 2): a crash anywhere before the commit replays the
+batch, and the unique firing keys make sure a replayed batch never fires twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, update
+
+from connector.errors import ConnectorError
+from connector.mapping.spec import MappingSpec
+from connector.outbox.items import enqueue
+from connector.store.bookkeeping import TriggerFiring
+from connector.store.sqlutil import from_json_safe, to_json_safe, upsert_stmt
+from connector.store.stream import ChangeEvent, commit_offset, read_changes
+from connector.store.types import utcnow
+from connector.triggers.actions import ActionEnv, ActionFailed, apply_due_pending, run_action
+from connector.triggers.audit import AuditRow, write_audit
+from connector.triggers.conflict import find_conflict
+from connector.triggers.engine import Change, Decision, Evaluator, Facts, referenced_fields
+from connector.triggers.facts import FactEnv, PartnerContext
+from connector.triggers.spec import Rule, RuleSet
+
+__all__ = [
+    "CONSUMER",
+    "BatchProcessor",
+    "Clock",
+    "TriggersReport",
+    "apply_pending",
+    "decisions_json",
+    "run_triggers",
+    "typed_change",
+]
+
+CONSUMER = "triggers"
+FIRING: Table = TriggerFiring.__table__  # type: ignore[attr-defined]
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class TriggersReport:
+    """What a triggers run did, for the sync report and ``status``."""
+
+    changes: int = 0
+    echoes: int = 0
+    evaluations: int = 0
+    fired: int = 0
+    dry_run: int = 0
+    already_fired: int = 0
+    errors: int = 0
+    outbox: int = 0
+    batches: int = 0
+    downgrades: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """The counts as a dict (the Stage protocol's report)."""
+        return asdict(self)
+
+
+def _types(spec: MappingSpec, entity: str) -> dict[str, str]:
+    ent = spec.entities.get(entity)
+    if ent is None:
+        return {}
+    return {f.local: ("lookup" if f.lookup else f.local_type) for f in ent.fields.values()}
+
+
+def typed_change(spec: MappingSpec, event: ChangeEvent) -> Change:
+    """A change-log entry with its values typed again (dates as dates) and its version."""
+    types = _types(spec, event.entity)
+
+    def typed(values: dict[str, Any] | None) -> dict[str, Any] | None:
+        if values is None:
+            return None
+        out = from_json_safe(values, types)
+        out["id"] = event.local_id
+        out["sf_id"] = event.sf_id
+        return out
+
+    stamp = event.modstamp.isoformat() if event.modstamp else f"seq{event.seq}"
+    return Change(event.entity, event.op, event.local_id, event.sf_id, typed(event.new),
+                  typed(event.old), f"{event.op}@{stamp}", event.seq, event.source)
+
+
+class BatchProcessor:
+    """Decides and (unless ``apply`` is False) acts on changes inside one transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        spec: MappingSpec,
+        rules: RuleSet,
+        evaluator: Evaluator,
+        now: datetime,
+        report: TriggersReport,
+        *,
+        run_id: str | None = None,
+        apply: bool = True,
+    ) -> None:
+        self.conn = conn
+        self.spec = spec
+        self.rules = rules
+        self.evaluator = evaluator
+        self.now = now
+        self.report = report
+        self.run_id = run_id
+        self.apply = apply
+        needed = referenced_fields(rules.rules)["partner"]
+        self.partners = PartnerContext(
+            conn, FactEnv(now, rules.settings.fiscal_year_start_month), needed=needed
+        )
+        self.by_entity = {e: rules.for_entity(e) for e in rules.entities()}
+        self._uses_partner = {
+            e: any("partner" in x.variables for r in rs for x in r.expressions())
+            for e, rs in self.by_entity.items()
+        }
+        for r in rules.scheduled():
+            self._uses_partner[r.entity] = self._uses_partner.get(r.entity, False) or any(
+                "partner" in x.variables for x in r.expressions())
+        self.audit: list[AuditRow] = []
+        self.decisions: list[Decision] = []
+
+    def facts(self, change: Change) -> Facts:
+        """The partner map and conflict for ``change``."""
+        record = change.new if change.new is not None else change.old or {}
+        partner = None
+        if self._uses_partner.get(change.entity):
+            pid = change.local_id if change.entity == "partner" else record.get("partner")
+            partner = self.partners.get(pid if isinstance(pid, int) else None)
+        conflict = None
+        if change.entity == "deal_registration" and change.new is not None:
+            conflict = find_conflict(self.conn, dict(change.new),
+                                     window_days=self.rules.settings.protection_window_days)
+        return Facts(partner, conflict is not None,
+                     conflict.describe() if conflict is not None else None)
+
+    def process(self, change: Change, rules: list[Rule] | None = None) -> list[Decision]:
+        """Evaluate ``rules`` (default: those of ``change``'s entity) and settle each decision."""
+        if rules is None:
+            rules = self.by_entity.get(change.entity) or []
+        if not rules:
+            return []
+        before = self.evaluator.evaluations
+        decisions = self.evaluator.decide(rules, change, self.facts(change))
+        self.report.evaluations += self.evaluator.evaluations - before
+        for d in decisions:
+            self.decisions.append(d)
+            if self.apply:
+                self._settle(d)
+        return decisions
+
+    def _claim(self, key: str, d: Decision) -> bool:
+        stmt = upsert_stmt(self.conn, FIRING).values(
+            key=key, trigger_id=d.rule.id, entity=d.change.entity, local_id=d.change.local_id,
+            fired_at=self.now, result={"branch": d.branch},
+        ).on_conflict_do_nothing(index_elements=["key"])
+        return bool(self.conn.execute(stmt).rowcount)
+
+    def _row(self, d: Decision, outcome: str, reason: str | None = None, **kw: Any) -> None:
+        c = d.change
+        self.audit.append(AuditRow(
+            d.rule.id, c.entity, c.local_id, c.sf_id, c.seq, outcome, d.rule.stage,
+            reason or d.reason, d.branch, d.key, d.inputs, **kw))
+
+    def _settle(self, d: Decision) -> None:
+        if d.outcome == "error":
+            self.report.errors += 1
+            self._row(d, "error")
+            return
+        if d.outcome != "fire":
+            if d.notable:
+                self._row(d, "not_fired")
+            return
+        planned = [{"action": a.name, "params": a.params} for a in d.actions]
+        if d.rule.stage == "dry_run":
+            if self._claim(f"dry_run|{d.key}", d):
+                self.report.dry_run += 1
+                self._row(d, "dry_run", actions=planned)
+            return
+        savepoint = self.conn.begin_nested()
+        try:
+            if not self._claim(d.key, d):
+                savepoint.rollback()
+                self.report.already_fired += 1
+                self._row(d, "already_fired", "this rule already fired for this version")
+                return
+            results, ids = self._act(d)
+            self.conn.execute(update(FIRING).where(FIRING.c.key == d.key).values(result={
+                "branch": d.branch, "actions": [r.summary() for r in results],
+                "outbox_ids": ids}))
+            savepoint.commit()
+        except (ActionFailed, ConnectorError, ValueError, KeyError, TypeError) as err:
+            savepoint.rollback()
+            self.report.errors += 1
+            self._row(d, "error", f"action failed: {err}", actions=planned)
+            return
+        self.report.fired += 1
+        self.report.outbox += len(ids)
+        self._row(d, "fired", actions=[r.summary() for r in results], outbox_ids=ids)
+
+    def _act(self, d: Decision) -> tuple[list[Any], list[str]]:
+        c = d.change
+        record = dict(c.new if c.new is not None else c.old or {})
+        env = ActionEnv(self.conn, self.spec, self.rules.settings, self.now, d.rule.id,
+                        c.entity, c.local_id, c.sf_id, record, d.key)
+        results, ids = [], []
+        for action in d.actions:
+            result = run_action(env, action)
+            results.append(result)
+            if result.writes:
+                ids += enqueue(self.conn, result.writes)
+            if result.partner_changed:
+                self.partners.invalidate(env.partner_id)
+        return results, ids
+
+    def flush(self) -> None:
+        """Write the batch's audit rows (same transaction)."""
+        write_audit(self.conn, self.audit, run_id=self.run_id, at=self.now)
+        self.audit = []
+
+
+def apply_pending(
+    engine: Engine, spec: MappingSpec, rules: RuleSet, now: datetime, report: TriggersReport,
+) -> None:
+    """Carry out the tier downgrades whose grace period is over, in their own transaction."""
+    Row = AuditRow
+
+    with engine.begin() as conn:
+        results = apply_due_pending(conn, spec, rules.settings, now)
+        rows = []
+        for r in results:
+            ids = enqueue(conn, r.writes) if r.writes else []
+            report.outbox += len(ids)
+            rows.append(Row("set_tier", "partner", None, None, None, "fired", "live", r.detail,
+                            actions=[r.summary()], outbox_ids=ids))
+        report.downgrades += len(results)
+        write_audit(conn, rows, run_id=None, at=now)
+
+
+def run_triggers(
+    engine: Engine,
+    spec: MappingSpec,
+    rules: RuleSet,
+    clock: Clock = utcnow,
+    *,
+    run_id: str | None = None,
+    batch_size: int = 500,
+    before_commit: Callable[[Connection, list[ChangeEvent]], None] | None = None,
+) -> TriggersReport:
+    """Consume the change log from the ``triggers`` offset to its end, batch by batch.
+
+    ``before_commit`` runs after a batch is settled and before it commits (crash tests).
+    """
+    run_id = run_id or uuid.uuid4().hex[:12]
+    report = TriggersReport()
+    now = clock()
+    apply_pending(engine, spec, rules, now, report)
+    evaluator = Evaluator(rules.rules, now)
+    watched = rules.entities()
+    while True:
+        with engine.begin() as conn:
+            events = read_changes(conn, CONSUMER, limit=batch_size)
+            if not events:
+                break
+            proc = BatchProcessor(conn, spec, rules, evaluator, now, report, run_id=run_id)
+            for event in events:
+                report.changes += 1
+                if event.echo:
+                    report.echoes += 1
+                    continue
+                if event.entity not in watched or event.entity not in spec.entities:
+                    continue
+                proc.process(typed_change(spec, event))
+            proc.flush()
+            if before_commit is not None:
+                before_commit(conn, events)
+            commit_offset(conn, CONSUMER, events[-1].seq)
+        report.batches += 1
+    return report
+
+
+def decisions_json(decisions: Iterable[Decision]) -> list[dict[str, Any]]:
+    """Decisions as JSON-ready dicts (``triggers test`` / ``replay``)."""
+    out = []
+    for d in decisions:
+        out.append({
+            "rule": d.rule.id, "entity": d.change.entity, "local_id": d.change.local_id,
+            "sf_id": d.change.sf_id, "seq": d.change.seq, "op": d.change.op,
+            "outcome": d.outcome, "branch": d.branch, "reason": d.reason,
+            "stage": d.rule.stage, "firing_key": d.key,
+            "actions": [{"action": a.name, "params": to_json_safe(a.params)}
+                        for a in d.actions],
+            "inputs": {k: (to_json_safe(v) if isinstance(v, dict) else v)
+                       for k, v in d.inputs.items()},
+        })
+    return out

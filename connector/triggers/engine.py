@@ -1,0 +1,238 @@
+"""The trigger engine: changes and their context in, decisions out. Pure: no I/O, no clock.
+
+For each change, the rules of its entity that watch its event and source are evaluated in
+order on one reused ``cel.Context``. ``mode: on_true`` fires the actions when the condition
+becomes true (it is true now and was not for the previous version, as Salesforce Flow's "only
+when a record is updated to meet the condition") and the ``otherwise`` actions when it becomes
+false (or is false on create); ``every_time`` picks one branch on every matching change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import cel
+
+from connector.triggers.expressions import to_cel
+from connector.triggers.spec import ActionSpec, Rule
+
+__all__ = [
+    "REGISTRATION_DECISIONS",
+    "Change",
+    "Decision",
+    "Evaluator",
+    "Facts",
+    "PlannedAction",
+    "firing_key",
+    "referenced_fields",
+]
+
+REGISTRATION_DECISIONS = ("approve_registration", "reject_registration", "route_for_review")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of one record as the engine sees it (values already typed)."""
+
+    entity: str
+    op: str  # created | updated | deleted | undeleted | scheduled
+    local_id: int | None
+    sf_id: str | None
+    new: Mapping[str, Any] | None
+    old: Mapping[str, Any] | None = None
+    version: str = ""  # the record version (or scheduled period) in firing keys
+    seq: int | None = None
+    source: str = "poll"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the store says around a change: the partner map and the registration conflict."""
+
+    partner: Mapping[str, Any] | None = None
+    conflict: bool = False
+    conflict_note: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """An action to run, with its CEL parameters already evaluated."""
+
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one rule decided about one change, and why."""
+
+    rule: Rule
+    change: Change
+    outcome: str  # fire | not_fired | error
+    reason: str
+    branch: str | None = None  # actions | otherwise
+    actions: tuple[PlannedAction, ...] = ()
+    inputs: dict[str, Any] = field(default_factory=dict)
+    notable: bool = True  # worth an audit row (plain "condition false" is not)
+
+    @property
+    def key(self) -> str:
+        """The firing key: rule, record, version (or period)."""
+        return firing_key(self.rule.id, self.change)
+
+
+def firing_key(rule_id: str, change: Change) -> str:
+    """``rule|entity|record|version``: unique in the store, so a rule fires once per version."""
+    record = change.local_id if change.local_id is not None else change.sf_id
+    return f"{rule_id}|{change.entity}|{record}|{change.version}"
+
+
+def referenced_fields(rules: Iterable[Rule]) -> dict[str, frozenset[str]]:
+    """Per variable (new, old, partner): the fields some rule reads."""
+    out: dict[str, set[str]] = {"new": set(), "old": set(), "partner": set()}
+    for rule in rules:
+        for expr in rule.expressions():
+            for var, names in expr.refs.items():
+                out[var] |= names
+    record = out["new"] | out["old"]
+    return {"new": frozenset(record), "old": frozenset(record),
+            "partner": frozenset(out["partner"])}
+
+
+def _subset(values: Mapping[str, Any] | None, names: frozenset[str]) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {n: to_cel(values.get(n)) for n in names}
+
+
+class Evaluator:
+    """Evaluates rules on changes with two reused CEL contexts (this version and the last)."""
+
+    def __init__(self, rules: Iterable[Rule], now: datetime) -> None:
+        self.rules = list(rules)
+        self.fields = referenced_fields(self.rules)
+        self.now = to_cel(now)
+        self.current = cel.Context()
+        self.previous = cel.Context()
+        for ctx in (self.current, self.previous):
+            ctx.add_variable("now", self.now)
+        self.previous.add_variable("old", None)
+        self._partner: Any = object()  # the partner map last put in the contexts
+        self.evaluations = 0
+
+    def _bind(self, change: Change, facts: Facts) -> tuple[dict[str, Any] | None, ...]:
+        new = _subset(change.new, self.fields["new"])
+        old = _subset(change.old, self.fields["old"])
+        self.current.add_variable("new", new)
+        self.current.add_variable("old", old)
+        self.current.add_variable("conflict", facts.conflict)
+        self.previous.add_variable("new", old)
+        self.previous.add_variable("conflict", facts.conflict)
+        partner = facts.partner
+        if partner is not self._partner:
+            p = _subset(partner, self.fields["partner"])
+            self.current.add_variable("partner", p)
+            self.previous.add_variable("partner", p)
+            self._partner = partner
+        return new, old
+
+    def decide(self, rules: Iterable[Rule], change: Change, facts: Facts) -> list[Decision]:
+        """Decisions of ``rules`` (already filtered to the change's entity) on ``change``."""
+        todo = [r for r in rules if _watches(r, change)]
+        if not todo:
+            return []
+        new, old = self._bind(change, facts)
+        inputs_base = {"new": new, "old": old, "conflict": facts.conflict}
+        out = []
+        for rule in todo:
+            out.append(self._one(rule, change, facts, inputs_base))
+        return out
+
+    def decide_one(self, rule: Rule, change: Change, facts: Facts) -> Decision:
+        """``rule``'s decision on ``change`` whatever events it watches (dry tests)."""
+        new, old = self._bind(change, facts)
+        return self._one(rule, change, facts, {"new": new, "old": old, "conflict": facts.conflict})
+
+    def _state(self, rule: Rule, ctx: Any) -> str | None:
+        """Which branch a record version is in: None outside the scope, else the branch."""
+        if rule.scope is not None:
+            self.evaluations += 1
+            if rule.scope.run(ctx) is not True:
+                return None
+        self.evaluations += 1
+        result = rule.when.run(ctx)
+        if not isinstance(result, bool):
+            raise TypeError(f"the condition returned {type(result).__name__}, not a bool")
+        return "actions" if result else "otherwise"
+
+    def _one(
+        self, rule: Rule, change: Change, facts: Facts, base: dict[str, Any]
+    ) -> Decision:
+        refs = frozenset().union(*(e.refs.get("partner", frozenset())
+                                   for e in (rule.when, rule.scope) if e is not None))
+        inputs = {**base, "partner": _subset(facts.partner, refs)}
+        try:
+            state = self._state(rule, self.current)
+        except Exception as err:  # a broken rule never stops the others
+            return Decision(rule, change, "error", f"condition failed: {_one_line(err)}"
+                            + _null_hint(inputs), inputs=inputs)
+        if state is None:
+            return Decision(rule, change, "not_fired", "out of scope", inputs=inputs,
+                            notable=False)
+        actions = rule.actions if state == "actions" else rule.otherwise
+        why = "condition true" if state == "actions" else "condition false"
+        if not actions:
+            return Decision(rule, change, "not_fired", why, inputs=inputs, notable=False)
+        if rule.mode == "on_true" and change.op == "updated" and change.old is not None:
+            try:
+                before = self._state(rule, self.previous)
+            except Exception:
+                before = None  # a condition that failed before held no branch before
+            if before == state:
+                return Decision(rule, change, "not_fired",
+                                f"{why} before this change too (mode on_true)", inputs=inputs,
+                                notable=state == "actions")
+            why = "condition became true" if state == "actions" else "condition became false"
+        return self._fire(rule, change, facts, state, actions, why, inputs)
+
+    def _fire(
+        self, rule: Rule, change: Change, facts: Facts, branch: str,
+        actions: tuple[ActionSpec, ...], reason: str, inputs: dict[str, Any],
+    ) -> Decision:
+        planned = []
+        for action in actions:
+            params = dict(action.params)
+            try:
+                for name, expr in action.expressions.items():
+                    self.evaluations += 1
+                    params[name] = expr.run(self.current)
+            except Exception as err:
+                return Decision(rule, change, "error",
+                                f"{action.name}.{name} failed: {_one_line(err)}",
+                                branch=branch, inputs=inputs)
+            if action.name in REGISTRATION_DECISIONS and facts.conflict and facts.conflict_note:
+                base = str(params.get("reason") or "")
+                params["reason"] = f"{base}; {facts.conflict_note}" if base else (
+                    facts.conflict_note)
+            planned.append(PlannedAction(action.name, params))
+        return Decision(rule, change, "fire", reason, branch, tuple(planned), inputs)
+
+
+def _watches(rule: Rule, change: Change) -> bool:
+    if change.op == "scheduled":
+        return rule.scheduled
+    return change.op in rule.on and change.source in rule.sources
+
+
+def _null_hint(inputs: dict[str, Any]) -> str:
+    nulls = [f"{var}.{name}" for var in ("new", "partner")
+             for name, value in (inputs.get(var) or {}).items() if value is None]
+    return f" ({', '.join(sorted(nulls))} is null)" if nulls else ""
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

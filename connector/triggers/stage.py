@@ -1,0 +1,31 @@
+"""The triggers step of a sync cycle, as a stage of the service layer's pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.store.types import utcnow
+from connector.triggers.consumer import run_triggers
+from connector.triggers.loader import load_triggers
+from connector.triggers.spec import RuleSet
+
+__all__ = ["TriggersStage"]
+
+
+class TriggersStage:
+    """Consume the change log with the rules of triggers.yaml (loaded once per stage)."""
+
+    name = "triggers"
+
+    def __init__(self, rules: RuleSet | None = None) -> None:
+        self.rules = rules
+
+    def run(self, rt: Any, run_id: str) -> dict[str, int]:
+        """Run the consumer to the end of the change log; the counts go in the run report."""
+        if self.rules is None:
+            self.rules = load_triggers(rt.settings.triggers_path, rt.spec)
+        clock = getattr(rt, "clock", None)
+        report = run_triggers(rt.engine, rt.spec, self.rules,
+                              clock if callable(clock) else utcnow, run_id=run_id)
+        return report.counts()
+
