@@ -27,6 +27,12 @@ CONTRACT_COMMANDS = {
     "demo",
     "db upgrade",
     "mapping scaffold",
+    "programs show",
+    "partner show",
+    "partner eligible",
+    "segments preview",
+    "record step-complete",
+    "record points",
 }
 
 

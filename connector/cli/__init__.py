@@ -57,6 +57,7 @@ def _register() -> None:
         config_cmds,
         demo_cmd,
         emulator_cmd,
+        programs_cmds,
         sync_cmds,
     )
 
