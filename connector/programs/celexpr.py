@@ -20,6 +20,7 @@ __all__ = [
     "certifications_in",
     "compile_predicate",
     "evaluate_predicate",
+    "referenced_facts",
     "sample_partner",
 ]
 
@@ -35,6 +36,7 @@ _STANDARD = frozenset(
     }
 )
 _OURS = frozenset({"certifications_in"})
+_HELPERS = frozenset({"certification_names", "track_certifications"})  # certifications_in's
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _FIELD = re.compile(r"\bpartner\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)(\s*\()?")
 
@@ -46,9 +48,9 @@ class CelCheckError(ValueError):
 def certifications_in(partner: Mapping[str, Any], what: str) -> int:
     """Certifications of ``partner`` in track ``what`` (completed certification steps), else
     certifications whose name contains ``what`` (any case)."""
-    tracks = partner.get("tracks") or {}
-    if what in tracks:
-        return int(tracks[what].get("certifications", 0))
+    by_track = partner.get("track_certifications") or {}
+    if what in by_track:
+        return int(by_track[what])
     needle = str(what).casefold()
     return sum(1 for n in partner.get("certification_names") or () if needle in n.casefold())
 
@@ -77,11 +79,22 @@ def compile_predicate(source: str) -> cel.Program:
         name, call = m.group(1), m.group(2)
         if call and name in _OURS:
             continue
-        if name not in PARTNER_FACTS and name != "certification_names":
+        if name not in PARTNER_FACTS and name not in _HELPERS:
             raise CelCheckError(
                 f"unknown partner fact '{name}' (known: {', '.join(PARTNER_FACTS)})"
             )
     return program
+
+
+def referenced_facts(source: str) -> frozenset[str]:
+    """The ``partner`` facts ``source`` reads (what a subset passed to CEL must hold)."""
+    names: set[str] = set()
+    for m in _FIELD.finditer(_STRING.sub("''", source)):
+        if m.group(1) in _OURS:
+            names |= {"track_certifications", "certification_names"}
+        else:
+            names.add(m.group(1))
+    return frozenset(names)
 
 
 def evaluate_predicate(program: cel.Program, partner: Mapping[str, Any]) -> bool:
@@ -114,6 +127,7 @@ def sample_partner(track_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any
         "points": 0,
         "certifications": 0,
         "certification_names": [],
+        "track_certifications": {t: 0 for t in track_ids},
         "closed_won_this_quarter": 0.0,
         "closed_won_last_quarter": 0.0,
         "closed_won_trailing_4q": 0.0,

@@ -18,7 +18,7 @@ from connector.programs.spec import LEVEL_RANKS, ProgramsSpec
 from connector.store.models import entity_table
 from connector.store.programs import Enrolment, PointsEntry, SegmentMembership, StepCompletion
 from connector.triggers.facts import ACTIVE_REGISTRATION_STATUSES
-from connector.triggers.fiscal import quarter_of
+from connector.triggers.fiscal import Quarter, quarter_of
 
 __all__ = [
     "COUNTRY_FIELDS",
@@ -64,10 +64,10 @@ def _grouped(
 ) -> Iterator[Any]:
     """Rows of ``stmt``, restricted to partners ``ids`` (None: every partner)."""
     if ids is None:
-        yield from conn.execute(stmt)
+        yield from conn.execute(stmt).all()
         return
     for chunk in _chunks(ids):
-        yield from conn.execute(stmt.where(column.in_(chunk)))
+        yield from conn.execute(stmt.where(column.in_(chunk))).all()
 
 
 def facts_for_partners(
@@ -77,17 +77,22 @@ def facts_for_partners(
     partner_ids: Collection[int] | None = None,
     *,
     fiscal_year_start_month: int = 1,
-    with_segments: bool = True,
+    needed: Collection[str] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """The ``partner`` fact map of each partner (every non-deleted one when ``partner_ids`` is
-    None); segments are the stored open memberships (``with_segments``)."""
+    None); segments are the stored open memberships. ``needed`` (fact names) skips the
+    queries no needed fact reads: a segment preview over every partner reads few."""
+    want = _Wanted(needed)
     partner = entity_table("partner")
     ids = None if partner_ids is None else sorted(set(partner_ids))
-    cols = [c for c in partner.c if c.name not in ("created_at", "updated_at", "sf_modstamp")]
+    wanted = ("id", "sf_id", "name", "status", "tier", "extra",
+              *TYPE_FIELDS, *COUNTRY_FIELDS, *INDUSTRY_FIELDS)
+    cols = [partner.c[n] for n in wanted if n in partner.c]
+    names = [c.name for c in cols]
     base = select(*cols).where(partner.c.is_deleted.is_(False))
     out: dict[int, dict[str, Any]] = {}
-    for row in _grouped(conn, base, partner.c.id, ids):
-        r = dict(row._mapping)
+    for row in _grouped(conn, base, partner.c.id, ids):  # the partner rows: always
+        r = dict(zip(names, row, strict=True))
         out[r["id"]] = {
             "id": r["id"],
             "sf_id": r.get("sf_id"),
@@ -101,6 +106,7 @@ def facts_for_partners(
             "points": 0,
             "certifications": 0,
             "certification_names": [],
+            "track_certifications": {},
             "closed_won_this_quarter": 0.0,
             "closed_won_last_quarter": 0.0,
             "closed_won_trailing_4q": 0.0,
@@ -113,6 +119,35 @@ def facts_for_partners(
         return out
     only = None if ids is None else list(out)
 
+    if want("certifications", "certification_names"):
+        _add_certifications(conn, out, only)
+    if want("closed_won_this_quarter", "closed_won_last_quarter", "closed_won_trailing_4q"):
+        _add_revenue(conn, out, only, quarter_of(today, fiscal_year_start_month))
+    if want("active_registrations"):
+        _add_registrations(conn, out, only)
+    if want("points"):
+        _add_points(conn, out, only)
+    if want("segments"):
+        _add_segments(conn, out, only)
+    if spec is not None and want("tracks", "tracks_completed", "track_certifications"):
+        _add_tracks(conn, spec, out, only, full=want("tracks", "tracks_completed"))
+    return out
+
+
+class _Wanted:
+    """Whether any of some facts is needed (all are when no list is given)."""
+
+    def __init__(self, needed: Collection[str] | None) -> None:
+        self.needed = None if needed is None else frozenset(needed)
+
+    def __call__(self, *names: str) -> bool:
+        return self.needed is None or not self.needed.isdisjoint(names)
+
+
+Facts = dict[int, dict[str, Any]]
+
+
+def _add_certifications(conn: Connection, out: Facts, only: list[int] | None) -> None:
     cert = entity_table("certification")
     stmt = select(cert.c.partner, cert.c.name).where(
         cert.c.is_deleted.is_(False), cert.c.partner.is_not(None)
@@ -122,7 +157,8 @@ def facts_for_partners(
             out[pid]["certification_names"].append(name or "")
             out[pid]["certifications"] += 1
 
-    q = quarter_of(today, fiscal_year_start_month)
+
+def _add_revenue(conn: Connection, out: Facts, only: list[int] | None, q: Quarter) -> None:
     last, first = q.shift(-1), q.shift(-4)
     deal = entity_table("deal")
     amount = func.coalesce(deal.c.amount, 0.0)
@@ -145,6 +181,8 @@ def facts_for_partners(
             f["closed_won_last_quarter"] = float(last_q or 0.0)
             f["closed_won_trailing_4q"] = float(trailing or 0.0)
 
+
+def _add_registrations(conn: Connection, out: Facts, only: list[int] | None) -> None:
     reg = entity_table("deal_registration")
     stmt = (
         select(reg.c.partner, func.count())
@@ -155,28 +193,27 @@ def facts_for_partners(
         if pid in out:
             out[pid]["active_registrations"] = int(n)
 
+
+def _add_points(conn: Connection, out: Facts, only: list[int] | None) -> None:
     stmt = select(LEDGER.c.partner_id, func.sum(LEDGER.c.points)).group_by(LEDGER.c.partner_id)
     for pid, total in _grouped(conn, stmt, LEDGER.c.partner_id, only):
         if pid in out:
             out[pid]["points"] = int(total or 0)
 
-    if with_segments:
-        stmt = select(MEMBERSHIP.c.partner_id, MEMBERSHIP.c.segment).where(
-            MEMBERSHIP.c.left_at.is_(None)
-        )
-        for pid, seg in _grouped(conn, stmt, MEMBERSHIP.c.partner_id, only):
-            if pid in out:
-                out[pid]["segments"].append(seg)
-        for f in out.values():
-            f["segments"].sort()
 
-    if spec is not None:
-        _add_tracks(conn, spec, out, only)
-    return out
+def _add_segments(conn: Connection, out: Facts, only: list[int] | None) -> None:
+    stmt = select(MEMBERSHIP.c.partner_id, MEMBERSHIP.c.segment).where(
+        MEMBERSHIP.c.left_at.is_(None)
+    )
+    for pid, seg in _grouped(conn, stmt, MEMBERSHIP.c.partner_id, only):
+        if pid in out:
+            out[pid]["segments"].append(seg)
+    for f in out.values():
+        f["segments"].sort()
 
 
 def _add_tracks(
-    conn: Connection, spec: ProgramsSpec, out: dict[int, dict[str, Any]], only: list[int] | None
+    conn: Connection, spec: ProgramsSpec, out: Facts, only: list[int] | None, *, full: bool
 ) -> None:
     enrolled: dict[int, set[str]] = defaultdict(set)
     done: dict[int, set[str]] = defaultdict(set)
@@ -187,8 +224,13 @@ def _add_tracks(
     for pid, step in _grouped(conn, stmt, COMPLETION.c.partner_id, only):
         done[pid].add(step)
     tracks = spec.tracks
+    certs = {tid: {s.id for s in t.steps if s.kind == "certification"}
+             for tid, t in tracks.items()}
     for pid, f in out.items():
         mine = done.get(pid, set())
+        f["track_certifications"] = {tid: len(ids & mine) for tid, ids in certs.items()}
+        if not full:
+            continue
         progress = {
             tid: track_progress(spec, t, mine, enrolled=tid in enrolled.get(pid, ()))
             for tid, t in tracks.items()

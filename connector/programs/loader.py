@@ -19,6 +19,7 @@ from connector.programs.celexpr import (
     CelCheckError,
     compile_predicate,
     evaluate_predicate,
+    referenced_facts,
     sample_partner,
 )
 from connector.programs.spec import (
@@ -205,7 +206,8 @@ class _Checker:
             except Exception as err:  # CEL runtime errors (types, missing keys) at load time
                 self.add((*path, "when"), f"segments.{name}.when: {_cel_runtime(err)}")
                 continue
-            out[name] = Segment(name, seg.when.strip(), seg.description, program)
+            out[name] = Segment(name, seg.when.strip(), seg.description, program,
+                                referenced_facts(seg.when))
         return out
 
     def program(

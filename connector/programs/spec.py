@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 __all__ = [
@@ -81,6 +82,7 @@ class Segment:
     when: str
     description: str = ""
     program: Any = field(default=None, compare=False, repr=False)  # compiled cel.Program
+    refs: frozenset[str] = frozenset()  # the partner facts it reads
 
 
 @dataclass(frozen=True)
@@ -198,12 +200,12 @@ class ProgramsSpec:
     incentives: Mapping[str, Incentive]
     file: str = "programs.yaml"
 
-    @property
+    @cached_property
     def tracks(self) -> dict[str, Track]:
         """Every track by id, across programs."""
         return {t.id: t for p in self.programs.values() for t in p.tracks}
 
-    @property
+    @cached_property
     def steps(self) -> dict[str, Step]:
         """Every step by id, across tracks."""
         return {s.id: s for t in self.tracks.values() for s in t.steps}

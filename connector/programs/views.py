@@ -15,7 +15,12 @@ from sqlalchemy import Connection, func, select
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import did_you_mean
-from connector.programs.celexpr import CEL_FUNCTIONS, CelCheckError, compile_predicate
+from connector.programs.celexpr import (
+    CEL_FUNCTIONS,
+    CelCheckError,
+    compile_predicate,
+    referenced_facts,
+)
 from connector.programs.evaluate import (
     TierResult,
     eligible_incentives,
@@ -176,16 +181,24 @@ def segment_preview(
         raise ConfigError([ConfigProblem("--when", 1, 1, str(err))]) from None
     members = set(conn.execute(select(MEMBERSHIP.c.partner_id).where(
         MEMBERSHIP.c.segment == name, MEMBERSHIP.c.left_at.is_(None))).scalars())
-    facts = facts_for_partners(conn, spec, now.date())
+    refs = sorted(referenced_facts(source))
+    facts = facts_for_partners(conn, spec, now.date(), needed={"name", *refs})
     ctx = cel.Context(functions=CEL_FUNCTIONS)
     would: set[int] = set()
     errors: dict[int, str] = {}
+    seen: dict[str, Any] = {}  # partners with the same values read get the same answer
     for pid, f in facts.items():
-        ctx.add_variable("partner", f)
-        try:
-            result = program.execute(ctx)
-        except Exception as err:  # one partner's values must not stop the preview
-            errors[pid] = str(err).split("\n", 1)[0]
+        values = {k: f.get(k) for k in refs}
+        key = repr(tuple(values.values()))
+        if key not in seen:
+            ctx.add_variable("partner", values)
+            try:
+                seen[key] = program.execute(ctx)
+            except Exception as err:  # one partner's values must not stop the preview
+                seen[key] = err
+        result = seen[key]
+        if isinstance(result, Exception):
+            errors[pid] = str(result).split("\n", 1)[0]
             continue
         if result is True:
             would.add(pid)
