@@ -57,8 +57,10 @@ def _register() -> None:
         config_cmds,
         demo_cmd,
         emulator_cmd,
+        inbound_cmds,
         programs_cmds,
         sync_cmds,
+        triggers_cmds,
     )
 
 

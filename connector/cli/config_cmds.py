@@ -60,18 +60,28 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector.yaml, mapping.yaml and programs.yaml, then the mapping against the org.
+    """Validate connector, mapping, triggers and programs files, then the mapping vs the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
+    from connector.triggers.loader import load_triggers
+
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
+    problems = []
+    triggers = 0
+    try:
+        triggers = len(load_triggers(settings.triggers_path, spec).rules)
+    except ConfigError as err:
+        problems += err.problems
     programs = None
     if settings.programs_path is not None:
         from connector.programs.loader import load_programs
 
-        programs = load_programs(settings.programs_path)
-    problems = []
+        try:
+            programs = load_programs(settings.programs_path)
+        except ConfigError as err:
+            problems += err.problems
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
@@ -82,13 +92,14 @@ def check_cmd(
                 return None
             return client.describe(sobject)
 
-        problems = validate_against_describe(spec, describe, sobject_names=names)
+        problems += validate_against_describe(spec, describe, sobject_names=names)
     if problems:
         raise ConfigError(problems)
     result = {
         "ok": True,
         "config": str(settings.base_dir),
         "entities": list(spec.entities),
+        "triggers": triggers,
         "checked_against_org": not offline,
         "programs": sorted(programs.programs) if programs else [],
     }
@@ -96,7 +107,8 @@ def check_cmd(
         emit(result, as_json=True)
     else:
         where = "the org's describe" if not offline else "(files only)"
-        console.print(f"OK: {len(spec.entities)} entities mapped, validated against {where}")
+        console.print(f"OK: {len(spec.entities)} entities mapped, {triggers} triggers, "
+                      f"validated against {where}")
 
 
 @mapping_app.command("scaffold")

@@ -1,4 +1,4 @@
-"""Sync commands: sync, backfill, reconcile, status, export, db upgrade."""
+"""Store commands: status, export, db upgrade (sync, backfill, reconcile: inbound_cmds)."""
 
 from __future__ import annotations
 
@@ -15,145 +15,24 @@ from connector.cli import app
 from connector.cli.common import (
     ConfigOption,
     JsonOption,
-    build_context,
     console,
     emit,
     load_config,
     open_engine,
-    progress_reporter,
     settings_from,
 )
+from connector.cli.triggers_cmds import print_status_section, status_section
 from connector.errors import ConfigError, ConfigProblem
 from connector.store import migrate, read_connection, repo
 from connector.store.engine import make_engine
-from connector.sync.backfill import backfill_entity
-from connector.sync.context import SyncContext
-from connector.sync.cycle import run_cycle
-from connector.sync.reconcile import reconcile_entity
 
 __all__: list[str] = []
 
+# Newest unresolved dead letters `status` lists (all of them are counted per entity).
+DEAD_SHOWN = 10
+
 db_app = typer.Typer(help="Manage the local store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def _record_usage(ctx: SyncContext) -> None:
-    usage = ctx.client.usage
-    with ctx.engine.begin() as conn:
-        repo.record_api_usage(
-            conn,
-            used=usage.used if usage else None,
-            max=usage.max if usage else None,
-            calls=ctx.client.calls,
-        )
-
-
-def _pick(ctx: SyncContext, entity: str | None) -> list[str]:
-    if entity is None:
-        return list(ctx.spec.entities)
-    if entity not in ctx.spec.entities:
-        known = ", ".join(ctx.spec.entities)
-        raise ConfigError(
-            [ConfigProblem("<command line>", 1, 1, f"unknown entity '{entity}' (known: {known})")]
-        )
-    return [entity]
-
-
-@app.command("sync")
-def sync_cmd(
-    config: ConfigOption = None,
-    once: Annotated[
-        bool, typer.Option("--once", help="Run one full cycle and exit (the default).")
-    ] = True,
-    as_json: JsonOption = False,
-) -> None:
-    """Run one sync cycle: backfill new objects, poll changes, record diffs and deletes."""
-    settings, spec = load_config(config)
-    engine = open_engine(settings)
-    with progress_reporter(None if not as_json else False) as progress:
-        ctx = build_context(settings, engine, spec=spec, progress=progress)
-        runs = run_cycle(ctx, keep_diffs=False)
-    _record_usage(ctx)
-    summary = {"objects": [r.summary() for r in runs], "api_calls": ctx.client.calls}
-    if as_json:
-        emit(summary, as_json=True)
-        return
-    table = Table(title="Sync cycle")
-    for col in ("entity", "mode", "seen", "changes", "skipped", "dead letters", "deleted"):
-        table.add_column(col, justify="right" if col not in ("entity", "mode") else "left")
-    for r in runs:
-        s = r.summary()
-        table.add_row(
-            r.entity,
-            str(s["mode"]),
-            str(s["seen"]),
-            str(s["changes"]),
-            str(s["skipped"]),
-            str(s["dead_letters"]),
-            str(s["deleted"]),
-        )
-    console.print(table)
-    console.print(f"API calls this cycle: {ctx.client.calls}")
-
-
-@app.command("backfill")
-def backfill_cmd(
-    config: ConfigOption = None,
-    object_: Annotated[
-        str | None,
-        typer.Option("--object", help="Only this entity (a name from mapping.yaml)."),
-    ] = None,
-    mode: Annotated[
-        str, typer.Option("--mode", help="auto (Bulk API 2.0 above the threshold), bulk or rest.")
-    ] = "auto",
-    as_json: JsonOption = False,
-) -> None:
-    """Load every row of the mapped objects again (resumes one a crash interrupted)."""
-    if mode not in ("auto", "bulk", "rest"):
-        raise typer.BadParameter("must be auto, bulk or rest", param_hint="--mode")
-    settings, spec = load_config(config)
-    engine = open_engine(settings)
-    with progress_reporter(None if not as_json else False) as progress:
-        ctx = build_context(settings, engine, spec=spec, progress=progress)
-        runs = [
-            backfill_entity(ctx, ctx.spec.entities[name], mode=mode)  # type: ignore[arg-type]
-            for name in _pick(ctx, object_)
-        ]
-    _record_usage(ctx)
-    summary = {"objects": [r.summary() for r in runs], "api_calls": ctx.client.calls}
-    if as_json:
-        emit(summary, as_json=True)
-    else:
-        for r in runs:
-            s = r.summary()
-            console.print(
-                f"{r.entity}: {s['seen']} rows read ({s['mode']}), {s['changes']} changes"
-            )
-
-
-@app.command("reconcile")
-def reconcile_cmd(
-    config: ConfigOption = None,
-    object_: Annotated[
-        str | None, typer.Option("--object", help="Only this entity (a name from mapping.yaml).")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Compare the org with the store by key and hash; repair drift and missed deletes."""
-    settings, spec = load_config(config)
-    engine = open_engine(settings)
-    with progress_reporter(None if not as_json else False) as progress:
-        ctx = build_context(settings, engine, spec=spec, progress=progress)
-        results = [reconcile_entity(ctx, ctx.spec.entities[n]) for n in _pick(ctx, object_)]
-    _record_usage(ctx)
-    if as_json:
-        emit({"objects": [r.summary() for r in results]}, as_json=True)
-        return
-    for r in results:
-        console.print(
-            f"{r.entity}: checked {r.checked}, drifted {r.drifted}, "
-            f"missing locally {r.missing_locally}, deleted {r.deleted}"
-        )
 
 
 @app.command("status")
@@ -181,7 +60,26 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
                 }
             )
         usage = repo.latest_api_usage(conn)
-    data = {"database": _redact_url(settings.database.url), "objects": objects, "api": usage}
+        last_run = repo.latest_sync_run(conn)
+        dead = [
+            {
+                "entity": d.entity,
+                "sf_id": d.sf_id,
+                "code": d.code,
+                "message": d.message,
+                "at": d.created_at.isoformat(),
+            }
+            for d in repo.list_dead_letters(conn, newest_first=True, limit=DEAD_SHOWN)
+        ]
+        triggers = status_section(conn)
+    data = {
+        "database": _redact_url(settings.database.url),
+        "objects": objects,
+        "api": usage,
+        "last_run": last_run,
+        "dead_letters": dead,
+        "triggers": triggers,
+    }
     if as_json:
         emit(data, as_json=True)
         return
@@ -204,9 +102,21 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             f"API usage at last run: {usage.get('used')}/{usage.get('max')} "
             f"(this connector: {usage.get('calls')} calls in its last run)"
         )
+    if last_run:
+        console.print(
+            f"Last run: {last_run['kind']} {last_run['status']} at {last_run['started_at']}"
+            + (f": {last_run['error']}" if last_run.get("error") else "")
+        )
     for o in objects:
         if o["last_error"]:
             console.print(f"[red]{o['entity']}: {o['last_error']}[/red]")
+    for d in dead:
+        console.print(
+            f"dead letter: {d['entity']} {d['sf_id']} {d['code']}: {d['message']}",
+            markup=False,
+            highlight=False,
+        )
+    print_status_section(triggers)
 
 
 def _redact_url(url: str) -> str:

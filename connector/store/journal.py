@@ -21,6 +21,7 @@ __all__ = [
     "finish_sync_run",
     "get_state",
     "latest_api_usage",
+    "latest_sync_run",
     "list_dead_letters",
     "record_api_usage",
     "resolve_dead_letters",
@@ -135,12 +136,14 @@ def list_dead_letters(
     entity: str | None = None,
     include_resolved: bool = False,
     limit: int | None = None,
+    newest_first: bool = False,
 ) -> list[DeadLetterRow]:
-    """Dead letters, oldest first; unresolved only unless ``include_resolved``."""
+    """Dead letters, oldest first (or newest); unresolved only unless ``include_resolved``."""
+    order = DEAD_LETTER.c.id.desc() if newest_first else DEAD_LETTER.c.id
     stmt = (
         select(DEAD_LETTER)
         .where(*_dead_filter(entity, include_resolved))
-        .order_by(DEAD_LETTER.c.id)
+        .order_by(order)
         .limit(limit)
     )
     return [DeadLetterRow(**row) for row in conn.execute(stmt).mappings()]
@@ -215,3 +218,13 @@ def finish_sync_run(
         .where(SYNC_RUN.c.id == run_id)
         .values(finished_at=utcnow(), status=status, counts=counts, error=error)
     )
+
+
+def latest_sync_run(conn: Connection) -> dict[str, Any] | None:
+    """The newest run as ``{"id", "kind", "started_at", "finished_at", "status", "counts",
+    "error"}`` (datetimes as ISO text), or None."""
+    c = SYNC_RUN.c
+    row = conn.execute(select(SYNC_RUN).order_by(c.started_at.desc()).limit(1)).mappings().first()
+    if row is None:
+        return None
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}

@@ -21,7 +21,7 @@ from connector.store.stream import append_changes
 from connector.sync.diffs import Op, RecordDiff
 from connector.sync.window import parse_sf_datetime
 
-__all__ = ["PageResult", "apply_page", "jsonable"]
+__all__ = ["PageResult", "apply_page", "apply_rows", "jsonable"]
 
 
 @dataclass
@@ -65,6 +65,7 @@ def apply_page(
     cycle_id: str,
     source: str = "poll",
     force: bool = False,
+    integration_user_id: str | None = None,
 ) -> PageResult:
     """Apply ``rows`` (raw sObject dicts of ``entity``'s object) and return the diffs.
 
@@ -218,3 +219,23 @@ def _resolve_lookups(
 
 def _wire(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "attributes"}
+
+
+def apply_rows(
+    conn: Connection,
+    entity: EntityMapping,
+    rows: Sequence[dict[str, Any]],
+    *,
+    cycle_id: str,
+    source: str = "push",
+    integration_user_id: str | None = None,
+) -> PageResult:
+    """Rows fetched outside a poll window (the push path): same map/resolve/persist steps."""
+    return apply_page(
+        conn,
+        entity,
+        rows,
+        cycle_id=cycle_id,
+        source=source,
+        integration_user_id=integration_user_id,
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from connector.mapping import EntityMapping
 from connector.store import repo
 from connector.sync.backfill import Mode, backfill_entity
 from connector.sync.context import SyncContext
 from connector.sync.poller import ObjectRun, poll_entity
+from connector.sync.reasons import safe_reason
 
-__all__ = ["needs_backfill", "run_cycle"]
+__all__ = ["needs_backfill", "run_cycle", "sync_entity"]
 
 
 def needs_backfill(state: repo.SyncStateRow | None) -> bool:
@@ -34,15 +36,25 @@ def run_cycle(
             continue
         if entity.inbound_fields() == []:
             continue  # an out-only entity has nothing to read
-        with ctx.engine.begin() as conn:
-            state = repo.get_state(conn, name)
-        try:
-            if needs_backfill(state):
-                runs.append(backfill_entity(ctx, entity, mode=backfill_mode, keep_diffs=keep_diffs))
-            else:
-                runs.append(poll_entity(ctx, entity, keep_diffs=keep_diffs))
-        except Exception as err:
-            with ctx.engine.begin() as conn:
-                repo.save_state(conn, name, last_status="error", last_error=str(err)[:2000])
-            raise
+        runs.append(sync_entity(ctx, entity, keep_diffs=keep_diffs, backfill_mode=backfill_mode))
     return runs
+
+
+def sync_entity(
+    ctx: SyncContext,
+    entity: EntityMapping,
+    *,
+    keep_diffs: bool = True,
+    backfill_mode: Mode = "auto",
+) -> ObjectRun:
+    """Backfill ``entity`` if it was never loaded, else poll it; a failure is kept in its state."""
+    with ctx.engine.begin() as conn:
+        state = repo.get_state(conn, entity.name)
+    try:
+        if needs_backfill(state):
+            return backfill_entity(ctx, entity, mode=backfill_mode, keep_diffs=keep_diffs)
+        return poll_entity(ctx, entity, keep_diffs=keep_diffs)
+    except Exception as err:
+        with ctx.engine.begin() as conn:
+            repo.save_state(conn, entity.name, last_status="error", last_error=safe_reason(err))
+        raise

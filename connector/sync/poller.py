@@ -45,7 +45,7 @@ class ObjectRun:
             "entity": self.entity,
             "mode": self.mode,
             "seen": self.seen,
-            "changes": len(self.diffs),
+            "changes": self.applied,  # logged, whether or not the diffs were kept
             "skipped": self.skipped,
             "dead_letters": self.dead,
             "deleted": self.deleted,

@@ -29,6 +29,8 @@ class ReconcileResult:
     drifted: int = 0
     missing_locally: int = 0
     deleted: int = 0
+    changes: int = 0  # change-log entries written (re-applied rows and deletes)
+    dead_letters: int = 0
 
     def summary(self) -> dict[str, object]:
         """JSON-friendly counts."""
@@ -61,7 +63,11 @@ def reconcile_entity(ctx: SyncContext, entity: EntityMapping) -> ReconcileResult
                         result.drifted += 1
                 except MappingError:
                     drift.append(row)  # apply_page parks it in the dead letter queue
-            apply_page(conn, entity, drift, cycle_id=cycle_id, source="reconcile", force=True)
+            res = apply_page(
+                conn, entity, drift, cycle_id=cycle_id, source="reconcile", force=True
+            )
+        result.changes += len(res.diffs)
+        result.dead_letters += res.dead
         result.checked += len(page)
         ctx.progress(entity.name, result.checked, None)
     with ctx.engine.begin() as conn:
@@ -73,4 +79,5 @@ def reconcile_entity(ctx: SyncContext, entity: EntityMapping) -> ReconcileResult
         result.deleted = len(
             apply_deletions(conn, entity, gone, cycle_id=cycle_id, source="reconcile")
         )
+    result.changes += result.deleted
     return result

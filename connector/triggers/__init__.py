@@ -10,7 +10,13 @@ from connector.triggers.backtest import backtest, try_record
 from connector.triggers.consumer import CONSUMER, TriggersReport, run_triggers
 from connector.triggers.facts import PARTNER_FACTS, FactRegistry
 from connector.triggers.loader import load_triggers, loads_triggers
-from connector.triggers.scheduled import last_slot, run_scheduled, run_scheduled_rule
+from connector.triggers.scheduled import (
+    last_slot,
+    run_scheduled,
+    run_scheduled_for,
+    run_scheduled_rule,
+    scheduled_jobs,
+)
 from connector.triggers.spec import Rule, RuleSet, TriggerSettings
 from connector.triggers.stage import TriggersStage
 
@@ -30,7 +36,9 @@ __all__ = [
     "read_log",
     "rule_stats",
     "run_scheduled",
+    "run_scheduled_for",
     "run_scheduled_rule",
     "run_triggers",
+    "scheduled_jobs",
     "try_record",
 ]

@@ -270,8 +270,8 @@ def _claim(env: ActionEnv, key: str) -> bool:
     stmt = upsert_stmt(env.conn, FIRING).values(
         key=key, trigger_id=env.rule_id, entity=env.entity, local_id=env.local_id,
         fired_at=env.now, result={"period_claim": True, "cause": env.cause},
-    ).on_conflict_do_nothing(index_elements=["key"])
-    return bool(env.conn.execute(stmt).rowcount)
+    ).on_conflict_do_nothing(index_elements=["key"]).returning(FIRING.c.id)
+    return env.conn.execute(stmt).first() is not None
 
 
 def _budget(env: ActionEnv, title: str | None) -> dict[str, Any] | None:

@@ -82,7 +82,12 @@ def _typed(spec: MappingSpec, entity: str, values: dict[str, Any] | None) -> dic
         return None
     ent = spec.entities[entity]
     types = {f.local: f.local_type for f in ent.fields.values() if not f.lookup}
-    return from_json_safe(values, types)
+    out = from_json_safe(values, types)
+    for name, kind in types.items():  # a file's 1000 is the float field's 1000.0
+        if kind == "float" and isinstance(out.get(name), int) and not isinstance(
+                out[name], bool):
+            out[name] = float(out[name])
+    return out
 
 
 def try_record(

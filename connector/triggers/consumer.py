@@ -160,8 +160,9 @@ class BatchProcessor:
         stmt = upsert_stmt(self.conn, FIRING).values(
             key=key, trigger_id=d.rule.id, entity=d.change.entity, local_id=d.change.local_id,
             fired_at=self.now, result={"branch": d.branch},
-        ).on_conflict_do_nothing(index_elements=["key"])
-        return bool(self.conn.execute(stmt).rowcount)
+        ).on_conflict_do_nothing(index_elements=["key"]).returning(FIRING.c.id)
+        # RETURNING, not rowcount: psycopg's rowcount was not 0 for a skipped conflict here
+        return self.conn.execute(stmt).first() is not None
 
     def _row(self, d: Decision, outcome: str, reason: str | None = None, **kw: Any) -> None:
         c = d.change

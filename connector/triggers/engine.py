@@ -16,7 +16,7 @@ from typing import Any
 
 import cel
 
-from connector.triggers.expressions import to_cel
+from connector.triggers.expressions import first_sentence, to_cel
 from connector.triggers.spec import ActionSpec, Rule
 
 __all__ = [
@@ -234,5 +234,4 @@ def _null_hint(inputs: dict[str, Any]) -> str:
 
 
 def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    return first_sentence(err)

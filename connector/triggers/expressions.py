@@ -25,6 +25,7 @@ __all__ = [
     "cel_type_name",
     "compile_expression",
     "field_refs",
+    "first_sentence",
     "sample_value",
     "to_cel",
 ]
@@ -91,6 +92,14 @@ def _syntax_message(raw: str) -> str:
         return f"invalid CEL: {raw.splitlines()[0]}"
     detail = m.group(3).strip()
     return f"invalid CEL at {m.group(1)}:{m.group(2)} of the expression: {detail}"
+
+
+def first_sentence(err: BaseException) -> str:
+    """The first sentence of a CEL error (its advice paragraphs are too long for one line)."""
+    lines = str(err).strip().splitlines()
+    text = lines[0] if lines else type(err).__name__
+    head, sep, _ = text.partition(". ")
+    return head if sep else text
 
 
 def to_cel(value: Any) -> Any:

@@ -25,6 +25,7 @@ from connector.triggers.expressions import (
     ExpressionError,
     cel_type_name,
     compile_expression,
+    first_sentence,
     sample_value,
 )
 from connector.triggers.facts import PARTNER_FACTS, FactRegistry
@@ -333,7 +334,7 @@ class _Builder:
         try:
             return expr.run(probe_context(ctx)), None
         except (TypeError, ValueError, RuntimeError, KeyError) as err:
-            return None, str(err).splitlines()[0]
+            return None, first_sentence(err)
 
     def _when(
         self, raw: dict[str, Any], path: PathKey, ctx: RuleContext, key: str, *, scheduled: bool
@@ -347,8 +348,8 @@ class _Builder:
             self.problem(where, f"{key}: {error}")
             return None
         if not isinstance(result, bool):
-            self.problem(where, f"{key} must return a bool, but returns {cel_type_name(result)} "
-                                f"(write a comparison, e.g. {expr.source} > 0)")
+            self.problem(where, f"{key} must return a bool, but returns {cel_type_name(result)}"
+                                " (write a comparison with ==, <, >, in, or a bool field)")
             return None
         return expr
 

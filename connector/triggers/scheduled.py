@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -25,7 +26,13 @@ from connector.triggers.consumer import (
 from connector.triggers.engine import Change, Evaluator
 from connector.triggers.spec import Rule, RuleSet
 
-__all__ = ["last_slot", "run_scheduled", "run_scheduled_rule"]
+__all__ = [
+    "last_slot",
+    "run_scheduled",
+    "run_scheduled_for",
+    "run_scheduled_rule",
+    "scheduled_jobs",
+]
 
 _WINDOWS = (
     timedelta(hours=2), timedelta(days=2), timedelta(days=40), timedelta(days=400),
@@ -122,3 +129,19 @@ def run_scheduled(
     for rule in todo:
         run_scheduled_rule(engine, spec, rules, rule, clock, run_id=run_id, report=report)
     return report
+
+
+def scheduled_jobs(rules: RuleSet) -> list[tuple[str, str]]:
+    """(rule id, cron) of every enabled scheduled rule: what the daemon puts on APScheduler."""
+    return [(r.id, str(r.schedule)) for r in rules.scheduled()]
+
+
+def run_scheduled_for(rt: Any, rule_id: str | None = None) -> TriggersReport:
+    """Run the scheduled rules (or one) with a service ``Runtime``'s config, store and clock.
+
+    The caller holds the store's run lock (the daemon holds it for its life; the CLI takes it).
+    """
+    from connector.triggers.loader import load_triggers
+
+    rules = load_triggers(rt.settings.triggers_path, rt.spec)
+    return run_scheduled(rt.engine, rt.spec, rules, rt.clock, rule_id=rule_id)

@@ -20,6 +20,11 @@ class TriggersStage:
     def __init__(self, rules: RuleSet | None = None) -> None:
         self.rules = rules
 
+    @classmethod
+    def for_runtime(cls, rt: Any) -> TriggersStage:
+        """The stage with ``rt``'s triggers.yaml loaded now (a bad file raises ConfigError)."""
+        return cls(load_triggers(rt.settings.triggers_path, rt.spec))
+
     def run(self, rt: Any, run_id: str) -> dict[str, int]:
         """Run the consumer to the end of the change log; the counts go in the run report."""
         if self.rules is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from connector.store import acquire_run_lock, make_engine
+from connector.store.locks import lock_holder
 
 _HOLDER = """
 import sys
@@ -75,3 +76,35 @@ def test_in_memory_sqlite_locks_within_the_process(tmp_path: Path) -> None:
         assert (first, second) == (True, False)
     with acquire_run_lock(eng, "sync") as again:
         assert again
+
+
+def test_the_holder_describes_itself_to_a_refused_caller(engine: Engine) -> None:
+    """While held, ``lock_holder`` returns the holder's text; once free, nothing."""
+    assert lock_holder(engine, "sync") is None
+    with acquire_run_lock(engine, "sync", holder="sync 4242 2026-11-30T06:00:00Z") as ok:
+        assert ok
+        with acquire_run_lock(engine, "sync", holder="other") as second:
+            assert second is False
+            assert lock_holder(engine, "sync") == "sync 4242 2026-11-30T06:00:00Z"
+        assert lock_holder(engine, "elsewhere") is None
+    assert lock_holder(engine, "sync") is None
+
+
+def test_a_holder_in_another_process_is_described(engine: Engine) -> None:
+    """The description crosses processes (PostgreSQL session name, SQLite lock file)."""
+    url = engine.url.render_as_string(hide_password=False)
+    script = _HOLDER.replace('"sync")', '"sync", holder="sync 777 then")')
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        assert lock_holder(engine, "sync") == "sync 777 then"
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert lock_holder(engine, "sync") is None  # the text a killed holder left is not reported

@@ -1,0 +1,33 @@
+"""The steps a sync cycle runs after inbound, in order: triggers, then the outbox.
+
+Each engineer of a post-inbound step adds one line to ``pipeline_stages``; a cycle runs them
+all, in that order, after every entity has been read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from connector.service.runtime import Runtime
+
+__all__ = ["Stage", "pipeline_stages"]
+
+
+class Stage(Protocol):
+    """One post-inbound step of a cycle (consumes the change log, writes back, ...)."""
+
+    name: str
+
+    def run(self, rt: Runtime, run_id: str) -> dict[str, int]:
+        """Do the step's work for run ``run_id``; return counts for the run report."""
+        ...
+
+
+def pipeline_stages(rt: Runtime) -> list[Stage]:
+    """The post-inbound stages of a cycle for ``rt``, in the order they run."""
+    from connector.triggers.stage import TriggersStage
+
+    stages: list[Stage] = []
+    stages.append(TriggersStage.for_runtime(rt))
+    return stages

@@ -1,0 +1,111 @@
+"""One writer per store: concurrent `sync --once` runs, the lock message, --wait, run records."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, Table, func, select
+
+from connector.emulator.testing import EmulatorHandle
+from connector.service import open_runtime, run_lock
+from connector.store import read_connection
+from connector.store.bookkeeping import ChangeLog, Snapshot, SyncRun
+
+from .conftest import sf_env, write_config
+
+LOCKED = re.compile(
+    r"^error: another run \(sync\) holds the store since "
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, pid (\d+)"
+)
+
+
+RUNS: Table = SyncRun.__table__  # type: ignore[attr-defined]
+
+
+def _start(cfg: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector", "sync", "--once", "--json", "-c", str(cfg), *extra],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_four_concurrent_syncs_one_runs_the_others_exit_1_and_each_change_is_logged_once(
+    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
+) -> None:
+    """Given four `sync --once` started together on one store, exactly one runs; the others
+    exit 1 at once naming the holder's pid; the change log holds each record's creation once."""
+    engine, url = store
+    emulator.reset(seed="demo", records=1000)
+    cfg = write_config(tmp_path, {"page_size": 200, "bulk_threshold": 100000})
+    env = sf_env(emulator, url)
+    emulator.faults(rate=0, latency_ms=60)  # the winner holds the lock for many seconds
+    try:
+        procs = [_start(cfg, env) for _ in range(4)]
+        results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    finally:
+        emulator.faults(rate=0, latency_ms=0)
+
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1, 1, 1], [err for _, _, err in results]
+    winner = next(p for p, (code, _, _) in zip(procs, results, strict=True) if code == 0)
+    for code, out, err in results:
+        if code == 1:
+            match = LOCKED.match(err)
+            assert match, err
+            assert int(match.group(1)) == winner.pid
+            assert err.count("\n") == 1 and "Traceback" not in err
+            assert out == ""
+    c = ChangeLog.__table__.c  # type: ignore[attr-defined]
+    with read_connection(engine) as conn:
+        dupes = conn.execute(
+            select(c.entity, c.sf_id, c.op, c.modstamp)
+            .group_by(c.entity, c.sf_id, c.op, c.modstamp)
+            .having(func.count() > 1)
+        ).all()
+        created = conn.execute(
+            select(func.count(), func.count(func.distinct(c.entity + ":" + c.sf_id))).where(
+                c.op == "created"
+            )
+        ).one()
+        snapshots = conn.execute(select(func.count()).select_from(Snapshot)).scalar_one()
+        runs = conn.execute(select(RUNS.c.kind, RUNS.c.status)).all()
+    assert dupes == []
+    # one creation per record the store holds, and never two for one record
+    assert tuple(created) == (snapshots, snapshots)
+    assert snapshots > 1000
+    assert [tuple(r) for r in runs] == [("sync", "ok")]
+
+
+def test_wait_waits_for_the_holder_then_runs(
+    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
+) -> None:
+    """With --wait a second run waits while the lock is held and runs once it is free."""
+    _, url = store
+    emulator.reset(seed="demo")
+    cfg = write_config(tmp_path)
+    env = sf_env(emulator, url)
+    rt = open_runtime(cfg, env=env)
+    try:
+        with run_lock(rt, "backfill"):
+            refused = _start(cfg, env)
+            _, err = refused.communicate(timeout=300)
+            assert refused.returncode == 1
+            assert "another run (backfill) holds the store" in err
+            waiting = _start(cfg, env, "--wait")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                assert waiting.poll() is None, waiting.communicate()
+                time.sleep(0.2)
+        out, err = waiting.communicate(timeout=300)
+        assert waiting.returncode == 0, err
+        assert '"status": "ok"' in out
+    finally:
+        rt.close()

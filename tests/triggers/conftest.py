@@ -1,0 +1,5 @@
+"""Trigger tests run on SQLite and, when PRM_TEST_DATABASE_URL is set, on PostgreSQL."""
+
+from dbfixtures import db_kind, engine
+
+__all__ = ["db_kind", "engine"]
