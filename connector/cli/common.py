@@ -59,10 +59,9 @@ def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
     """Validate connector.yaml, mapping.yaml (and programs.yaml) before touching store or org."""
     settings = load_settings(config)
     spec = load_mapping(settings.mapping_path)
-    if settings.programs_path is not None:
-        from connector.programs.loader import load_programs
+    from connector.programs import setup_programs
 
-        load_programs(settings.programs_path)
+    setup_programs(settings.programs_path)
     return settings, spec
 
 

@@ -64,24 +64,22 @@ def check_cmd(
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
+    from connector.programs import setup_programs
     from connector.triggers.loader import load_triggers
 
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
     problems = []
+    programs = None
+    try:  # first: rules may read the facts and call the actions programs add
+        programs = setup_programs(settings.programs_path)
+    except ConfigError as err:
+        problems += err.problems
     triggers = 0
     try:
         triggers = len(load_triggers(settings.triggers_path, spec).rules)
     except ConfigError as err:
         problems += err.problems
-    programs = None
-    if settings.programs_path is not None:
-        from connector.programs.loader import load_programs
-
-        try:
-            programs = load_programs(settings.programs_path)
-        except ConfigError as err:
-            problems += err.problems
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]

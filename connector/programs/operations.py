@@ -125,6 +125,7 @@ def refresh_partner_mirror(
 ) -> LocalChange | None:
     """Copy the ledger balance and certification count onto the partner's outbound fields."""
     row = _partner_row(conn, partner_id)
+    _opening_balance(conn, row, now)
     cert = entity_table("certification")
     certs = conn.execute(
         select(func.count()).where(cert.c.partner == partner_id, cert.c.is_deleted.is_(False))
@@ -145,7 +146,8 @@ def award_points(
     award_key: str | None = None, step: str | None = None,
 ) -> Outcome:
     """Add a ledger row (once per ``award_key``) and refresh the partner's balance mirror."""
-    _partner_row(conn, partner_id)
+    row = _partner_row(conn, partner_id)
+    _opening_balance(conn, row, now)
     values = dict(partner_id=partner_id, points=int(points), reason=reason, cause=cause,
                   step=step, award_key=award_key, awarded_at=now)
     if award_key is None:
@@ -159,6 +161,20 @@ def award_points(
     balance = points_balance(conn, partner_id)
     return Outcome(True, f"{int(points):+d} points ({reason}) -> {balance}",
                    [mirror] if mirror else [], int(points))
+
+
+def _opening_balance(conn: Connection, partner: dict[str, Any], now: datetime) -> None:
+    """Points a partner held before its first ledger row become the ledger's first row."""
+    held = round(float(partner.get("points") or 0))
+    if not held:
+        return
+    has = conn.execute(select(LEDGER.c.id).where(LEDGER.c.partner_id == partner["id"])
+                       .limit(1)).first()
+    if has is None:
+        conn.execute(insert(LEDGER).values(
+            partner_id=partner["id"], points=held, reason="opening balance",
+            cause="partner.points before the ledger", award_key=f"opening|{partner['id']}",
+            awarded_at=now))
 
 
 def certification_key(partner_id: int, step_id: str) -> str:

@@ -9,7 +9,7 @@ false (or is false on create); ``every_time`` picks one branch on every matching
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -111,12 +111,19 @@ def _subset(values: Mapping[str, Any] | None, names: frozenset[str]) -> dict[str
 class Evaluator:
     """Evaluates rules on changes with two reused CEL contexts (this version and the last)."""
 
-    def __init__(self, rules: Iterable[Rule], now: datetime) -> None:
+    def __init__(
+        self, rules: Iterable[Rule], now: datetime,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
         self.rules = list(rules)
         self.fields = referenced_fields(self.rules)
         self.now = to_cel(now)
-        self.current = cel.Context()
-        self.previous = cel.Context()
+        if functions is None:
+            from connector.triggers.facts import PARTNER_FACTS
+
+            functions = PARTNER_FACTS.functions
+        self.current = cel.Context(functions=dict(functions))
+        self.previous = cel.Context(functions=dict(functions))
         for ctx in (self.current, self.previous):
             ctx.add_variable("now", self.now)
         self.previous.add_variable("old", None)
@@ -224,6 +231,8 @@ class Evaluator:
 def _watches(rule: Rule, change: Change) -> bool:
     if change.op == "scheduled":
         return rule.scheduled
+    if rule.segment is not None and (change.new or {}).get("segment") != rule.segment:
+        return False
     return change.op in rule.on and change.source in rule.sources
 
 
