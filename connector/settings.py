@@ -20,6 +20,7 @@ from connector.errors import ConfigError, ConfigProblem
 __all__ = [
     "AuthFlow",
     "DatabaseSettings",
+    "OutboxSettings",
     "SalesforceSettings",
     "Settings",
     "SyncSettings",
@@ -159,6 +160,24 @@ class SyncSettings(_Strict):
         return value
 
 
+class OutboxSettings(_Strict):
+    """The ``outbox:`` section: how write-backs to Salesforce are batched and retried."""
+
+    # At or above this many pending writes of one object and operation: Bulk API 2.0 ingest.
+    bulk_threshold: int = Field(default=2000, ge=1)
+    # Records claimed, sent and recorded per transaction below the threshold (Collections
+    # calls carry 200 each; records failing on row locks are retried together, by parent).
+    claim_records: int = Field(default=1000, ge=1, le=100_000)
+    # Rows per Bulk API 2.0 ingest job.
+    bulk_job_size: int = Field(default=10000, ge=1, le=150_000_000)
+    # Dispatches a write survives transient failures for before it goes to the dead letter.
+    max_attempts: int = Field(default=10, ge=1, le=100)
+    # First wait before a failed write is tried again (doubles each attempt, capped at 1 hour).
+    retry_base_seconds: float = Field(default=30.0, ge=0)
+    # Seconds a webhook (notify) may take to answer.
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class Settings(_Strict):
     """Everything in connector.yaml; relative paths are resolved against ``base_dir``."""
 
@@ -169,6 +188,7 @@ class Settings(_Strict):
     # None: programs.yaml next to connector.yaml when it exists, else no programs configured
     programs_path: Path | None = Field(default=None, alias="programs")
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property

@@ -58,6 +58,7 @@ def _register() -> None:
         demo_cmd,
         emulator_cmd,
         inbound_cmds,
+        outbox_cmds,
         programs_cmds,
         sync_cmds,
         triggers_cmds,

@@ -61,6 +61,9 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             )
         usage = repo.latest_api_usage(conn)
         last_run = repo.latest_sync_run(conn)
+        from connector.outbox.admin import outbox_summary
+
+        outbox = outbox_summary(conn)
         dead = [
             {
                 "entity": d.entity,
@@ -79,6 +82,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         "last_run": last_run,
         "dead_letters": dead,
         "triggers": triggers,
+        "outbox": outbox,
     }
     if as_json:
         emit(data, as_json=True)
@@ -107,6 +111,10 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             f"Last run: {last_run['kind']} {last_run['status']} at {last_run['started_at']}"
             + (f": {last_run['error']}" if last_run.get("error") else "")
         )
+    console.print(
+        f"Outbox: {outbox['pending']} pending, {outbox['dead']} dead "
+        f"(`prm-connector outbox list --status dead`), {outbox['conflicts']} conflicts"
+    )
     for o in objects:
         if o["last_error"]:
             console.print(f"[red]{o['entity']}: {o['last_error']}[/red]")

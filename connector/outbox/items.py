@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table
 
 from connector.store.bookkeeping import OutboxItem
 from connector.store.sqlutil import to_json_safe, upsert_stmt
+from connector.store.stream import latest_seq
 from connector.store.types import utcnow
 
 __all__ = ["Operation", "OutboxWrite", "enqueue", "outbox_id"]
@@ -79,12 +80,17 @@ def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
     ids: list[str] = []
     rows: list[dict[str, Any]] = []
     now = utcnow()
+    # Salesforce edits recorded after this point, to the fields written, are conflicts.
+    base = latest_seq(conn) if writes else 0
     for w in writes:
         item_id = outbox_id(w)
         ids.append(item_id)
         rows.append(
             {
                 "id": item_id,
+                # writes to one record coalesce; each notify stands alone
+                "record_key": item_id if w.operation == "notify" else w.target,
+                "base_seq": base,
                 "entity": w.entity or w.sobject,
                 "local_id": w.local_id,
                 "sf_id": w.sf_id,

@@ -26,6 +26,7 @@ class Stage(Protocol):
 
 def pipeline_stages(rt: Runtime) -> list[Stage]:
     """The post-inbound stages of a cycle for ``rt``, in the order they run."""
+    from connector.outbox.stage import OutboxStage
     from connector.programs.stage import ProgramsStage
     from connector.triggers.stage import TriggersStage
 
@@ -33,4 +34,5 @@ def pipeline_stages(rt: Runtime) -> list[Stage]:
     if (programs := ProgramsStage.for_runtime(rt)) is not None:
         stages.append(programs)  # first: its segment events are the triggers' input
     stages.append(TriggersStage.for_runtime(rt))
+    stages.append(OutboxStage())  # after the triggers stage: it sends what they queued
     return stages

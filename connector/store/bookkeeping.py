@@ -16,7 +16,9 @@ __all__ = [
     "ChangeLog",
     "ConsumerOffset",
     "DeadLetter",
+    "OutboxConflict",
     "OutboxItem",
+    "OutboxWritten",
     "ReceivedNotification",
     "Snapshot",
     "SyncRun",
@@ -114,6 +116,51 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _stamp(nullable=False)
     updated_at: datetime = _stamp(nullable=False)
+    # 0004_outbox: the record it goes to (writes to one record coalesce), the change-log
+    # sequence when it was queued (later Salesforce edits are conflicts), and its outcome
+    record_key: str | None = Field(default=None, index=True)
+    base_seq: int | None = None
+    error_code: str | None = None
+    error_fields: list[str] | None = _json()
+    result_id: str | None = None
+    written: dict[str, Any] | None = _json()
+    reason: str | None = None
+    done_at: datetime | None = _stamp()
+
+
+class OutboxWritten(SQLModel, table=True):
+    """What the connector last wrote to a Salesforce record: echoes are recognised by it."""
+
+    __tablename__ = "outbox_written"
+    __table_args__ = (Index("ix_outbox_written_sf_id", "sobject", "sf_id"),)
+    sobject: str = Field(primary_key=True)
+    record_key: str = Field(primary_key=True)
+    sf_id: str | None = None
+    entity: str | None = None
+    fields: dict[str, Any] | None = _json()
+    item_id: str | None = None
+    written_at: datetime = _stamp(nullable=False)
+
+
+class OutboxConflict(SQLModel, table=True):
+    """A `both` field changed on both sides before a write-back, and who won."""
+
+    __tablename__ = "outbox_conflict"
+    __table_args__ = (
+        Index("ix_outbox_conflict_item_field", "item_id", "field", unique=True),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: str
+    entity: str
+    sobject: str
+    sf_id: str | None = None
+    field: str
+    prm_value: Any | None = _json()
+    crm_value: Any | None = _json()
+    policy: str
+    winner: str  # "crm" | "prm"
+    change_seq: int | None = None
+    detected_at: datetime = _stamp(nullable=False)
 
 
 class TriggerFiring(SQLModel, table=True):
@@ -188,6 +235,8 @@ BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     ChangeLog,
     ConsumerOffset,
     OutboxItem,
+    OutboxWritten,
+    OutboxConflict,
     TriggerFiring,
     DeadLetter,
     ApiUsageSample,

@@ -19,6 +19,7 @@ from connector.mapping import EntityMapping, MappingError, diff, fingerprint, to
 from connector.store import repo
 from connector.store.stream import append_changes
 from connector.sync.diffs import Op, RecordDiff
+from connector.sync.echo import mark_echoes
 from connector.sync.window import parse_sf_datetime
 
 __all__ = ["PageResult", "apply_page", "apply_rows", "jsonable"]
@@ -176,6 +177,8 @@ def apply_page(
     for i, d in enumerate(result.diffs):
         local_id = d.local_id if d.local_id is not None else ids.get(d.sf_id)
         result.diffs[i] = _with_local_id(d, local_id)
+    # diffs are final here: our own write-backs coming back are flagged and fire nothing
+    result.diffs = mark_echoes(conn, entity, result.diffs, integration_user_id)
     append_changes(conn, result.diffs, cycle_id=cycle_id)
     return result
 

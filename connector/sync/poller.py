@@ -99,7 +99,10 @@ def poll_window_once(
             soql, include_deleted=True, batch_size=ctx.settings.page_size
         ):
             with ctx.engine.begin() as conn:
-                res = apply_page(conn, entity, page, cycle_id=cycle_id, source=source)
+                res = apply_page(
+                    conn, entity, page, cycle_id=cycle_id, source=source,
+                    integration_user_id=ctx.client.user_id,
+                )
                 run.cursor = advance_cursor(run.cursor, res.max_modstamp, window.end)
                 repo.save_state(conn, entity.name, cursor=run.cursor)
             _count(run, res.seen, res.skipped, res.dead, res.diffs, keep_diffs)

@@ -64,7 +64,8 @@ def reconcile_entity(ctx: SyncContext, entity: EntityMapping) -> ReconcileResult
                 except MappingError:
                     drift.append(row)  # apply_page parks it in the dead letter queue
             res = apply_page(
-                conn, entity, drift, cycle_id=cycle_id, source="reconcile", force=True
+                conn, entity, drift, cycle_id=cycle_id, source="reconcile", force=True,
+                integration_user_id=ctx.client.user_id,
             )
         result.changes += len(res.diffs)
         result.dead_letters += res.dead

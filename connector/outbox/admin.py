@@ -1,0 +1,142 @@
+"""Operator views and actions on the outbox: depth and dead letters for `status`, listing,
+retrying dead writes after the cause is fixed, dropping with a recorded reason, conflicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from connector.outbox.queue import DEAD, ITEMS
+from connector.store.bookkeeping import OutboxConflict
+from connector.store.types import utcnow
+
+__all__ = [
+    "STATUSES",
+    "drop_item",
+    "list_conflicts",
+    "list_items",
+    "outbox_summary",
+    "retry_items",
+]
+
+STATUSES = ("pending", "dead", "done", "dropped")
+CONFLICTS = OutboxConflict.__table__  # type: ignore[attr-defined]
+
+
+def outbox_summary(conn: Connection) -> dict[str, Any]:
+    """Outbox depth for `status`: items per status, the oldest pending, dead letters open."""
+    c = ITEMS.c
+    counts = {s: 0 for s in STATUSES}
+    for status, n in conn.execute(select(c.status, func.count()).group_by(c.status)):
+        counts[str(status)] = int(n)
+    oldest = conn.execute(select(func.min(c.created_at)).where(c.status == "pending")).scalar()
+    conflicts = int(conn.execute(select(func.count()).select_from(CONFLICTS)).scalar() or 0)
+    return {
+        **counts,
+        "oldest_pending": oldest.isoformat() if isinstance(oldest, datetime) else None,
+        "conflicts": conflicts,
+    }
+
+
+def _row(r: Any) -> dict[str, Any]:
+    payload = r["payload"] or {}
+    return {
+        "id": r["id"],
+        "status": r["status"],
+        "sobject": r["sobject"],
+        "operation": r["operation"],
+        "record": r["sf_id"] or r["record_key"],
+        "fields": payload.get("fields") or {},
+        "cause": payload.get("cause"),
+        "attempts": r["attempts"],
+        "error_code": r["error_code"],
+        "error": r["last_error"],
+        "error_fields": r["error_fields"] or [],
+        "reason": r["reason"],
+        "created_at": r["created_at"].isoformat() if r["created_at"] else None,
+        "updated_at": r["updated_at"].isoformat() if r["updated_at"] else None,
+    }
+
+
+def list_items(
+    conn: Connection, *, status: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Outbox items, newest first (only ``status`` ones when given)."""
+    c = ITEMS.c
+    stmt = select(ITEMS).order_by(c.updated_at.desc(), c.id).limit(limit)
+    if status is not None:
+        stmt = stmt.where(c.status == status)
+    return [_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def _resolve_letters(conn: Connection, item_ids: Sequence[str], now: datetime) -> None:
+    wanted = set(item_ids)
+    d = DEAD.c
+    rows = conn.execute(
+        select(d.id, d.payload).where(d.kind == "outbox", d.resolved_at.is_(None))
+    ).all()
+    ids = [i for i, p in rows if (p or {}).get("item_id") in wanted]
+    if ids:
+        conn.execute(update(DEAD).where(d.id.in_(ids)).values(resolved_at=now))
+
+
+def retry_items(conn: Connection, *, ids: Sequence[str] | None = None) -> list[str]:
+    """Put dead items (all of them when ``ids`` is None) back in the queue, due now."""
+    c = ITEMS.c
+    stmt = select(c.id).where(c.status == "dead")
+    if ids is not None:
+        stmt = stmt.where(c.id.in_(list(ids)))
+    found = list(conn.execute(stmt).scalars())
+    if not found:
+        return []
+    now = utcnow()
+    conn.execute(
+        update(ITEMS)
+        .where(c.id.in_(found))
+        .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+    )
+    _resolve_letters(conn, found, now)
+    return found
+
+
+def drop_item(conn: Connection, item_id: str, reason: str) -> str | None:
+    """Discard a pending or dead item, keeping ``reason``; returns why it could not be."""
+    c = ITEMS.c
+    status = conn.execute(select(c.status).where(c.id == item_id)).scalar()
+    if status is None:
+        return f"no outbox item {item_id}"
+    if status not in ("pending", "dead"):
+        return f"outbox item {item_id} is {status}; only pending or dead items can be dropped"
+    now = utcnow()
+    conn.execute(
+        update(ITEMS)
+        .where(c.id == item_id)
+        .values(status="dropped", reason=reason, updated_at=now, done_at=now)
+    )
+    _resolve_letters(conn, [item_id], now)
+    return None
+
+
+def list_conflicts(conn: Connection, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Recorded conflicts, newest first, with the policy and the winning side."""
+    k = CONFLICTS.c
+    rows = conn.execute(select(CONFLICTS).order_by(k.id.desc()).limit(limit)).mappings()
+    return [
+        {
+            "id": r["id"],
+            "item_id": r["item_id"],
+            "entity": r["entity"],
+            "sobject": r["sobject"],
+            "record": r["sf_id"],
+            "field": r["field"],
+            "prm_value": r["prm_value"],
+            "crm_value": r["crm_value"],
+            "policy": r["policy"],
+            "winner": r["winner"],
+            "detected_at": r["detected_at"].isoformat() if r["detected_at"] else None,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,110 @@
+"""Signed webhooks for the ``notify`` action: HMAC-SHA256 over ``f"{t}.{body}"``.
+
+Header ``X-PRM-Signature: t=<unix seconds>,v1=<hex digest>``; the receiver recomputes the
+digest with the shared secret and rejects stale timestamps. Failures are retried through the
+outbox like any other write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+__all__ = ["NotifyResult", "Poster", "body_text", "post_signed", "sign", "verify"]
+
+SIGNATURE_HEADER = "X-PRM-Signature"
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """What a webhook POST came to: ``retry`` for outages and 5xx/429, else final."""
+
+    ok: bool
+    retry: bool
+    code: str
+    message: str
+
+
+Poster = Callable[[str, bytes, dict[str, str], float], tuple[int, str]]
+
+
+def body_text(body: Any) -> str:
+    """The exact text that is signed and sent (JSON with sorted keys unless already text)."""
+    if isinstance(body, str):
+        return body
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+def sign(secret: str, timestamp: int, body: str) -> str:
+    """The header value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(
+        secret.encode("utf-8"), f"{timestamp}.{body}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, header: str, body: str) -> bool:
+    """True when ``header`` is a valid signature of ``body`` (for receivers and tests)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        expected = sign(secret, int(parts["t"]), body)
+    except (KeyError, ValueError):
+        return False
+    return hmac.compare_digest(expected, header)
+
+
+def _urllib_post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    ctx = ssl.create_default_context(cafile=os.environ.get("PRM_NOTIFY_CA_BUNDLE") or None)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
+            return int(resp.status), ""
+    except urllib.error.HTTPError as err:
+        return int(err.code), str(err.reason)
+
+
+def post_signed(
+    fields: Mapping[str, Any],
+    *,
+    now: float,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    poster: Poster | None = None,
+) -> NotifyResult:
+    """POST ``fields["body"]`` to ``fields["url"]`` signed with the secret in ``secret_env``."""
+    url = str(fields.get("url") or "")
+    if not url.startswith(("https://", "http://")):
+        return NotifyResult(
+            False, False, "INVALID_URL", f"notify needs an http(s) url, got {url!r}"
+        )
+    secret_env = str(fields.get("secret_env") or "")
+    secret = (env if env is not None else os.environ).get(secret_env) if secret_env else None
+    if not secret:
+        return NotifyResult(
+            False, False, "MISSING_SECRET",
+            f"the environment variable {secret_env or '(secret_env)'} holding the webhook "
+            "secret is not set",
+        )
+    text = body_text(fields.get("body"))
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(secret, int(now), text),
+        "User-Agent": "prm-connector",
+    }
+    try:
+        status, reason = (poster or _urllib_post)(url, text.encode("utf-8"), headers, timeout)
+    except (OSError, urllib.error.URLError) as err:
+        return NotifyResult(False, True, "CONNECTION_ERROR", f"{url}: {type(err).__name__}")
+    if 200 <= status < 300:
+        return NotifyResult(True, False, "OK", "")
+    retry = status >= 500 or status in (408, 425, 429)
+    return NotifyResult(False, retry, f"HTTP_{status}", f"{url} answered {status} {reason}".strip())

@@ -1,0 +1,270 @@
+"""The outbox table as a work queue: claim pending writes, settle them done, dead or later.
+
+Claiming: the dispatcher claims a batch with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the
+transaction that sends it and records its results. On PostgreSQL a second dispatcher skips the
+rows the first holds, and a crash releases them (they are sent again: every write is an update
+by Id or an upsert by external id, so a replay changes nothing twice). SQLite has no row locks:
+there the store's run lock is what keeps a second dispatcher out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, bindparam, func, or_, select, update
+
+from connector.outbox.coalesce import ClaimedItem, RecordWrite
+from connector.store.bookkeeping import DeadLetter, OutboxItem, OutboxWritten
+from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt
+
+__all__ = [
+    "ITEMS",
+    "WRITTEN",
+    "claim",
+    "mark_dead",
+    "mark_done",
+    "pending_groups",
+    "retry_later",
+    "written_for",
+]
+
+ITEMS: Table = OutboxItem.__table__  # type: ignore[attr-defined]
+WRITTEN: Table = OutboxWritten.__table__  # type: ignore[attr-defined]
+DEAD: Table = DeadLetter.__table__  # type: ignore[attr-defined]
+MAX_BACKOFF = 3600.0
+
+
+def _due(now: datetime) -> Any:
+    c = ITEMS.c
+    return and_(
+        c.status == "pending", or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now)
+    )
+
+
+def pending_groups(conn: Connection, now: datetime) -> list[tuple[str, str, int]]:
+    """(sobject, operation, records due) for every group with due items, biggest first."""
+    c = ITEMS.c
+    stmt = (
+        select(c.sobject, c.operation, func.count(func.distinct(c.record_key)))
+        .where(_due(now))
+        .group_by(c.sobject, c.operation)
+    )
+    rows = [(str(s), str(o), int(n)) for s, o, n in conn.execute(stmt)]
+    return sorted(rows, key=lambda r: (-r[2], r[0], r[1]))
+
+
+def claim(
+    conn: Connection, sobject: str, operation: str, now: datetime, records: int
+) -> list[ClaimedItem]:
+    """Lock the due items of up to ``records`` records (oldest first) for this transaction."""
+    c = ITEMS.c
+    keys_stmt = (
+        select(c.record_key)
+        .where(_due(now), c.sobject == sobject, c.operation == operation)
+        .group_by(c.record_key)
+        .order_by(func.min(c.created_at), c.record_key)
+        .limit(records)
+    )
+    keys = [k for k in conn.execute(keys_stmt).scalars() if k is not None]
+    out: list[ClaimedItem] = []
+    for part in chunks(keys):
+        stmt = (
+            select(ITEMS)
+            .where(
+                _due(now), c.sobject == sobject, c.operation == operation,
+                c.record_key.in_(part),
+            )
+            .order_by(c.created_at, c.id)
+            .with_for_update(skip_locked=True)
+        )
+        out.extend(_claimed(row) for row in conn.execute(stmt).mappings())
+    return out
+
+
+def _claimed(row: Any) -> ClaimedItem:
+    payload = row["payload"] or {}
+    return ClaimedItem(
+        id=row["id"],
+        entity=row["entity"],
+        sobject=row["sobject"],
+        operation=row["operation"],
+        record_key=row["record_key"] or row["id"],
+        sf_id=row["sf_id"],
+        fields=dict(payload.get("fields") or {}),
+        external_id_field=payload.get("external_id_field"),
+        external_id=payload.get("external_id"),
+        attempts=int(row["attempts"] or 0),
+        base_seq=int(row["base_seq"] or 0),
+        created_at=row["created_at"],
+        meta=dict(payload.get("meta") or {}),
+    )
+
+
+def written_for(
+    conn: Connection, sobject: str, keys: Iterable[str], sf_ids: Iterable[str]
+) -> dict[str, tuple[dict[str, Any], datetime, str | None]]:
+    """What we last wrote to these records, by record key and by sf_id: (fields, when, sf_id)."""
+    out: dict[str, tuple[dict[str, Any], datetime, str | None]] = {}
+    w = WRITTEN.c
+    wanted = list(dict.fromkeys([*keys, *sf_ids]))
+    for part in chunks(wanted, 400):
+        stmt = select(w.record_key, w.sf_id, w.fields, w.written_at).where(
+            w.sobject == sobject, or_(w.record_key.in_(part), w.sf_id.in_(part))
+        )
+        for key, sf_id, fields, at in conn.execute(stmt):
+            for name in (key, sf_id):
+                if name and (name not in out or out[name][1] < at):
+                    out[name] = (dict(fields or {}), at, sf_id)
+    return out
+
+
+def mark_done(
+    conn: Connection,
+    done: Sequence[tuple[RecordWrite, str | None, dict[str, Any]]],
+    now: datetime,
+) -> None:
+    """Settle writes that succeeded (or had nothing left to write): (write, sf id, fields sent).
+
+    The fields sent are merged into ``outbox_written``, the snapshot echo detection reads.
+    """
+    if not done:
+        return
+    item_params = [
+        {
+            "b_id": item_id,
+            "b_result": sf_id,
+            "b_written": to_json_safe(fields),
+        }
+        for write, sf_id, fields in done
+        for item_id in write.item_ids
+    ]
+    c = ITEMS.c
+    conn.execute(
+        update(ITEMS)
+        .where(c.id == bindparam("b_id"))
+        .values(
+            status="done",
+            done_at=now,
+            updated_at=now,
+            last_error=None,
+            error_code=None,
+            error_fields=None,
+            result_id=bindparam("b_result"),
+            written=bindparam("b_written"),
+        ),
+        item_params,
+    )
+    sent = [(w, sf_id, fields) for w, sf_id, fields in done if fields]
+    if not sent:
+        return
+    by_sobject: dict[str, list[tuple[RecordWrite, str | None, dict[str, Any]]]] = {}
+    for entry in sent:
+        by_sobject.setdefault(entry[0].sobject, []).append(entry)
+    for sobject, entries in by_sobject.items():
+        known = written_for(conn, sobject, [w.record_key for w, _, _ in entries], [])
+        rows = []
+        for write, sf_id, fields in entries:
+            before = known[write.record_key][0] if write.record_key in known else {}
+            rows.append(
+                {
+                    "sobject": sobject,
+                    "record_key": write.record_key,
+                    "sf_id": sf_id or write.sf_id,
+                    "entity": write.entity,
+                    "fields": to_json_safe({**before, **fields}),
+                    "item_id": write.items[-1].id,
+                    "written_at": now,
+                }
+            )
+        stmt = upsert_stmt(conn, WRITTEN)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sobject", "record_key"],
+            set_={k: stmt.excluded[k] for k in ("sf_id", "entity", "fields", "item_id",
+                                                 "written_at")},
+        )
+        conn.execute(stmt, rows)
+
+
+def mark_dead(
+    conn: Connection,
+    write: RecordWrite,
+    code: str,
+    message: str,
+    fields: Sequence[str],
+    now: datetime,
+) -> None:
+    """Park every item of ``write`` in the dead letter with Salesforce's code, message, fields."""
+    c = ITEMS.c
+    conn.execute(
+        update(ITEMS)
+        .where(c.id.in_(write.item_ids))
+        .values(
+            status="dead",
+            error_code=code,
+            last_error=message[:2000],
+            error_fields=list(fields),
+            attempts=c.attempts + 1,
+            updated_at=now,
+        )
+    )
+    rows = [
+        {
+            "kind": "outbox",
+            "entity": item.entity,
+            "sobject": item.sobject,
+            "sf_id": write.sf_id,
+            "payload": to_json_safe(
+                {
+                    "item_id": item.id,
+                    "operation": item.operation,
+                    "record_key": item.record_key,
+                    "fields": item.fields,
+                    "error_fields": list(fields),
+                }
+            ),
+            "code": code,
+            "message": message[:2000],
+            "attempts": item.attempts + 1,
+            "created_at": now,
+        }
+        for item in write.items
+    ]
+    conn.execute(DEAD.insert(), rows)
+
+
+def retry_later(
+    conn: Connection,
+    write: RecordWrite,
+    code: str,
+    message: str,
+    now: datetime,
+    *,
+    max_attempts: int,
+    base_seconds: float,
+) -> bool:
+    """Count a failed attempt; schedule the next one, or dead-letter after ``max_attempts``.
+
+    Returns True when the write went to the dead letter.
+    """
+    attempts = max(i.attempts for i in write.items) + 1
+    if attempts >= max_attempts:
+        mark_dead(
+            conn, write, code, f"gave up after {attempts} attempts: {message}", [], now
+        )
+        return True
+    delay = min(MAX_BACKOFF, base_seconds * 2 ** (attempts - 1))
+    c = ITEMS.c
+    conn.execute(
+        update(ITEMS)
+        .where(c.id.in_(write.item_ids))
+        .values(
+            attempts=attempts,
+            next_attempt_at=now + timedelta(seconds=delay),
+            error_code=code,
+            last_error=message[:2000],
+            updated_at=now,
+        )
+    )
+    return False

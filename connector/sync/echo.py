@@ -1,0 +1,130 @@
+"""Echo suppression: our own write-backs coming back on the next poll fire nothing.
+
+A diff is an echo when the integration user made it and every field it changed holds what the
+outbox last wrote to that record (``outbox_written``). Anything else, a human edit in between
+above all, stays a business event. The snapshot is updated either way (the caller persists the
+diff as usual); only the change-log entry's ``echo`` flag differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from connector.mapping import EntityMapping
+from connector.mapping.mapper import canonical
+from connector.store.bookkeeping import OutboxWritten
+from connector.store.models import entity_table
+from connector.store.sqlutil import chunks
+from connector.sync.diffs import RecordDiff
+
+__all__ = ["mark_echoes"]
+
+WRITTEN: Table = OutboxWritten.__table__  # type: ignore[attr-defined]
+
+
+def mark_echoes(
+    conn: Connection,
+    entity: EntityMapping,
+    diffs: list[RecordDiff],
+    integration_user_id: str | None,
+) -> list[RecordDiff]:
+    """``diffs`` with ``echo=True`` on those that only bring back what the outbox wrote."""
+    if not integration_user_id:
+        return diffs
+    ours = [
+        d for d in diffs
+        if d.origin == integration_user_id and d.op in ("created", "updated") and not d.echo
+    ]
+    if not ours:
+        return diffs
+    written = _written(conn, entity.sobject, [d.sf_id for d in ours])
+    if not written:
+        return diffs
+    lookup_ids = _lookup_sf_ids(conn, entity, [d for d in ours if d.sf_id in written])
+    candidates = {id(d) for d in ours}
+    out: list[RecordDiff] = []
+    for d in diffs:
+        fields = written.get(d.sf_id) if id(d) in candidates else None
+        if fields is not None and _is_echo(entity, d, fields, lookup_ids):
+            out.append(replace(d, echo=True))
+        else:
+            out.append(d)
+    return out
+
+
+def _written(conn: Connection, sobject: str, sf_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    w = WRITTEN.c
+    out: dict[str, dict[str, Any]] = {}
+    for part in chunks(list(dict.fromkeys(sf_ids))):
+        stmt = (
+            select(w.sf_id, w.fields)
+            .where(w.sobject == sobject, w.sf_id.in_(part))
+            .order_by(w.written_at)
+        )
+        for sf_id, fields in conn.execute(stmt):
+            out.setdefault(str(sf_id), {}).update(fields or {})
+    return out
+
+
+def _lookup_sf_ids(
+    conn: Connection, entity: EntityMapping, diffs: Sequence[RecordDiff]
+) -> dict[tuple[str, int], str]:
+    """(target entity, local id) -> sf_id for the lookup values the diffs carry."""
+    out: dict[tuple[str, int], str] = {}
+    for f in entity.fields.values():
+        if f.lookup is None:
+            continue
+        wanted = sorted(
+            {int(v) for d in diffs if isinstance(v := (d.new or {}).get(f.local), int)}
+        )
+        if not wanted:
+            continue
+        table = entity_table(f.lookup)
+        for part in chunks(wanted):
+            stmt = select(table.c.id, table.c.sf_id).where(table.c.id.in_(part))
+            out.update({(f.lookup, int(i)): str(s) for i, s in conn.execute(stmt) if s})
+    return out
+
+
+def _is_echo(
+    entity: EntityMapping,
+    d: RecordDiff,
+    written: dict[str, Any],
+    lookup_ids: dict[tuple[str, int], str],
+) -> bool:
+    new = d.new or {}
+    for name in d.changed:
+        f = entity.fields.get(name)
+        if f is None:
+            return False
+        if f.crm not in written:
+            if d.op == "created":
+                continue  # a record we created: fields we did not send hold the org's defaults
+            return False
+        value = new.get(name)
+        if f.lookup is not None and isinstance(value, int):
+            theirs: Any = lookup_ids.get((f.lookup, value))
+            mine: Any = written[f.crm]
+        else:
+            theirs = value
+            mine = _as_local(f, written[f.crm])
+        if canonical(theirs) != canonical(mine) or isinstance(canonical(theirs), bool) != (
+            isinstance(canonical(mine), bool)
+        ):
+            return False
+    return True
+
+
+def _as_local(f: Any, value: Any) -> Any:
+    """A written Salesforce value as the poller would map it (picklist map, type pipeline)."""
+    if f.values is not None and isinstance(value, str):
+        value = f.values.get(value, value)
+    try:
+        local = f.pipeline.to_local(value)
+    except (ValueError, TypeError, OverflowError):
+        return value
+    return canonical(local)
