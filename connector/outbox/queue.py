@@ -156,6 +156,7 @@ def mark_done(
         ),
         item_params,
     )
+    _adopt_created_ids(conn, done)
     sent = [(w, sf_id, fields) for w, sf_id, fields in done if fields]
     if not sent:
         return
@@ -268,3 +269,22 @@ def retry_later(
         )
     )
     return False
+
+
+def _adopt_created_ids(
+    conn: Connection, done: Sequence[tuple[RecordWrite, str | None, dict[str, Any]]]
+) -> None:
+    """A record an upsert created gets its Salesforce id on the local row (found by its
+    PRM_Key__c), so the poll that reads it back updates that row instead of adding a twin."""
+    from connector.store.models import ENTITY_MODELS, entity_table
+
+    for write, sf_id, _ in done:
+        if write.operation != "upsert" or not sf_id or not write.external_id:
+            continue
+        if write.entity not in ENTITY_MODELS:
+            continue
+        table = entity_table(write.entity)
+        if "prm_key" not in table.c:
+            continue
+        conn.execute(update(table).where(
+            table.c.prm_key == write.external_id, table.c.sf_id.is_(None)).values(sf_id=sf_id))

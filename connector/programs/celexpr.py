@@ -48,6 +48,9 @@ class CelCheckError(ValueError):
 def certifications_in(partner: Mapping[str, Any], what: str) -> int:
     """Certifications of ``partner`` in track ``what`` (completed certification steps), else
     certifications whose name contains ``what`` (any case)."""
+    helper = partner.get("certifications_in")
+    if isinstance(helper, Mapping):  # the triggers pass what it needs under its own name
+        partner = helper
     by_track = partner.get("track_certifications") or {}
     if what in by_track:
         return int(by_track[what])
