@@ -80,6 +80,8 @@ def check_cmd(
         triggers = len(load_triggers(settings.triggers_path, spec).rules)
     except ConfigError as err:
         problems += err.problems
+    if problems:  # the files first: a broken file is reported without calling the org
+        raise ConfigError(problems)
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
