@@ -85,8 +85,9 @@ def facts_for_partners(
     want = _Wanted(needed)
     partner = entity_table("partner")
     ids = None if partner_ids is None else sorted(set(partner_ids))
-    wanted = ("id", "sf_id", "name", "status", "tier", "extra",
-              *TYPE_FIELDS, *COUNTRY_FIELDS, *INDUSTRY_FIELDS)
+    account = want("type", "country", "industry")  # read from columns or the extra JSON
+    wanted = ("id", "sf_id", "name", "status", "tier",
+              *(("extra", *TYPE_FIELDS, *COUNTRY_FIELDS, *INDUSTRY_FIELDS) if account else ()))
     cols = [partner.c[n] for n in wanted if n in partner.c]
     names = [c.name for c in cols]
     base = select(*cols).where(partner.c.is_deleted.is_(False))
@@ -98,9 +99,9 @@ def facts_for_partners(
             "sf_id": r.get("sf_id"),
             "name": r.get("name"),
             "status": r.get("status"),
-            "type": _pick(r, TYPE_FIELDS),
-            "country": _pick(r, COUNTRY_FIELDS),
-            "industry": _pick(r, INDUSTRY_FIELDS),
+            "type": _pick(r, TYPE_FIELDS) if account else None,
+            "country": _pick(r, COUNTRY_FIELDS) if account else None,
+            "industry": _pick(r, INDUSTRY_FIELDS) if account else None,
             "tier": r.get("tier") or "",
             "tier_rank": LEVEL_RANKS.get(r.get("tier") or "", 0),
             "points": 0,
@@ -217,18 +218,22 @@ def _add_tracks(
 ) -> None:
     enrolled: dict[int, set[str]] = defaultdict(set)
     done: dict[int, set[str]] = defaultdict(set)
-    stmt = select(ENROLMENT.c.partner_id, ENROLMENT.c.track)
-    for pid, track in _grouped(conn, stmt, ENROLMENT.c.partner_id, only):
-        enrolled[pid].add(track)
+    if full:  # per-track certification counts need only the completions
+        stmt = select(ENROLMENT.c.partner_id, ENROLMENT.c.track)
+        for pid, track in _grouped(conn, stmt, ENROLMENT.c.partner_id, only):
+            enrolled[pid].add(track)
     stmt = select(COMPLETION.c.partner_id, COMPLETION.c.step)
     for pid, step in _grouped(conn, stmt, COMPLETION.c.partner_id, only):
         done[pid].add(step)
     tracks = spec.tracks
     certs = {tid: {s.id for s in t.steps if s.kind == "certification"}
              for tid, t in tracks.items()}
+    none = {tid: 0 for tid in tracks}  # shared by partners with no completion (read-only)
     for pid, f in out.items():
         mine = done.get(pid, set())
-        f["track_certifications"] = {tid: len(ids & mine) for tid, ids in certs.items()}
+        f["track_certifications"] = (
+            {tid: len(ids & mine) for tid, ids in certs.items()} if mine else none
+        )
         if not full:
             continue
         progress = {

@@ -186,10 +186,11 @@ def segment_preview(
     ctx = cel.Context(functions=CEL_FUNCTIONS)
     would: set[int] = set()
     errors: dict[int, str] = {}
-    seen: dict[str, Any] = {}  # partners with the same values read get the same answer
+    seen: dict[Any, Any] = {}  # partners with the same scalar values get the same answer
     for pid, f in facts.items():
         values = {k: f.get(k) for k in refs}
-        key = repr(tuple(values.values()))
+        scalar = not any(isinstance(v, (list, dict)) for v in values.values())
+        key = tuple(values.values()) if scalar else pid
         if key not in seen:
             ctx.add_variable("partner", values)
             try:
