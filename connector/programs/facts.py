@@ -86,7 +86,7 @@ def facts_for_partners(
     partner = entity_table("partner")
     ids = None if partner_ids is None else sorted(set(partner_ids))
     account = want("type", "country", "industry")  # read from columns or the extra JSON
-    wanted = ("id", "sf_id", "name", "status", "tier",
+    wanted = ("id", "sf_id", "name", "status", "tier", "points",
               *(("extra", *TYPE_FIELDS, *COUNTRY_FIELDS, *INDUSTRY_FIELDS) if account else ()))
     cols = [partner.c[n] for n in wanted if n in partner.c]
     names = [c.name for c in cols]
@@ -104,7 +104,8 @@ def facts_for_partners(
             "industry": _pick(r, INDUSTRY_FIELDS) if account else None,
             "tier": r.get("tier") or "",
             "tier_rank": LEVEL_RANKS.get(r.get("tier") or "", 0),
-            "points": 0,
+            # before a partner's first ledger row its balance is what it held (opening balance)
+            "points": round(float(r.get("points") or 0)),
             "certifications": 0,
             "certification_names": [],
             "track_certifications": {},

@@ -121,7 +121,8 @@ def enroll(
 
 
 def refresh_partner_mirror(
-    conn: Connection, partner_id: int, now: datetime
+    conn: Connection, partner_id: int, now: datetime,
+    fields: tuple[str, ...] = ("points", "certifications"),
 ) -> LocalChange | None:
     """Copy the ledger balance and certification count onto the partner's outbound fields."""
     row = _partner_row(conn, partner_id)
@@ -131,6 +132,7 @@ def refresh_partner_mirror(
         select(func.count()).where(cert.c.partner == partner_id, cert.c.is_deleted.is_(False))
     ).scalar_one()
     want = {"points": float(points_balance(conn, partner_id)), "certifications": float(certs)}
+    want = {k: v for k, v in want.items() if k in fields}
     old = {k: row.get(k) for k in want}
     changed = tuple(k for k, v in want.items() if float(old[k] or 0) != v)
     if not changed:
@@ -157,7 +159,7 @@ def award_points(
             index_elements=["award_key"])
         if not conn.execute(stmt).rowcount:
             return Outcome(False, f"already awarded ({award_key})")
-    mirror = refresh_partner_mirror(conn, partner_id, now)
+    mirror = refresh_partner_mirror(conn, partner_id, now, ("points",))
     balance = points_balance(conn, partner_id)
     return Outcome(True, f"{int(points):+d} points ({reason}) -> {balance}",
                    [mirror] if mirror else [], int(points))
@@ -237,11 +239,27 @@ def complete_step(
     ) if step.points else None
     if award is not None and award.done:
         changes += award.changes
-    else:
-        mirror = refresh_partner_mirror(conn, partner_id, now)
-        changes += [mirror] if mirror else []
+    mirror = refresh_partner_mirror(conn, partner_id, now)  # certifications, points if no award
+    changes = _merged([*changes, *([mirror] if mirror else [])])
     pts = award.points if award is not None and award.done else 0
     return Outcome(True, f"completed {step_id} ({step.kind}) +{pts} points", changes, pts)
+
+
+def _merged(changes: list[LocalChange]) -> list[LocalChange]:
+    """One change per row: later values of the same row folded into its first change."""
+    out: dict[tuple[str, int], LocalChange] = {}
+    for c in changes:
+        key = (c.entity, c.local_id)
+        first = out.get(key)
+        if first is None:
+            out[key] = c
+            continue
+        old = {**(c.old or {}), **(first.old or {})}
+        changed = tuple(dict.fromkeys([*first.changed, *c.changed]))
+        out[key] = LocalChange(first.entity, first.local_id, first.sf_id, first.op,
+                               old if first.old is not None else None,
+                               {**first.new, **c.new}, changed)
+    return list(out.values())
 
 
 def refresh_segments(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,22 @@ __all__ = ["NOW", "add_deal", "add_partner", "db_kind", "default_spec", "engine"
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _triggers_registries_restored() -> Iterator[None]:
+    """``install`` writes into the triggers' registries: undo it after each test."""
+    from connector.triggers.actions import EXECUTORS
+    from connector.triggers.catalogue import ACTIONS
+    from connector.triggers.facts import PARTNER_FACTS
+
+    saved = (dict(PARTNER_FACTS.facts), dict(PARTNER_FACTS.functions), dict(ACTIONS),
+             dict(EXECUTORS))
+    yield
+    for target, copy in zip((PARTNER_FACTS.facts, PARTNER_FACTS.functions, ACTIONS, EXECUTORS),
+                            saved, strict=True):
+        target.clear()
+        target.update(copy)
 
 
 @pytest.fixture(scope="session")
