@@ -1,3 +1,3 @@
-"""prm-connector: keeps a PRM store in sync with Salesforce, both ways."""
+"""prm-connector: keeps a local PRM store in sync with Salesforce and logs every change."""
 
 __version__ = "0.1.0"

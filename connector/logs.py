@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
-from connector.salesforce import scrub_event
-
 __all__ = ["configure_logging"]
+
+
+def _scrub(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Scrub secrets from an event (connector.salesforce is imported on the first log line)."""
+    from connector.salesforce import scrub_event
+
+    return scrub_event(logger, method, event)
 
 
 def configure_logging(level: str = "WARNING", *, json_logs: bool | None = None) -> None:
@@ -24,7 +31,7 @@ def configure_logging(level: str = "WARNING", *, json_logs: bool | None = None) 
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            scrub_event,
+            _scrub,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

@@ -10,12 +10,13 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from connector import yamlconf
 from connector.errors import ConfigError, ConfigProblem
+from connector.redact import redact_url
 
 __all__ = [
     "AuthFlow",
@@ -44,7 +45,8 @@ _MASK = "********"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan: "nan" or "inf" from an environment variable is not a number either.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -95,7 +97,7 @@ class SalesforceSettings(_Strict):
             raise ValueError(
                 f"must be an https:// URL such as https://login.salesforce.com, "
                 f"https://test.salesforce.com or https://MyDomain.my.salesforce.com "
-                f"(got {value!r})"
+                f"(got {redact_url(value)!r})"
             )
         return value.strip().rstrip("/")
 
@@ -135,7 +137,7 @@ class DatabaseSettings(_Strict):
         return value
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        yield "url", _mask_url_password(self.url)
+        yield "url", redact_url(self.url)
 
 
 class SyncSettings(_Strict):
@@ -204,16 +206,10 @@ class Settings(_Strict):
         for name in SECRET_FIELDS:
             if sf.get(name):
                 sf[name] = _MASK
-        data["database"]["url"] = _mask_url_password(self.database.url)
+        if sf.get("login_url"):
+            sf["login_url"] = redact_url(str(sf["login_url"]))
+        data["database"]["url"] = redact_url(self.database.url)
         return data
-
-
-def _mask_url_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", f":{_MASK}@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

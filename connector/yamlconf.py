@@ -8,6 +8,7 @@ validated with pydantic; ``problems_from_validation`` turns pydantic's errors in
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -77,8 +78,34 @@ def load(path: str | Path) -> Located:
     return loads(text, name)
 
 
+def _alias_problems(text: str, file: str) -> list[ConfigProblem]:
+    """Every ``*alias`` (and ``<<: *merge``) in ``text``, located.
+
+    Config files are short and written by hand; an alias only saves typing, and expanding
+    nested ones is exponential (a few hundred bytes can ask for gigabytes: the "billion
+    laughs"). So aliases are refused before anything is built. Scanning tokens is linear.
+    """
+    if "*" not in text:
+        return []
+    problems: list[ConfigProblem] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AliasToken):
+                problems.append(ConfigProblem(
+                    file, token.start_mark.line + 1, token.start_mark.column + 1,
+                    f"YAML aliases are not allowed in config files (*{token.value}); write the "
+                    "value out in full",
+                ))
+    except yaml.YAMLError:
+        return []  # a syntax error: compose reports it with its location
+    return problems
+
+
 def loads(text: str, file: str) -> Located:
-    """Parse YAML text (see ``load``)."""
+    """Parse YAML text (see ``load``); aliases and non-finite numbers are refused."""
+    aliases = _alias_problems(text, file)
+    if aliases:
+        raise ConfigError(aliases)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
@@ -133,7 +160,14 @@ def _build(node: yaml.Node, path: PathKey, loc: Located, problems: list[ConfigPr
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), loc, problems) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    value = yaml.SafeLoader("").construct_object(node, deep=True)
+    if isinstance(value, float) and not math.isfinite(value):
+        problems.append(ConfigProblem(
+            loc.file, *_mark(node),
+            f"{node.value} is not a finite number; write a number (NaN and infinity are not "
+            "allowed)",
+        ))
+    return value
 
 
 def interpolate_env(

@@ -59,7 +59,10 @@ def test_only_the_salesforce_package_talks_http(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [*_modules("mapping"), *[p for p in [PKG / "sync" / "window.py", PKG / "sync" / "diffs.py"]]],
+    [
+        *_modules("mapping"),
+        *[p for p in [PKG / "sync" / "window.py", PKG / "sync" / "diffs.py", PKG / "sftime.py"]],
+    ],
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_pure_modules_do_no_io_imports(path: Path) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +11,8 @@ import pytest
 from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.mapping import loads_mapping
 
+from clirunner import CliResult, invoke
+
 
 @pytest.fixture(scope="module")
 def org() -> Iterator[EmulatorHandle]:
@@ -21,10 +20,9 @@ def org() -> Iterator[EmulatorHandle]:
         yield emu
 
 
-def _run(emu: EmulatorHandle, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(emu: EmulatorHandle, cfg: Path, *args: str) -> CliResult:
     user = emu.users["integration"]
     env = {
-        **os.environ,
         "PRM_SF_LOGIN_URL": emu.login_url,
         "PRM_SF_USERNAME": user["username"],
         "PRM_SF_PASSWORD": user["password"],
@@ -33,19 +31,11 @@ def _run(emu: EmulatorHandle, cfg: Path, *args: str) -> subprocess.CompletedProc
         "PRM_SF_CA_BUNDLE": emu.ca_bundle,
         "PRM_DATABASE_URL": f"sqlite:///{cfg.parent / 'x.db'}",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "connector", *args, "-c", str(cfg)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return invoke(*args, "-c", str(cfg), env=env)
 
 
 def _init(tmp_path: Path) -> Path:
-    subprocess.run(
-        [sys.executable, "-m", "connector", "init", str(tmp_path)], check=True, capture_output=True
-    )
+    assert invoke("init", str(tmp_path)).exit_code == 0
     return tmp_path / "connector.yaml"
 
 
@@ -54,7 +44,7 @@ def test_the_default_mapping_validates_against_the_orgs_describe(
 ) -> None:
     """The shipped config and the shipped org metadata agree."""
     res = _run(org, _init(tmp_path), "check", "--json")
-    assert res.returncode == 0, res.stderr
+    assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["checked_against_org"] is True
 
 
@@ -69,7 +59,7 @@ def test_check_reports_each_mismatch_with_its_mapping_line(
     text = text.replace("{crm: IsWon, type: bool}", "{crm: IsWon, type: bool, direction: both}", 1)
     mapping.write_text(text)
     res = _run(org, cfg, "check")
-    assert res.returncode == 2
+    assert res.exit_code == 2
     lines = [ln for ln in res.stderr.splitlines() if "mapping.yaml:" in ln]
     assert any("End_Customer_Domian__c" in ln for ln in lines), res.stderr
     assert any("IsWon" in ln and "updateable" in ln for ln in lines), res.stderr
@@ -80,7 +70,7 @@ def test_check_reports_each_mismatch_with_its_mapping_line(
 def test_scaffold_prints_a_mapping_that_loads(org: EmulatorHandle, tmp_path: Path) -> None:
     """`mapping scaffold Deal_Registration__c` output is itself a valid mapping.yaml."""
     res = _run(org, _init(tmp_path), "mapping", "scaffold", "Deal_Registration__c")
-    assert res.returncode == 0, res.stderr
+    assert res.exit_code == 0, res.stderr
     spec = loads_mapping(res.stdout)
     entity = spec.entities["deal_registration"]
     assert entity.sobject == "Deal_Registration__c"

@@ -13,6 +13,8 @@ import typer.main
 
 from connector.cli import _register, app
 
+from clirunner import invoke
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CONTRACT_COMMANDS = {
@@ -56,7 +58,7 @@ def _commands() -> dict[str, Any]:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m connector ARGS` as a user would."""
+    """Run `python -m connector ARGS` in a new process (when the process is the point)."""
     return subprocess.run(
         [sys.executable, "-m", "connector", *args],
         capture_output=True,
@@ -82,16 +84,16 @@ def test_every_contract_command_exists_and_every_command_and_option_has_help() -
 
 def test_init_writes_the_default_files_and_refuses_to_overwrite(tmp_path: Path) -> None:
     """`init DIR` writes connector, mapping, triggers and programs files; a rerun exits 2."""
-    first = run_cli("init", str(tmp_path / "cfg"))
-    assert first.returncode == 0, first.stderr
+    first = invoke("init", str(tmp_path / "cfg"))
+    assert first.exit_code == 0, first.stderr
     assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == [
         "connector.yaml",
         "mapping.yaml",
         "programs.yaml",
         "triggers.yaml",
     ]
-    again = run_cli("init", str(tmp_path / "cfg"))
-    assert again.returncode == 2
+    again = invoke("init", str(tmp_path / "cfg"))
+    assert again.exit_code == 2
     assert "--force" in again.stderr
 
 
@@ -109,11 +111,11 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def test_check_offline_accepts_the_defaults(tmp_path: Path) -> None:
     """The files `init` writes validate cleanly (without calling any org)."""
-    assert run_cli("init", str(tmp_path)).returncode == 0
-    res = run_cli(
+    assert invoke("init", str(tmp_path)).exit_code == 0
+    res = invoke(
         "check", "--offline", "--json", "-c", str(tmp_path / "connector.yaml"), env=_env(tmp_path)
     )
-    assert res.returncode == 0, res.stderr
+    assert res.exit_code == 0, res.stderr
     assert '"ok": true' in res.stdout
 
 
@@ -129,31 +131,25 @@ def test_bad_config_exits_2_naming_file_and_line(
     tmp_path: Path, file: str, original: str, broken: str, expect: str
 ) -> None:
     """A broken file makes every command exit 2 before touching the org or the store."""
-    assert run_cli("init", str(tmp_path)).returncode == 0
+    assert invoke("init", str(tmp_path)).exit_code == 0
     path = tmp_path / file
     text = path.read_text()
     assert original in text
     path.write_text(text.replace(original, broken, 1))
     line = text[: text.index(original.lstrip("\n"), text.index(original))].count("\n") + 1
     for command in (["check"], ["sync", "--once"], ["status"]):
-        res = run_cli(*command, "-c", str(tmp_path / "connector.yaml"), env=_env(tmp_path))
-        assert res.returncode == 2, (command, res.stderr)
+        res = invoke(*command, "-c", str(tmp_path / "connector.yaml"), env=_env(tmp_path))
+        assert res.exit_code == 2, (command, res.stderr)
         assert f"{expect}{line}:" in res.stderr, res.stderr
     assert not (tmp_path / "x.db").exists(), "the store must not be touched"
 
 
 def test_missing_environment_variable_is_reported_with_its_line(tmp_path: Path) -> None:
     """An unset PRM_SF_USERNAME is named, with the line that reads it; exit 2."""
-    assert run_cli("init", str(tmp_path)).returncode == 0
-    env = _env(tmp_path)
-    env.pop("PRM_SF_USERNAME")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
-    res = subprocess.run(
-        [sys.executable, "-m", "connector", "status", "-c", str(tmp_path / "connector.yaml")],
-        capture_output=True,
-        text=True,
-        env={**clean, **env},
-        timeout=60,
-    )
-    assert res.returncode == 2
+    assert invoke("init", str(tmp_path)).exit_code == 0
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PRM_")}
+    env.update(_env(tmp_path))
+    env["PRM_SF_USERNAME"] = None
+    res = invoke("status", "-c", str(tmp_path / "connector.yaml"), env=env)
+    assert res.exit_code == 2
     assert "PRM_SF_USERNAME" in res.stderr and "connector.yaml:" in res.stderr

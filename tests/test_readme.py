@@ -6,10 +6,10 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
+from clirunner import invoke
 from test_cli import _commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,37 +55,29 @@ def test_every_prm_connector_command_in_the_readme_exists() -> None:
 
 
 def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
-    """`prm-connector demo` syncs the emulated org, then shows the sales-ops edits as diffs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
-    res = subprocess.run(
-        [sys.executable, "-m", "connector", "demo", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stderr
+    """`prm-connector demo` tells the whole loop: every scene's effect is read back from
+    Salesforce, MDF is released once, a quiet cycle writes nothing, nothing is dead-lettered."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PRM_")}
+    res = invoke("demo", "--json", cwd=tmp_path, env=env)
+    assert res.exit_code == 0, res.stderr
     out = json.loads(res.stdout)
-    assert out["rows"]["partner"] == 20
-    assert out["rows"]["deal"] == 59  # 60 seeded, one deleted by the sales-ops user
-    ops = sorted((c["entity"], c["op"]) for c in out["changes"])
-    assert ops == sorted(
-        [
-            ("partner", "updated"),
-            ("deal", "updated"),
-            ("deal", "deleted"),
-            ("deal_registration", "updated"),
-        ]
-    )
-    assert all(c["by"] == "admin" for c in out["changes"])
-    follow = subprocess.run(
-        [sys.executable, "-m", "connector", "-c", "prm-demo/connector.yaml", "status", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-    )
-    assert follow.returncode == 0, follow.stderr
-    assert {o["entity"]: o["rows"] for o in json.loads(follow.stdout)["objects"]}["partner"] == 20
+    assert out["backfill"]["partner"] == 20
+    approve, conflict, certify, big, second, quiet = out["scenes"]
+    regs = {r["Name"]: r for r in conflict["salesforce"]["Deal_Registration__c"]}
+    assert regs["DR-1001"]["Status__c"] == "Approved"
+    assert regs["DR-1001"]["Decision_Reason__c"] == "Certified partner, no conflicting registration"
+    assert regs["DR-1002"]["Status__c"] == "Pending Review"
+    assert "DR-1001" in regs["DR-1002"]["Decision_Reason__c"]
+    assert [d["trigger_id"] for d in approve["decisions"]] == ["auto-approve-registration"]
+    assert certify["salesforce"]["Account"][0]["Partner_Tier__c"] == "Silver"
+    assert certify["salesforce"]["ChannelProgramMember"][0]["Level.Name"] == "Silver"
+    assert big["salesforce"]["PartnerFundAllocation"][0]["Amount"] == 13000.0  # 2% of 650,000
+    assert len(second["salesforce"]["PartnerFundAllocation"]) == 1  # once per quarter
+    assert second["salesforce"]["Account"][0]["Partner_Points__c"] == 100.0
+    assert quiet["decisions"] == [] and not any(quiet["writes"].values())
+    follow = invoke("-c", "prm-demo/connector.yaml", "status", "--json", cwd=tmp_path, env=env)
+    assert follow.exit_code == 0, follow.stderr
+    status = json.loads(follow.stdout)
+    assert {o["entity"]: o["rows"] for o in status["objects"]}["partner"] == 20
+    assert status["dead_letters"] == []
+    assert status["outbox"]["pending"] == 0 and status["outbox"]["dead"] == 0

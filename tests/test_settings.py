@@ -147,7 +147,7 @@ def test_redacted_masks_every_secret(tmp_path: Path) -> None:
         assert secret not in text
     assert red["salesforce"]["username"] == "integration@acme.example"
     assert red["salesforce"]["password"] == "********"
-    assert red["database"]["url"] == "postgresql://prm:********@db/prm"
+    assert red["database"]["url"] == "postgresql://prm:***@db/prm"
     assert red["base_dir"] == str(tmp_path)
 
 

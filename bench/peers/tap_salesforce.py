@@ -32,6 +32,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 VENV = HERE / ".venv-tap"
+sys.path.insert(0, str(HERE))  # callrecord, beside this script
 TAP_SPEC = "tap-salesforce==2.8.*"
 STREAM = "Opportunity"
 
@@ -99,6 +100,25 @@ def access_token(info: dict[str, Any]) -> str:
     )
     resp.raise_for_status()
     return str(resp.json()["access_token"])
+
+
+def call_log(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The distinct calls the emulator answered so far (``/_emulator/calls``, as the admin)."""
+    from callrecord import fold
+
+    admin = info["users"]["admin"]
+    token = requests.post(
+        info["login_url"].rstrip("/") + "/services/oauth2/token",
+        data={"grant_type": "password", "client_id": info["client_id"],
+              "client_secret": info["client_secret"], "username": admin["username"],
+              "password": admin["password"]},
+        verify=info["ca_bundle"], timeout=30,
+    ).json()["access_token"]
+    resp = requests.get(info["instance_url"].rstrip("/") + "/_emulator/calls",
+                        headers={"Authorization": f"Bearer {token}"},
+                        verify=info["ca_bundle"], timeout=30)
+    resp.raise_for_status()
+    return fold(resp.json()["calls"])
 
 
 def org_ids(info: dict[str, Any], token: str, soql: str) -> list[str]:
@@ -204,6 +224,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             summary.update(ok=False, stage="sync", stderr_tail=_tail(sync.stderr))
             return summary
 
+        if args.calls:  # before our own check below adds calls of its own
+            args.calls.write_text(json.dumps(call_log(info), indent=1) + "\n")
         ids: list[str] = []
         for line in sync.stdout.splitlines():
             msg = json.loads(line)
@@ -238,6 +260,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=None, help="emulator --records N")
     parser.add_argument("--api-type", default="REST", choices=["REST", "BULK"])
+    parser.add_argument("--calls", type=Path, default=None,
+                        help="write the distinct calls the tap made here (JSON)")
     parser.add_argument("--keep", default=None, help="work directory to keep (default: temp)")
     parser.add_argument("--timeout", type=float, default=600.0)
     summary = run(parser.parse_args())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -17,12 +18,18 @@ from connector.errors import ConfigError, ConnectorError
 
 __all__ = ["app", "main"]
 
+# Set by the root callback; read by ``main`` after the command has failed.
+_STATE: dict[str, bool] = {"debug": False}
+
 app = typer.Typer(
     name="prm-connector",
-    help="Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.",
+    help="Keep a local PRM store in sync with Salesforce and log every change.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help and usage errors: typer's rich formatter (rich + markdown-it) alone
+    # would triple the start-up time of every `--help`.
+    rich_markup_mode=None,
 )
 
 
@@ -37,8 +44,14 @@ def _root(
             "--config", "-c", help="connector.yaml for every command (same as the command's -c)."
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="On a failure, print the full traceback as well (also $PRM_DEBUG=1)."
+        ),
+    ] = False,
 ) -> None:
-    """Keep a PRM store in sync with Salesforce, both ways, and run partner triggers.
+    """Keep a local PRM store in sync with Salesforce and log every change.
 
     Every command takes --config/-c PATH (else $PRM_CONFIG, else ./connector.yaml).
     Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, rules, arguments).
@@ -46,6 +59,8 @@ def _root(
     from connector.logs import configure_logging
 
     configure_logging(log_level)
+    if debug:
+        _STATE["debug"] = True
     if config is not None:
         # Commands fall back to $PRM_CONFIG when they get no -c of their own.
         os.environ["PRM_CONFIG"] = str(config)
@@ -65,14 +80,45 @@ def _register() -> None:
     )
 
 
+def _debug() -> bool:
+    return _STATE["debug"] or os.environ.get("PRM_DEBUG", "") not in ("", "0", "false")
+
+
+def _fail(message: str, code: int) -> None:
+    """One line on stderr (URLs redacted), the traceback too under --debug, then exit."""
+    from connector.redact import redact_urls
+
+    if _debug():
+        traceback.print_exc()
+    print(redact_urls(message), file=sys.stderr)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: map connector errors to the contract's exit codes."""
+    """Console-script entry point: map every failure to one line and the contract's exit codes.
+
+    Third-party exceptions (database drivers, Alembic) are translated here, once; anything
+    still unexpected is one line too, with the traceback only under --debug.
+    """
     _register()
+    _STATE["debug"] = False
     try:
         app(args=argv)
     except ConfigError as err:
-        print(str(err), file=sys.stderr)
-        sys.exit(2)
+        _fail(str(err), 2)
     except ConnectorError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        _fail(f"error: {err}", err.exit_code)
+    except KeyboardInterrupt:
+        _fail("error: interrupted", 130)
+    except Exception as err:
+        from connector.store.failures import translate
+
+        known = translate(err)
+        if known is not None:
+            _fail(f"error: {known}", known.exit_code)
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        _fail(
+            f"error: unexpected {type(err).__name__}: {first} (run again with --debug for the "
+            "traceback, and please report it)",
+            1,
+        )

@@ -8,19 +8,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
 
-from connector.mapping import MappingSpec, load_mapping
-from connector.salesforce import SalesforceClient, connect
-from connector.settings import Settings, load_settings
-from connector.store import make_engine, migrate
-from connector.sync.context import Progress as ProgressFn
-from connector.sync.context import SyncContext
+if TYPE_CHECKING:
+    # Imported inside the functions at run time: `prm-connector --help` must not pay for them.
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    from connector.mapping import MappingSpec
+    from connector.salesforce import SalesforceClient
+    from connector.settings import Settings
+    from connector.sync.context import Progress as ProgressFn
+    from connector.sync.context import SyncContext
 
 __all__ = [
     "ConfigOption",
@@ -46,17 +47,42 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich Console made on first use, so importing a CLI module does not import rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def _get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+# Typed as Console for callers; the proxy forwards every attribute to the real one.
+console: Console = _LazyConsole()  # type: ignore[assignment]
+err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 
 def settings_from(config: Path | None) -> Settings:
     """Load and validate connector.yaml (raises ConfigError, exit code 2)."""
+    from connector.settings import load_settings
+
     return load_settings(config)
 
 
 def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
     """Validate connector.yaml, mapping.yaml (and programs.yaml) before touching store or org."""
+    from connector.mapping import load_mapping
+    from connector.settings import load_settings
+
     settings = load_settings(config)
     spec = load_mapping(settings.mapping_path)
     from connector.programs import setup_programs
@@ -67,6 +93,8 @@ def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
 
 def open_engine(settings: Settings) -> Engine:
     """The store's engine, migrated to the newest schema."""
+    from connector.store import make_engine, migrate
+
     engine = make_engine(settings.database.url)
     migrate(engine)
     return engine
@@ -81,6 +109,10 @@ def build_context(
     client: SalesforceClient | None = None,
 ) -> SyncContext:
     """Everything a sync service needs, built once here (the composition root)."""
+    from connector.mapping import load_mapping
+    from connector.salesforce import connect
+    from connector.sync.context import SyncContext
+
     ctx = SyncContext(
         engine=engine,
         client=client or connect(settings.salesforce),
@@ -106,6 +138,14 @@ def progress_reporter(enabled: bool | None = None) -> Iterator[ProgressFn | None
     if not enabled:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -11,8 +11,6 @@ import typer
 from connector.cli import app
 from connector.cli.common import ConfigOption, JsonOption, console, emit, settings_from
 from connector.errors import ConfigError
-from connector.mapping import load_mapping, scaffold, validate_against_describe
-from connector.salesforce import connect
 
 __all__ = ["DEFAULTS_DIR", "write_defaults"]
 
@@ -60,18 +58,30 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector, mapping, triggers and programs files, then the mapping vs the org.
+    """Validate connector, mapping, triggers and programs files; the mapping against the store
+    and the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
     """
+    from connector.mapping import (
+        load_mapping,
+        validate_against_describe,
+        validate_against_store,
+    )
     from connector.programs import setup_programs
+    from connector.salesforce import connect
+    from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
     from connector.triggers.loader import load_triggers
 
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
-    problems = []
+    problems = validate_against_store(
+        spec,
+        lambda e: column_types(e) if e in ENTITY_MODELS else None,
+        lambda e: lookup_targets(e) if e in ENTITY_MODELS else {},
+    )
     programs = None
-    try:  # first: rules may read the facts and call the actions programs add
+    try:  # before the rules: they may read the facts and call the actions programs add
         programs = setup_programs(settings.programs_path)
     except ConfigError as err:
         problems += err.problems
@@ -117,6 +127,9 @@ def scaffold_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Print a starter mapping for SOBJECT, generated from the org's describe."""
+    from connector.mapping import scaffold
+    from connector.salesforce import connect
+
     settings = settings_from(config)
     client = connect(settings.salesforce)
     typer.echo(scaffold(client.describe(sobject)), nl=False)

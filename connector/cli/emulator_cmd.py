@@ -52,18 +52,23 @@ def serve(
     """Serve an emulated org; prints ONE JSON line (URLs, CA bundle, users) when ready."""
     if seed not in ("empty", "demo"):
         raise typer.BadParameter("must be empty or demo", param_hint="--seed")
+    from connector.emulator.persist import StateError
     from connector.emulator.server import EmulatorOptions, serve_forever
 
-    serve_forever(
-        EmulatorOptions(
-            host=host,
-            port=port,
-            seed=seed,
-            records=records,
-            state_dir=state_dir,
-            outbound=tuple(outbound or ()),
-            api_limit=api_limit,
-            session_ttl=session_ttl,
-            outbound_time_scale=outbound_time_scale,
+    try:
+        serve_forever(
+            EmulatorOptions(
+                host=host,
+                port=port,
+                seed=seed,
+                records=records,
+                state_dir=state_dir,
+                outbound=tuple(outbound or ()),
+                api_limit=api_limit,
+                session_ttl=session_ttl,
+                outbound_time_scale=outbound_time_scale,
+            )
         )
-    )
+    except StateError as err:  # a --state-dir file we refuse to load: bad input
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None

@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from connector.cli import app
 from connector.cli.common import (
@@ -21,10 +19,9 @@ from connector.cli.common import (
     open_engine,
     settings_from,
 )
-from connector.cli.triggers_cmds import print_status_section, status_section
 from connector.errors import ConfigError, ConfigProblem
-from connector.store import migrate, read_connection, repo
-from connector.store.engine import make_engine
+from connector.exporting import csv_row, plain
+from connector.redact import redact_url
 
 __all__: list[str] = []
 
@@ -38,6 +35,11 @@ app.add_typer(db_app, name="db")
 @app.command("status")
 def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show per-object cursors, row counts, last runs, errors and API usage (no org call)."""
+    from rich.table import Table
+
+    from connector.cli.triggers_cmds import print_status_section, status_section
+    from connector.store import read_connection, repo
+
     settings, spec = load_config(config)
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []
@@ -76,7 +78,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         ]
         triggers = status_section(conn)
     data = {
-        "database": _redact_url(settings.database.url),
+        "database": redact_url(settings.database.url),
         "objects": objects,
         "api": usage,
         "last_run": last_run,
@@ -127,21 +129,6 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     print_status_section(triggers)
 
 
-def _redact_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
 @app.command("export")
 def export_cmd(
     entity: Annotated[str, typer.Argument(help="Entity to export (a name from mapping.yaml).")],
@@ -150,8 +137,18 @@ def export_cmd(
     include_deleted: Annotated[
         bool, typer.Option("--include-deleted", help="Also export rows deleted in Salesforce.")
     ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="CSV: write text cells as stored, even those a spreadsheet would run as a "
+            "formula (by default a cell starting with = + - @ gets a leading ').",
+        ),
+    ] = False,
 ) -> None:
     """Write the local records of ENTITY, with their sf_id, to stdout."""
+    from connector.store import read_connection, repo
+
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
     settings, spec = load_config(config)
@@ -170,25 +167,26 @@ def export_cmd(
     out = sys.stdout
     writer: Any = None
     with read_connection(engine) as conn:
-        for row in repo.iter_entity(conn, entity):
+        mapped = spec.entities[entity]
+        rows = repo.iter_entity(conn, entity, fields=list(mapped.fields), lookups=mapped.lookups())
+        for row in rows:
             if not include_deleted and row.get("is_deleted"):
                 continue
-            plain = {k: _plain(v) for k, v in row.items()}
             if fmt == "jsonl":
-                out.write(json.dumps(plain, default=str) + "\n")
+                out.write(json.dumps({k: plain(v) for k, v in row.items()}, default=str) + "\n")
                 continue
             if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(plain), extrasaction="ignore")
+                writer = csv.DictWriter(out, fieldnames=list(row), extrasaction="ignore")
                 writer.writeheader()
-            writer.writerow(
-                {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in plain.items()}
-            )
+            writer.writerow(csv_row(row, raw=raw))
 
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply the store's Alembic migrations up to the newest revision."""
+    from connector.store import make_engine, migrate
+
     settings = settings_from(config)
     engine = make_engine(settings.database.url)
     migrate(engine)
-    console.print(f"store at {_redact_url(settings.database.url)} is up to date")
+    console.print(f"store at {redact_url(settings.database.url)} is up to date")

@@ -11,12 +11,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from connector.emulator import auth
-from connector.emulator.auth import JwtKeys, auth_routes, require_user
+from connector.emulator import auth, bulk1
+from connector.emulator.auth import JwtKeys, auth_routes, require_admin, require_user
+from connector.emulator.bodylimit import MAX_BODY_BYTES, BodyLimit
+from connector.emulator.bulk2 import Bulk2
+from connector.emulator.calllog import CallLog, CallLogMiddleware
 from connector.emulator.errors import ApiError
 from connector.emulator.faults import FaultInjector, FaultMiddleware
+from connector.emulator.headers import SalesforceHeaders
 from connector.emulator.org import Org
 from connector.emulator.rest import VERSIONS, Call, RestApi, endpoint_name
+from connector.emulator.testapi import test_api_routes
 
 __all__ = ["create_app"]
 
@@ -32,7 +37,13 @@ def _error_response(err: ApiError, org: Org | None = None) -> Response:
     return Response(body, err.status, headers=headers, media_type=JSON)
 
 
-def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = None) -> Starlette:
+def create_app(
+    org: Org,
+    *,
+    jwt_keys: JwtKeys | None = None,
+    outbound: Any = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
     """Build the ASGI app serving ``org``."""
     auth.register_org(org)
     faults = FaultInjector()
@@ -51,7 +62,8 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
             raw = await request.body()
             body = orjson.loads(raw) if raw else None
             call = Call(
-                method=request.method,
+                # HEAD is GET without a body (the server drops it).
+                method="GET" if request.method == "HEAD" else request.method,
                 path=path,
                 params=dict(request.query_params),
                 body=body,
@@ -76,13 +88,16 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
         Route("/services/data", versions),
         Route("/services/data/", versions),
     ]
-    routes += _optional_routes(org)
+    bulk = Bulk2(org, require_user)
+    routes += bulk.routes()
+    routes += bulk1.routes(org)
     if outbound is not None:
         from connector.emulator.outbound import outbound_routes
 
-        routes += outbound_routes(outbound, require_user)
-    routes += _test_api(org, api, faults)
-    methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+        routes += outbound_routes(outbound, require_admin)
+    calls = CallLog()
+    routes += test_api_routes(org, faults, bulk, calls)
+    methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
     routes += [
         Route("/services/data/v{version}", data, methods=methods),
         Route("/services/data/v{version}/", data, methods=methods),
@@ -99,104 +114,8 @@ def create_app(org: Org, *, jwt_keys: JwtKeys | None = None, outbound: Any = Non
     app.state.faults = faults
     app.state.api = api
     app.add_middleware(FaultMiddleware, faults=faults)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(CallLogMiddleware, log=calls)
+    # Added last, so outermost: faults get the limit header and the spelling too.
+    app.add_middleware(SalesforceHeaders, limit_info=org.limit_info)
     return app
-
-
-def _optional_routes(org: Org) -> list[BaseRoute]:
-    """Bulk API 2.0 and Bulk API v1, mounted before the catch-all data route."""
-    routes: list[BaseRoute] = []
-    from connector.emulator import bulk1, bulk2
-
-    routes += bulk2.routes(org)
-    routes += bulk1.routes(org)
-    return routes
-
-
-def _test_api(org: Org, api: RestApi, faults: FaultInjector) -> list[BaseRoute]:
-    """``/_emulator/``: stats, reset, faults, clock, sessions, purge. Never faulted."""
-
-    def ok(body: Any) -> Response:
-        return Response(orjson.dumps(body), 200, media_type=JSON)
-
-    async def _json(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        try:
-            body = orjson.loads(raw) if raw else {}
-        except orjson.JSONDecodeError:
-            raise ApiError(400, "JSON_PARSER_ERROR", "invalid JSON") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "expected a JSON object")
-        return body
-
-    async def stats(request: Request) -> Response:
-        require_user(request)
-        return ok(
-            {
-                "api_calls": org.api_used,
-                "api_limit": org.api_limit,
-                "by_endpoint": dict(org.by_endpoint),
-                "faults": faults.state(),
-                "records": {k: len(v) for k, v in org.store.items() if v},
-            }
-        )
-
-    async def reset(request: Request) -> Response:
-        require_user(request)
-        body = await _json(request)
-        seed = str(body.get("seed", "empty"))
-        if seed not in ("empty", "demo"):
-            raise ApiError(400, "INVALID_INPUT", "seed must be empty or demo")
-        records = int(body.get("records", 0))
-        await run_in_threadpool(org.reset, seed, records)
-        faults.configure({"rate": 0})
-        if "api_limit" in body:
-            org.api_limit = int(body["api_limit"])
-        return ok({"reset": True, "seed": seed, "records": records})
-
-    async def set_faults(request: Request) -> Response:
-        require_user(request)
-        return ok(faults.configure(await _json(request)))
-
-    async def clock(request: Request) -> Response:
-        require_user(request)
-        body = await _json(request)
-        now = org.set_clock(
-            offset_seconds=body.get("offset_seconds"),
-            freeze=body.get("freeze"),
-        )
-        return ok({"now": now})
-
-    async def sessions(request: Request) -> Response:
-        require_user(request)
-        body = await _json(request)
-        if "ttl_seconds" in body:
-            org.session_ttl = float(body["ttl_seconds"])
-        if body.get("expire_all"):
-            org.expire_sessions()
-        if body.get("expire_user"):
-            org.expire_sessions(str(body["expire_user"]))
-        return ok({"ttl_seconds": org.session_ttl})
-
-    async def purge(request: Request) -> Response:
-        require_user(request)
-        body = await _json(request)
-        return ok({"purged": org.purge([str(i) for i in body.get("ids", [])])})
-
-    async def limits(request: Request) -> Response:
-        require_user(request)
-        body = await _json(request)
-        if "api_limit" in body:
-            org.api_limit = int(body["api_limit"])
-        if "api_used" in body:
-            org.api_used = int(body["api_used"])
-        return ok({"api_used": org.api_used, "api_limit": org.api_limit})
-
-    return [
-        Route("/_emulator/stats", stats, methods=["GET"]),
-        Route("/_emulator/reset", reset, methods=["POST"]),
-        Route("/_emulator/faults", set_faults, methods=["POST"]),
-        Route("/_emulator/clock", clock, methods=["POST"]),
-        Route("/_emulator/sessions", sessions, methods=["POST"]),
-        Route("/_emulator/purge", purge, methods=["POST"]),
-        Route("/_emulator/limits", limits, methods=["POST"]),
-    ]

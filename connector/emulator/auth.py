@@ -29,7 +29,14 @@ from connector.emulator.errors import ApiError
 if TYPE_CHECKING:
     from connector.emulator.org import Org, UserInfo
 
-__all__ = ["JwtKeys", "auth_routes", "register_org", "require_user", "user_for_token"]
+__all__ = [
+    "JwtKeys",
+    "auth_routes",
+    "register_org",
+    "require_admin",
+    "require_user",
+    "user_for_token",
+]
 
 _ORGS: weakref.WeakSet[Org] = weakref.WeakSet()
 _EXPIRED = ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -63,6 +70,17 @@ def require_user(request: Request) -> str:
     user = org.user_for_token(_bearer(request))
     if user is None:
         raise _EXPIRED
+    return user
+
+
+def require_admin(request: Request) -> str:
+    """The acting user if it is the org's admin; 401 without a session, 403 for any other
+    user (the test API can wipe the org, so the integration and partner users may not)."""
+    user = require_user(request)
+    org: Org = request.app.state.org
+    admin = org.users.get("admin")
+    if admin is None or user != admin.id:
+        raise ApiError(403, "INSUFFICIENT_ACCESS", "the test API is for the admin user only")
     return user
 
 
@@ -156,8 +174,9 @@ async def token(request: Request) -> Response:
             return _oauth_error("invalid_client_id", "client identifier invalid")
         if client_secret and client_secret != org.client_secret:
             return _oauth_error("invalid_client", "invalid client credentials")
-        user = org.user_by(refresh_token=str(form.get("refresh_token", "")))
-        if user is None:
+        refresh_token = str(form.get("refresh_token", ""))
+        user = org.user_by(refresh_token=refresh_token)
+        if user is None or refresh_token in org.revoked_refresh_tokens:
             return _oauth_error("invalid_grant", "expired access/refresh token")
         return _token_response(request, org, user, refresh=False)
     if grant == "client_credentials":
@@ -182,7 +201,7 @@ async def token(request: Request) -> Response:
 
 
 async def identity(request: Request) -> Response:
-    """GET /id/{org}/{user} and /services/oauth2/userinfo for the token's user."""
+    """GET /id/{org}/{user}: the identity URL of the token's user."""
     org: Org = request.app.state.org
     user_id = require_user(request)
     user = org.user_by(user_id=user_id)
@@ -244,20 +263,104 @@ async def soap_login(request: Request) -> Response:
         f"<result><metadataServerUrl>{base}/services/Soap/m/{version}/{org.organization_id}"
         "</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox>"
         f"<serverUrl>{server}</serverUrl><sessionId>{escape(session)}</sessionId>"
-        f"<userId>{user.id}</userId><userInfo><organizationId>{org.organization_id}"
-        "</organizationId><organizationName>PRM Emulator</organizationName>"
-        f"<userEmail>{escape(user.email)}</userEmail><userFullName>{escape(user.name)}"
-        f"</userFullName><userId>{user.id}</userId><userName>{escape(user.username)}</userName>"
-        "</userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"
+        f"<userId>{user.id}</userId><userInfo>{_user_info_xml(org, user)}</userInfo>"
+        "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
     )
     return Response(body, 200, media_type="text/xml")
+
+
+def _user_info_xml(org: Org, user: UserInfo) -> str:
+    """``userInfo`` children in the partner WSDL's GetUserInfoResult sequence: some clients
+    read organizationId and the rest by position, so the order is part of the contract."""
+    nil = None
+    fields: list[tuple[str, str | None]] = [
+        ("accessibilityMode", "false"),
+        ("chatterExternal", "false"),
+        ("currencySymbol", "$"),
+        ("orgAttachmentFileSizeLimit", "5242880"),
+        ("orgDefaultCurrencyIsoCode", "USD"),
+        ("orgDefaultCurrencyLocale", "en_US"),
+        ("orgDisallowHtmlAttachments", "false"),
+        ("orgHasPersonAccounts", "false"),
+        ("organizationId", org.organization_id),
+        ("organizationMultiCurrency", "false"),
+        ("organizationName", "PRM Emulator"),
+        ("profileId", "00e5g000000000" + ("1AAA" if user.key == "admin" else "2AAA")),
+        ("roleId", nil),
+        ("sessionSecondsValid", str(int(org.session_ttl))),
+        ("userDefaultCurrencyIsoCode", nil),
+        ("userEmail", user.email),
+        ("userFullName", user.name),
+        ("userId", user.id),
+        ("userLanguage", "en_US"),
+        ("userLocale", "en_US"),
+        ("userName", user.username),
+        ("userTimeZone", "America/Los_Angeles"),
+        ("userType", "PowerPartner" if user.key == "partner" else "Standard"),
+        ("userUiSkin", "Theme3"),
+    ]
+    return "".join(
+        f'<{name} xsi:nil="true"/>' if value is None else f"<{name}>{escape(value)}</{name}>"
+        for name, value in fields
+    )
+
+
+async def revoke(request: Request) -> Response:
+    """POST (form ``token=``) or GET (``?token=``) /services/oauth2/revoke: an access token
+    ends its session; a refresh token is revoked with every session of its user. 200 on
+    success, 400 ``invalid_token`` otherwise."""
+    org: Org = request.app.state.org
+    if request.method == "POST":
+        token = str((await request.form()).get("token", ""))
+    else:
+        token = request.query_params.get("token", "")
+    if not token:
+        return _oauth_error("unsupported_token_type", "Token type not supported")
+    if not org.revoke(token):
+        return _oauth_error("invalid_token", "Token was invalid")
+    return Response(b"", 200)
+
+
+async def userinfo(request: Request) -> Response:
+    """GET /services/oauth2/userinfo: the token's user as OpenID Connect claims."""
+    org: Org = request.app.state.org
+    user = org.user_by(user_id=require_user(request))
+    assert user is not None
+    base = str(request.base_url).rstrip("/")
+    first, _, last = user.name.partition(" ")
+    body = {
+        "sub": f"{base}/id/{org.organization_id}/{user.id}",
+        "user_id": user.id,
+        "organization_id": org.organization_id,
+        "preferred_username": user.username,
+        "nickname": user.key,
+        "name": user.name,
+        "email": user.email,
+        "email_verified": True,
+        "given_name": first,
+        "family_name": last or first,
+        "zoneinfo": "America/Los_Angeles",
+        "profile": f"{base}/{user.id}",
+        "active": True,
+        "user_type": "POWER_PARTNER" if user.key == "partner" else "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": -28800000,
+        "urls": {
+            "rest": f"{base}/services/data/v{{version}}/",
+            "sobjects": f"{base}/services/data/v{{version}}/sobjects/",
+            "query": f"{base}/services/data/v{{version}}/query/",
+        },
+    }
+    return Response(orjson.dumps(body), 200, media_type="application/json")
 
 
 def auth_routes() -> list[BaseRoute]:
     """The routes that need no session: token, SOAP login; plus identity."""
     return [
         Route("/services/oauth2/token", token, methods=["POST"]),
-        Route("/services/oauth2/userinfo", identity, methods=["GET"]),
+        Route("/services/oauth2/userinfo", userinfo, methods=["GET", "POST"]),
+        Route("/services/oauth2/revoke", revoke, methods=["GET", "POST"]),
         Route("/id/{org}/{user}", identity, methods=["GET"]),
         Route("/services/Soap/u/{version}", soap_login, methods=["POST"]),
     ]

@@ -1,5 +1,6 @@
-"""Bulk API 1.0 (``/services/async/NN.0/job``), JSON jobs, enough for simple-salesforce's
-``sf.bulk.<Object>.insert/update/upsert/delete/hard_delete/query/query_all``.
+"""Bulk API 1.0 (``/services/async/NN.0/job``): JSON, CSV and XML jobs, as the v1 guide has
+them: simple-salesforce's ``sf.bulk`` (JSON), salesforce-bulk and tap-salesforce (XML job
+requests, CSV batches). The CSV and XML formats live in ``bulk1wire``.
 
 Authentication is the ``X-SFDC-Session`` header (the OAuth access token), not a Bearer header.
 Errors come back as ``{"exceptionCode": ..., "exceptionMessage": ...}``. Batches are processed
@@ -22,8 +23,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from connector.emulator.bulk2 import select_columns, validate_bulk_soql
+from connector.emulator.bulk1wire import (
+    ASYNC_NS,
+    CsvParseError,
+    parse_csv_records,
+    parse_job_xml,
+    parse_xml_records,
+    query_results_xml,
+    results_csv,
+    results_xml,
+)
 from connector.emulator.bulkcsv import IdFactory, csv_text, lookup, resolve_path, to_csv_value
+from connector.emulator.bulkjobs import select_columns, validate_bulk_soql
 from connector.emulator.errors import ApiError
 from connector.emulator.schema import ObjectDef
 
@@ -33,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Bulk1", "BulkV1Error", "routes"]
 
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete", "query", "queryAll")
-ASYNC_NS = "http://www.force.com/2009/06/asyncapi/dataload"
+CONTENT_TYPES = ("JSON", "CSV", "XML")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -241,24 +252,30 @@ class Bulk1:
         except orjson.JSONDecodeError as exc:
             raise BulkV1Error(400, "InvalidBatch", f"Failed to parse JSON: {exc}") from exc
 
+    async def _job_body(self, request: Request) -> Any:
+        """A JobInfo request: XML (``<jobInfo>``) or JSON, by its Content-Type."""
+        if "xml" in request.headers.get("content-type", ""):
+            try:
+                return parse_job_xml(await request.body())
+            except CsvParseError as exc:
+                raise BulkV1Error(400, "InvalidJob", str(exc)) from exc
+        return await self._json_body(request)
+
     # --- jobs -----------------------------------------------------------------------------
 
     async def create_job(self, request: Request) -> Response:
         user = self._user(request)
-        body = await self._json_body(request)
+        body = await self._job_body(request)
         if not isinstance(body, dict):
             raise BulkV1Error(400, "InvalidJob", "Expected a JobInfo JSON object")
         op = body.get("operation")
         if op not in OPERATIONS:
             raise BulkV1Error(400, "InvalidJob", f"Invalid operation: {op}")
         obj = self._object(str(body.get("object") or ""))
-        content_type = str(body.get("contentType") or "JSON")
-        if content_type != "JSON" and not (content_type == "CSV" and op in ("query", "queryAll")):
+        content_type = str(body.get("contentType") or "XML")
+        if content_type not in CONTENT_TYPES:
             raise BulkV1Error(
-                400,
-                "InvalidJob",
-                f"contentType {content_type} is not supported by the emulator for {op}"
-                " (JSON jobs, and CSV query jobs)",
+                400, "InvalidJob", f"contentType {content_type}: the emulator takes JSON, CSV, XML"
             )
         ext = body.get("externalIdFieldName")
         if op == "upsert":
@@ -296,7 +313,7 @@ class Bulk1:
 
     async def update_job(self, request: Request) -> Response:
         job = self._job(request)
-        body = await self._json_body(request)
+        body = await self._job_body(request)
         state = body.get("state") if isinstance(body, dict) else None
         if state not in ("Closed", "Aborted"):
             raise BulkV1Error(400, "InvalidJob", f"Invalid state: {state}")
@@ -314,8 +331,19 @@ class Bulk1:
         if job.state != "Open":
             raise BulkV1Error(400, "InvalidJobState", f"Job {job.id} is {job.state}, not Open")
         raw = await request.body()
+        payload: Any
         if job.operation in ("query", "queryAll"):
-            payload: Any = raw.decode("utf-8")
+            payload = raw.decode("utf-8")
+        elif job.content_type == "CSV":
+            try:
+                payload = parse_csv_records(raw)
+            except CsvParseError as exc:
+                raise BulkV1Error(400, "InvalidBatch", str(exc)) from exc
+        elif job.content_type == "XML":
+            try:
+                payload = parse_xml_records(raw)
+            except CsvParseError as exc:
+                raise BulkV1Error(400, "InvalidBatch", str(exc)) from exc
         else:
             payload = await self._json_body(request)
             if not isinstance(payload, list):
@@ -361,24 +389,34 @@ class Bulk1:
         if batch.state not in ("Completed", "Failed"):
             raise BulkV1Error(400, "InvalidBatch", f"Batch not completed: {batch.state}")
         if job.operation in ("query", "queryAll"):
-            if job.content_type == "CSV":
-                inner = "".join(f"<result>{rid}</result>" for rid in batch.csv_results)
+            if job.content_type in ("CSV", "XML"):
+                ids = batch.csv_results or batch.query_results
+                inner = "".join(f"<result>{rid}</result>" for rid in ids)
                 text = (
                     f'<?xml version="1.0" encoding="UTF-8"?><result-list xmlns="{ASYNC_NS}">'
                     f"{inner}</result-list>"
                 )
                 return Response(text, media_type="application/xml")
             return _json(list(batch.query_results))
+        if job.content_type == "CSV":
+            # Exactly text/csv, as Salesforce sends it: clients compare the header verbatim.
+            return Response(results_csv(batch.results), headers={"Content-Type": "text/csv"})
+        if job.content_type == "XML":
+            return Response(results_xml(batch.results), media_type="application/xml")
         return _json(batch.results)
 
     async def query_result(self, request: Request) -> Response:
         batch = self._batch(request)[1]
+        job = self._job(request)
         text = batch.csv_results.get(request.path_params["result_id"])
         if text is not None:
-            return Response(text, media_type="text/csv")
+            return Response(text, headers={"Content-Type": "text/csv"})
         records = batch.query_results.get(request.path_params["result_id"])
         if records is None:
             raise BulkV1Error(400, "InvalidBatch", "Unable to find result")
+        if job.content_type == "XML":
+            return Response(query_results_xml(job.sobject, records),
+                            media_type="application/xml")
         return _json(records)
 
     # --- processing -----------------------------------------------------------------------
@@ -417,6 +455,9 @@ class Bulk1:
             ]
             batch.csv_results[self._result_ids.next()] = csv_text([n for n, _ in resolved], rows)
             batch.csv_counts = len(rows)
+            return
+        if job.content_type == "XML":
+            batch.query_results[self._result_ids.next()] = list(result.records)
             return
         records = [self._bulk_record(rec, job.sobject) for rec in result.records]
         batch.query_results[self._result_ids.next()] = records

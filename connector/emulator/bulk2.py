@@ -3,23 +3,21 @@
 Ingest: create a job (state Open), PUT one or more CSV uploads to ``batches`` (201), PATCH
 ``UploadComplete``; a worker thread then moves the job through InProgress to JobComplete and
 keeps per-row results for ``successfulResults`` / ``failedResults`` / ``unprocessedRecords``.
-Query: the SOQL is checked and run when the job is created (a consistent snapshot); results are
-served in pages of ``maxRecords`` with ``Sforce-Locator`` ("null" after the last page) and
-``Sforce-NumberOfRecords`` headers.
+Query: the SOQL is checked when the job is created; a worker thread then runs it, moving the job
+from UploadComplete through InProgress to JobComplete. Results are served in pages of
+``maxRecords`` with ``Sforce-Locator`` ("null" after the last page) and
+``Sforce-NumberOfRecords`` headers. The job data and the column mapping live in ``bulkjobs``
+and ``bulkplan``.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import re
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -27,127 +25,34 @@ from starlette.routing import BaseRoute, Route
 from connector.emulator.bulkcsv import (
     DELIMITERS,
     LINE_ENDINGS,
-    CsvValueError,
     IdFactory,
     csv_text,
-    from_csv_value,
-    lookup,
     read_csv,
     resolve_path,
     row_error,
-    to_csv_value,
 )
+from connector.emulator.bulkjobs import (
+    IngestResult,
+    Job,
+    locator,
+    offset_of,
+    select_columns,
+    validate_bulk_soql,
+)
+from connector.emulator.bulkplan import ColumnPlan, csv_rows
 from connector.emulator.errors import ApiError
-from connector.emulator.schema import FieldDef, ObjectDef
+from connector.emulator.schema import ObjectDef
 
 if TYPE_CHECKING:
     from connector.emulator.org import Org
 
-__all__ = ["Bulk2", "routes", "select_columns", "validate_bulk_soql"]
+__all__ = ["Bulk2", "routes"]
 
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 QUERY_OPERATIONS = ("query", "queryAll")
 DEFAULT_PAGE = 50000  # records per results page when maxRecords is absent
 
-_SELECT = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\s+([A-Za-z0-9_]+)", re.IGNORECASE | re.DOTALL)
-_AGGREGATE = re.compile(
-    r"\b(COUNT|COUNT_DISTINCT|SUM|AVG|MIN|MAX|GROUPING|CALENDAR_\w+|DAY_\w+|FISCAL_\w+|"
-    r"HOUR_IN_DAY|WEEK_\w+)\s*\(",
-    re.IGNORECASE,
-)
-
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass
-class IngestResult:
-    """One processed row: ``sf_id`` and ``created`` on success, ``error`` on failure."""
-
-    values: list[str]
-    sf_id: str = ""
-    created: bool = False
-    error: str | None = None
-
-
-@dataclass
-class Job:
-    """A Bulk API 2.0 job (ingest or query) and what it has produced."""
-
-    id: str
-    kind: str  # "ingest" | "query"
-    operation: str
-    sobject: str
-    created_by: str
-    created: str
-    api_version: str
-    line_ending: str = "LF"
-    column_delimiter: str = "COMMA"
-    external_id_field: str | None = None
-    query: str | None = None
-    state: str = "Open"
-    modstamp: str = ""
-    error_message: str | None = None
-    uploads: list[str] = field(default_factory=list)
-    header: list[str] = field(default_factory=list)
-    results: list[IngestResult] = field(default_factory=list)
-    unprocessed: list[list[str]] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    column_fields: list[FieldDef | None] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    processing_ms: int = 0
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def info(self) -> dict[str, Any]:
-        """The JSON body of ``GET jobs/{kind}/{id}``."""
-        body: dict[str, Any] = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.sobject,
-            "createdById": self.created_by,
-            "createdDate": self.created,
-            "systemModstamp": self.modstamp or self.created,
-            "state": self.state,
-        }
-        if self.external_id_field and self.kind == "ingest":
-            body["externalIdFieldName"] = self.external_id_field
-        body.update(
-            {
-                "concurrencyMode": "Parallel",
-                "contentType": "CSV",
-                "apiVersion": float(self.api_version),
-                "jobType": "V2Ingest" if self.kind == "ingest" else "V2Query",
-                "lineEnding": self.line_ending,
-                "columnDelimiter": self.column_delimiter,
-            }
-        )
-        if self.kind == "ingest":
-            if self.state == "Open":
-                body["contentUrl"] = (
-                    f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches"
-                )
-            failed = sum(1 for r in self.results if r.error is not None)
-            body.update(
-                {
-                    "numberRecordsProcessed": len(self.results),
-                    "numberRecordsFailed": failed,
-                    "retries": 0,
-                    "totalProcessingTime": self.processing_ms,
-                    "apiActiveProcessingTime": self.processing_ms,
-                    "apexProcessingTime": 0,
-                }
-            )
-        else:
-            body.update(
-                {
-                    "numberRecordsProcessed": len(self.rows),
-                    "retries": 0,
-                    "totalProcessingTime": self.processing_ms,
-                    "isPkChunkingSupported": True,
-                }
-            )
-        if self.error_message:
-            body["errorMessage"] = self.error_message
-        return body
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -161,63 +66,6 @@ def _error(exc: ApiError) -> Response:
         media_type="application/json",
         headers=exc.headers,
     )
-
-
-def _split_top(text: str) -> list[str]:
-    parts: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    if "".join(cur).strip():
-        parts.append("".join(cur).strip())
-    return parts
-
-
-def select_columns(soql: str) -> tuple[list[str], str]:
-    """The SELECT list (as written, functions unwrapped) and the FROM object of a query."""
-    m = _SELECT.match(soql)
-    if not m:
-        raise ApiError(400, "MALFORMED_QUERY", "unexpected token: query must start with SELECT")
-    columns = []
-    for item in _split_top(m.group(1)):
-        fn = re.fullmatch(r"\w+\s*\(\s*([\w.]+)\s*\)(\s+\w+)?", item)
-        columns.append(fn.group(1) if fn else item.split()[0])
-    return columns, m.group(2)
-
-
-def validate_bulk_soql(soql: str) -> None:
-    """Reject what Bulk API 2.0 query jobs do not support (documented list)."""
-    m = _SELECT.match(soql)
-    select_list = m.group(1) if m else ""
-    if re.search(r"\(\s*SELECT\b", select_list, re.IGNORECASE):
-        raise ApiError(400, "API_ERROR", "Aggregate Relationships not supported in Bulk Query")
-    if re.search(r"\bFIELDS\s*\(", select_list, re.IGNORECASE):
-        raise ApiError(400, "API_ERROR", "FIELDS() is not supported in Bulk Query")
-    if _AGGREGATE.search(select_list) or re.search(r"\bGROUP\s+BY\b", soql, re.IGNORECASE):
-        raise ApiError(400, "API_ERROR", "Aggregate queries are not supported in Bulk Query")
-    for clause in ("OFFSET", "TYPEOF"):
-        if re.search(rf"\b{clause}\b", soql, re.IGNORECASE):
-            raise ApiError(400, "API_ERROR", f"{clause} is not supported in Bulk Query")
-
-
-def _locator(offset: int) -> str:
-    return base64.b64encode(str(offset).encode()).decode().rstrip("=")
-
-
-def _offset(locator: str) -> int:
-    try:
-        return int(base64.b64decode(locator + "=" * (-len(locator) % 4)).decode())
-    except ValueError as exc:
-        raise ApiError(400, "INVALID_LOCATOR", f"Invalid locator: {locator}") from exc
 
 
 class Bulk2:
@@ -241,6 +89,7 @@ class Bulk2:
     def _touch(self, job: Job, state: str | None = None) -> None:
         if state:
             job.state = state
+            job.states.append(state)
         job.modstamp = self.org.now()
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -404,7 +253,8 @@ class Bulk2:
                 ["sf__Id", "sf__Error", *job.header],
                 [[r.sf_id, r.error or "", *r.values] for r in job.results if r.error],
             )
-        elif which == "unprocessedRecords":
+        elif which in ("unprocessedrecords", "unprocessedRecords"):
+            # The guide spells the path in lower case; simple-salesforce uses camel case.
             text = csv_text(job.header, job.unprocessed) if job.header else ""
         else:
             raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
@@ -450,7 +300,7 @@ class Bulk2:
             raise ApiError(400, "InvalidBatch", "Empty CSV: no header row was uploaded")
         rows = job.unprocessed
         obj = self.org.schema[job.sobject]
-        plan = _ColumnPlan(self.org, obj, job.header, job.operation)
+        plan = ColumnPlan(self.org, obj, job.header, job.operation)
         if job.external_id_field and job.external_id_field != "Id":
             plan.ext_column(job.external_id_field)
         for i, row in enumerate(rows):
@@ -461,7 +311,7 @@ class Bulk2:
         job.unprocessed = []
         self._touch(job, "JobComplete")
 
-    def _row(self, job: Job, plan: _ColumnPlan, row: list[str]) -> IngestResult:
+    def _row(self, job: Job, plan: ColumnPlan, row: list[str]) -> IngestResult:
         row = (row + [""] * len(job.header))[: len(job.header)]
         result = IngestResult(values=row)
         try:
@@ -516,10 +366,6 @@ class Bulk2:
             raise ApiError(400, "INVALIDJOB", "InvalidJob : invalid columnDelimiter or lineEnding")
         validate_bulk_soql(soql)
         columns, sobject_name = select_columns(soql)
-        started = self.org.now()
-        result = await run_in_threadpool(self.org.query, soql, op == "queryAll")
-        if result.aggregate:
-            raise ApiError(400, "API_ERROR", "Aggregate queries are not supported in Bulk Query")
         obj = self._object(sobject_name)
         resolved = [resolve_path(self.org.schema, obj.name, c) for c in columns]
         job = Job(
@@ -528,7 +374,7 @@ class Bulk2:
             operation=op,
             sobject=obj.name,
             created_by=user,
-            created=started,
+            created=self.org.now(),
             api_version=request.path_params["version"],
             line_ending=line_ending,
             column_delimiter=delimiter,
@@ -537,14 +383,41 @@ class Bulk2:
             columns=[name for name, _ in resolved],
             column_fields=[f for _, f in resolved],
         )
-        job.rows = await run_in_threadpool(_csv_rows, result.records, columns, job.column_fields)
-        created_info = job.info()
-        job.processing_ms = _ms_between(started, self.org.now())
-        self._touch(job, "JobComplete")
-        job.done.set()
+        job.states.append(job.state)
+        created = job.info()
         with self._lock:
             self.jobs[job.id] = job
-        return _json(created_info)
+        # The job runs after the create call returns, as in an org: UploadComplete, then
+        # InProgress, then JobComplete (or Failed); callers poll the job.
+        threading.Thread(
+            target=self._run_query, args=(job, columns), name=f"bulk2-{job.id}", daemon=True
+        ).start()
+        return _json(created)
+
+    def _run_query(self, job: Job, columns: list[str]) -> None:
+        started = self.org.now()
+        with self._lock:
+            if job.state != "UploadComplete":  # aborted before it started
+                job.done.set()
+                return
+            self._touch(job, "InProgress")
+        try:
+            result = self.org.query(job.query or "", job.operation == "queryAll")
+            if result.aggregate:
+                raise ApiError(400, "API_ERROR", "Aggregate queries are not supported")
+            rows = csv_rows(result.records, columns, job.column_fields)
+        except ApiError as exc:
+            with self._lock:
+                job.error_message = exc.message
+                self._touch(job, "Failed")
+                job.done.set()
+            return
+        with self._lock:
+            if job.state == "InProgress":
+                job.rows = rows
+                job.processing_ms = _ms_between(started, self.org.now())
+                self._touch(job, "JobComplete")
+            job.done.set()
 
     async def get_query(self, request: Request) -> Response:
         self.user_of(request)
@@ -575,7 +448,7 @@ class Bulk2:
             raise ApiError(400, "INVALID_QUERY_PARAM", "maxRecords must be a number") from exc
         if page < 1:
             raise ApiError(400, "INVALID_QUERY_PARAM", "maxRecords must be positive")
-        start = _offset(params["locator"]) if params.get("locator") else 0
+        start = offset_of(params["locator"]) if params.get("locator") else 0
         chunk = job.rows[start : start + page]
         end = start + len(chunk)
         text = csv_text(
@@ -589,7 +462,7 @@ class Bulk2:
             media_type="text/csv",
             headers={
                 "Sforce-NumberOfRecords": str(len(chunk)),
-                "Sforce-Locator": _locator(end) if end < len(job.rows) else "null",
+                "Sforce-Locator": locator(end) if end < len(job.rows) else "null",
             },
         )
 
@@ -619,98 +492,6 @@ class Bulk2:
             out.append(Route(base + path, handler, methods=methods))
             out.append(Route(base + path + "/", handler, methods=methods))
         return out
-
-
-class _ColumnPlan:
-    """How each CSV column of an ingest job maps to a field (or a parent's external id)."""
-
-    def __init__(self, org: Org, obj: ObjectDef, header: list[str], operation: str) -> None:
-        self.org = org
-        self.obj = obj
-        self.id_index: int | None = None
-        self.ext_index: int | None = None
-        self.columns: list[tuple[int, FieldDef, tuple[str, FieldDef] | None]] = []
-        for i, name in enumerate(header):
-            if "." in name:
-                rel_name, _, ext_name = name.partition(".")
-                rel = obj.relationship(rel_name)
-                target = org.schema.get(rel.reference_to[0]) if rel and rel.reference_to else None
-                ext = target.field(ext_name) if target else None
-                if rel is None or target is None or ext is None:
-                    raise ApiError(400, "InvalidBatch", f"Field name not found : {name}")
-                self.columns.append((i, rel, (target.name, ext)))
-                continue
-            f = obj.field(name)
-            if f is None:
-                raise ApiError(400, "InvalidBatch", f"Field name not found : {name}")
-            if f.name == "Id":
-                self.id_index = i
-                continue
-            self.columns.append((i, f, None))
-        if operation in ("delete", "hardDelete") and self.id_index is None:
-            raise ApiError(400, "InvalidBatch", "Field name not found : Id")
-        self.operation = operation
-
-    def ext_column(self, ext_field: str) -> None:
-        for i, f, parent in self.columns:
-            if parent is None and f.name == ext_field:
-                self.ext_index = i
-
-    def values(self, row: list[str]) -> tuple[dict[str, Any], str | None, str | None]:
-        """(field values to write, the row's Id, its external id value) for one row."""
-        record_id = row[self.id_index] if self.id_index is not None else None
-        ext_value = row[self.ext_index] if self.ext_index is not None else None
-        values: dict[str, Any] = {}
-        if self.operation in ("delete", "hardDelete"):
-            return values, record_id or None, None
-        for i, f, parent in self.columns:
-            text = row[i]
-            if text == "":
-                continue  # an empty cell is "no value"; #N/A sets null
-            if parent is not None:
-                values[f.name] = None if text == "#N/A" else self._parent_id(f, *parent, text)
-                continue
-            try:
-                values[f.name] = from_csv_value(text, f)
-            except CsvValueError as exc:
-                raise ApiError(
-                    400,
-                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
-                    f"{f.label or f.name}: value not of required type: {text}",
-                    fields=[f.name],
-                ) from exc
-        return values, record_id or None, ext_value or None
-
-    def _parent_id(self, ref: FieldDef, target: str, ext: FieldDef, value: str) -> str:
-        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-        found = self.org.query(
-            f"SELECT Id FROM {target} WHERE {ext.name} = '{escaped}'", False
-        ).records
-        if not found:
-            raise ApiError(
-                400,
-                "INVALID_FIELD",
-                f"Foreign key external ID: {value} not found for field {ext.name} "
-                f"in entity {target}",
-                fields=[ref.name],
-            )
-        if len(found) > 1:
-            raise ApiError(
-                400,
-                "INVALID_FIELD",
-                f"More than 1 record found for External ID field: {ext.name}",
-                fields=[ref.name],
-            )
-        return str(found[0]["Id"])
-
-
-def _csv_rows(
-    records: list[dict[str, Any]], columns: list[str], fields: list[FieldDef | None]
-) -> list[list[str]]:
-    return [
-        [to_csv_value(lookup(rec, c), f) for c, f in zip(columns, fields, strict=True)]
-        for rec in records
-    ]
 
 
 def _ms_between(start: str, end: str) -> int:

@@ -74,7 +74,7 @@ def describe_field(obj: ObjectDef, fd: FieldDef) -> dict[str, Any]:
     return {
         "aggregatable": kind not in ("textarea", "boolean", "multipicklist"),
         "aiPredictionField": False,
-        "autoNumber": False,
+        "autoNumber": fd.auto_number,
         "byteLength": length * 3 if text and kind not in ("id", "reference") else length,
         "calculated": fd.calculated,
         "calculatedFormula": fd.formula if fd.calculated else None,

@@ -27,7 +27,8 @@ __all__ = [
 NS = "{http://soap.sforce.com/2006/04/metadata}"
 OBJECTS_DIR = Path("force-app") / "main" / "default" / "objects"
 ACTIVITY_TARGETS = ("Task",)
-CUSTOM_PREFIXES = tuple(f"a{i:02d}" for i in range(100))
+# Custom objects get a01, a02, ... in the order of their sorted API names.
+CUSTOM_PREFIXES = tuple(f"a{i:02d}" for i in range(1, 100))
 
 _SIMPLE_TYPES = {
     "Date": "date",
@@ -38,12 +39,16 @@ _SIMPLE_TYPES = {
 }
 
 
-def metadata_root() -> Path:
-    """The sfdx project directory: the repo's ``salesforce/``, else the packaged copy."""
-    repo = Path(__file__).resolve().parents[2] / "salesforce"
-    if repo.exists():
+REPO_ROOT = Path(__file__).resolve().parents[2] / "salesforce"
+PACKAGED_ROOT = Path(__file__).resolve().parent / "metadata"
+
+
+def metadata_root(repo: Path = REPO_ROOT, packaged: Path = PACKAGED_ROOT) -> Path:
+    """The sfdx project directory: the repo's ``salesforce/``, else the copy packaged with
+    the emulator (``connector/emulator/metadata/``, for installs without the repo)."""
+    if (repo / "sfdx-project.json").is_file():
         return repo
-    return Path(__file__).parent / "metadata"
+    return packaged
 
 
 def _ro(fd: FieldDef) -> FieldDef:
@@ -177,7 +182,7 @@ def _load(root: Path) -> tuple[dict[str, ObjectDef], dict[str, list[FieldDef]],
             name_label = _text(name_el, "label", "Name") if name_el is not None else "Name"
             fields = system_fields()
             fields["Name"] = FieldDef("Name", "string", label=name_label, length=80,
-                                      nillable=False)
+                                      nillable=False, id_lookup=True)
             fields["OwnerId"] = owner_field()
             for fd, _ in parsed:
                 fields[fd.name] = fd

@@ -7,22 +7,28 @@ allOrNone request rolls back as a whole. The org is also the SOQL engine's DataS
 
 from __future__ import annotations
 
-import pickle
 import random
-import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from connector.emulator.errors import ApiError
 from connector.emulator.ids import is_valid_id, make_id, normalize
+from connector.emulator.persist import (
+    STATE_FILE,
+    org_snapshot,
+    read_state,
+    restore_org,
+    write_state,
+)
+from connector.emulator.replication import deleted_result, updated_result
 from connector.emulator.schema import ObjectDef
 from connector.emulator.seed import ORG_ID, seed_records, seed_users
+from connector.emulator.sessions import OrgSessions, UserInfo
 from connector.emulator.soql import QueryResult, execute, parse
 from connector.emulator.standard import build_schema, compute_formulas
 from connector.emulator.values import coerce, format_datetime
@@ -39,38 +45,15 @@ SYSTEM = (
     "LastModifiedById",
     "SystemModstamp",
 )
-STATE_FILE = "org.pickle"
 
 
-@dataclass
-class UserInfo:
-    """One of the org's users, as the contract's JSON line shows it."""
-
-    key: str
-    username: str
-    password: str
-    id: str
-    refresh_token: str
-    name: str
-    email: str
-
-    def public(self) -> dict[str, str]:
-        """The user's entry in the ``emulator serve`` JSON line."""
-        return {
-            "username": self.username,
-            "password": self.password,
-            "id": self.id,
-            "refresh_token": self.refresh_token,
-        }
-
-
-class Org:
+class Org(OrgSessions):
     """An in-memory Salesforce org."""
 
     def __init__(
         self,
         *,
-        seed: str = "empty",
+        seed: str | None = "empty",
         records: int = 0,
         api_limit: int = 100_000,
         session_ttl: float = 7200.0,
@@ -95,9 +78,10 @@ class Org:
         self._pending: list[tuple[str, str, dict[str, Any]]] = []
         self.dirty = False
         self.sessions: dict[str, tuple[str, float]] = {}  # token -> (user id, expires epoch)
+        self.revoked_refresh_tokens: set[str] = set()
         self._reset_data()
         loaded = state_dir is not None and self.load()
-        if not loaded:
+        if not loaded and seed is not None:  # None: the caller seeds (see reset)
             self.seed(seed, records)
 
     # -- state ---------------------------------------------------------------------------
@@ -105,6 +89,8 @@ class Org:
         self.store: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.schema}
         self.where: dict[str, str] = {}
         self.deleted_log: list[tuple[str, str, str]] = []
+        self.purged_at: dict[str, str] = {}  # sObject -> when its last record was purged
+        self.created_at = format_datetime(self.now_dt().replace(second=0, microsecond=0))
         self.counters: Counter[str] = Counter()
         self.api_used = 0
         self.by_endpoint: Counter[str] = Counter()
@@ -112,15 +98,25 @@ class Org:
             (n, f.name): {}
             for n, o in self.schema.items()
             for f in o.fields.values()
-            if (f.unique or f.external_id) and f.name != "Id"
+            if (f.unique or f.external_id or f.id_lookup) and f.name != "Id"
         }
         self._templates = {n: dict.fromkeys(o.fields) for n, o in self.schema.items()}
 
     def reset(self, seed: str = "empty", records: int = 0) -> None:
-        """Forget every record and load ``seed`` again (users and sessions stay valid)."""
+        """Forget every record and load ``seed`` again (users and sessions stay valid).
+
+        The new records are built in a fresh org without holding this one's lock, then swapped
+        in at once: a reset with many records does not stall requests meanwhile.
+        """
+        fresh = Org(seed=None, api_limit=self.api_limit, session_ttl=self.session_ttl)
+        fresh._clock_offset, fresh._frozen = self._clock_offset, self._frozen
+        fresh.seed(seed, records)
         with self.lock:
-            self._reset_data()
-            self.seed(seed, records)
+            for name in ("store", "where", "deleted_log", "purged_at", "created_at",
+                         "counters", "api_used", "by_endpoint", "_index", "_templates"):
+                setattr(self, name, getattr(fresh, name))
+            # The records that stamps had to follow are gone.
+            self._last_stamp = fresh._last_stamp
             self.dirty = True
 
     def seed(self, kind: str, records: int = 0) -> None:
@@ -176,6 +172,9 @@ class Org:
         )
         if "OwnerId" in obj.fields and rec.get("OwnerId") is None:
             rec["OwnerId"] = user
+        for f in obj.fields.values():
+            if f.auto_number and rec.get(f.name) is None:
+                rec[f.name] = f"{self.counters[obj.key_prefix] + 1:010d}"
         compute_formulas(obj, rec)
         rid = str(rec["Id"])
         self.store[sobject][rid] = rec
@@ -288,13 +287,19 @@ class Org:
     ) -> QueryResult:
         """Run a SOQL query against the current data."""
         with self.lock:
-            return execute(
-                parse(soql),
-                self,
-                now=self.now_dt(),
-                api_version=api_version,
-                include_deleted=include_deleted,
-            )
+            try:
+                return execute(
+                    parse(soql),
+                    self,
+                    now=self.now_dt(),
+                    api_version=api_version,
+                    include_deleted=include_deleted,
+                )
+            except RecursionError:
+                # Parentheses or NOTs nested thousands deep: refuse the query, not the server.
+                raise ApiError(
+                    400, "MALFORMED_QUERY", "the query nests too deeply to be parsed"
+                ) from None
 
     # -- transactions and events -----------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -377,6 +382,9 @@ class Org:
             self._check_unique(obj, rec, None)
             self.counters[obj.key_prefix] += 1
             rid = make_id(obj.key_prefix, 10_000_000 + self.counters[obj.key_prefix])
+            for f in obj.fields.values():
+                if f.auto_number:
+                    rec[f.name] = f"{self.counters[obj.key_prefix]:010d}"
             stamp = self.now()
             rec.update(
                 Id=rid,
@@ -434,9 +442,18 @@ class Org:
             self._pending.append(("updated", obj.name, dict(rec)))
 
     def upsert(
-        self, sobject: str, ext_field: str, ext_value: str, values: dict[str, Any], user_id: str
+        self,
+        sobject: str,
+        ext_field: str,
+        ext_value: str,
+        values: dict[str, Any],
+        user_id: str,
+        *,
+        update_only: bool = False,
+        api_version: str = "62.0",
     ) -> tuple[str, bool]:
-        """Update the record whose ``ext_field`` is ``ext_value``, or create it."""
+        """Update the record whose ``ext_field`` is ``ext_value``, or create it (unless
+        ``update_only``: then 404). Several matches answer 300 with their URLs."""
         with self.atomic():
             obj = self.object_or_404(sobject)
             f = obj.field(ext_field)
@@ -449,6 +466,8 @@ class Org:
             body = {k: v for k, v in values.items() if k.lower() != f.name.lower()}
             if f.name == "Id":
                 if not ext_value:
+                    if update_only:
+                        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
                     return self.create(obj.name, body, user_id), True
                 self.update(obj.name, ext_value, body, user_id)
                 return normalize(ext_value), False
@@ -457,11 +476,15 @@ class Org:
                 raise ApiError(
                     300,
                     "MULTIPLE_CHOICES",
-                    ",".join(f"/services/data/v62.0/sobjects/{obj.name}/{m}" for m in matches),
+                    ",".join(
+                        f"/services/data/v{api_version}/sobjects/{obj.name}/{m}" for m in matches
+                    ),
                 )
             if matches:
                 self.update(obj.name, matches[0], body, user_id)
                 return matches[0], False
+            if update_only:
+                raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
             return self.create(obj.name, {**body, f.name: ext_value}, user_id), True
 
     def delete(self, sobject: str, record_id: str, user_id: str) -> None:
@@ -490,6 +513,7 @@ class Org:
                     self.delete(sobject, rid, rec["LastModifiedById"])
                 del self.store[sobject][rec["Id"]]
                 del self.where[rec["Id"]]
+                self.purged_at[sobject] = self.now()
                 n += 1
             self.dirty = True
         return n
@@ -585,128 +609,38 @@ class Org:
 
     # -- replication resources ---------------------------------------------------------------
     def updated(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """``sobjects/X/updated``: ids changed in [start, end] (30 days back at most)."""
+        """``sobjects/X/updated`` (see ``replication``)."""
         obj = self.object_or_404(sobject)
-        self._check_range(start, end, days=30)
-        lo, hi = format_datetime(start), format_datetime(end)
         with self.lock:
-            ids = [
-                r["Id"]
-                for r in self.store[obj.name].values()
-                if not r["IsDeleted"] and lo <= r["SystemModstamp"] <= hi
-            ]
-        return {"ids": ids, "latestDateCovered": _floor_minute(end)}
+            return updated_result(self.store[obj.name].values(), start, end, self.now_dt())
 
     def deleted(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """``sobjects/X/deleted``: ids deleted in [start, end] (15 days back at most)."""
+        """``sobjects/X/deleted`` (see ``replication``)."""
         obj = self.object_or_404(sobject)
-        self._check_range(start, end, days=15)
-        lo, hi = format_datetime(start), format_datetime(end)
         with self.lock:
-            rows = [
-                {"id": rid, "deletedDate": when}
-                for rid, s, when in self.deleted_log
-                if s == obj.name and lo <= when <= hi
-            ]
-            earliest = min((w for _, s, w in self.deleted_log if s == obj.name), default=None)
-        return {
-            "deletedRecords": rows,
-            "earliestDateAvailable": earliest or _floor_minute(start),
-            "latestDateCovered": _floor_minute(end),
-        }
-
-    def _check_range(self, start: datetime, end: datetime, *, days: int) -> None:
-        if end < start:
-            raise ApiError(
-                400,
-                "INVALID_REPLICATION_DATE",
-                "startDate must chronologically precede endDate by more than one minute",
-            )
-        if start < self.now_dt() - timedelta(days=days):
-            raise ApiError(
-                400, "INVALID_REPLICATION_DATE", f"startDate cannot be more than {days} days ago"
-            )
-
-    # -- sessions --------------------------------------------------------------------------
-    def new_session(self, user_id: str) -> str:
-        """A fresh access token for ``user_id`` (Salesforce-shaped: ``00D...!AQ...``)."""
-        token = f"{self.organization_id[:15]}!AQ{secrets.token_urlsafe(60)}"
-        with self.lock:
-            self.sessions[token] = (user_id, self.now_dt().timestamp() + self.session_ttl)
-            self.dirty = True
-        return token
-
-    def user_for_token(self, token: str) -> str | None:
-        """The user a live token acts as, or None when unknown or expired."""
-        entry = self.sessions.get(token)
-        if entry is None or entry[1] < self.now_dt().timestamp():
-            return None
-        return entry[0]
-
-    def expire_sessions(self, user_id: str | None = None) -> None:
-        """Expire every session now, or one user's (tests: INVALID_SESSION_ID next call)."""
-        with self.lock:
-            for token, (owner, _expires) in list(self.sessions.items()):
-                if user_id is None or owner == user_id:
-                    del self.sessions[token]
-
-    def user_by(
-        self,
-        *,
-        username: str | None = None,
-        user_id: str | None = None,
-        refresh_token: str | None = None,
-    ) -> UserInfo | None:
-        """Find a user by username (case-insensitive), id or refresh token."""
-        for u in self.users.values():
-            if username is not None and u.username.lower() == username.lower():
-                return u
-            if user_id is not None and u.id == user_id:
-                return u
-            if refresh_token is not None and u.refresh_token == refresh_token:
-                return u
-        return None
+            log = [(rid, when) for rid, s, when in self.deleted_log if s == obj.name]
+            last_purge = self.purged_at.get(obj.name, self.created_at)
+            return deleted_result(log, start, end, self.now_dt(), last_purge=last_purge)
 
     # -- persistence -----------------------------------------------------------------------
     def save(self) -> None:
-        """Write the whole org to ``state_dir`` atomically (temp file + rename)."""
+        """Write the whole org to ``state_dir`` (JSON, sealed, 0600; see ``persist``)."""
         if self.state_dir is None:
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.lock:
-            blob = pickle.dumps(
-                {
-                    "store": self.store,
-                    "where": self.where,
-                    "deleted_log": self.deleted_log,
-                    "counters": self.counters,
-                    "api_used": self.api_used,
-                    "by_endpoint": self.by_endpoint,
-                    "users": self.users,
-                    "sessions": self.sessions,
-                    "last_stamp": self._last_stamp,
-                },
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
+            data = org_snapshot(self)
             self.dirty = False
-        tmp = self.state_dir / (STATE_FILE + ".tmp")
-        tmp.write_bytes(blob)
-        tmp.replace(self.state_dir / STATE_FILE)
+        write_state(self.state_dir, self.organization_id, format_datetime(self.now_dt()), data)
 
     def load(self) -> bool:
-        """Load a saved org from ``state_dir``; False when there is none."""
-        if self.state_dir is None or not (self.state_dir / STATE_FILE).exists():
+        """Load a saved org from ``state_dir``; False when there is none (StateError when the
+        file is refused: not ours, another org's, or edited)."""
+        if self.state_dir is None:
             return False
-        data = pickle.loads((self.state_dir / STATE_FILE).read_bytes())
-        self.store = data["store"]
-        self.where = data["where"]
-        self.deleted_log = data["deleted_log"]
-        self.counters = data["counters"]
-        self.api_used = data["api_used"]
-        self.by_endpoint = data["by_endpoint"]
-        self.users = data["users"]
-        self.sessions = data["sessions"]
-        self._last_stamp = data["last_stamp"]
+        data = read_state(self.state_dir, self.organization_id)
+        if data is None:
+            return False
+        restore_org(self, data, f"{self.state_dir / STATE_FILE}")
         for sobject, rows in self.store.items():
             for rec in rows.values():
                 self._index_add(sobject, rec)
@@ -717,5 +651,3 @@ def _key(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _floor_minute(value: datetime) -> str:
-    return format_datetime(value.replace(second=0, microsecond=0))

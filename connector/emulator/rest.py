@@ -6,14 +6,12 @@ a subrequest behaves exactly like the same call made on its own.
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from connector.emulator.cursors import Cursors
 from connector.emulator.describe import describe_global, describe_sobject
 from connector.emulator.errors import ApiError
 from connector.emulator.faults import FaultInjector
@@ -21,7 +19,7 @@ from connector.emulator.ids import is_valid_id
 from connector.emulator.org import Org
 from connector.emulator.values import _parse_datetime
 
-__all__ = ["Call", "Cursors", "RestApi", "endpoint_name"]
+__all__ = ["Call", "RestApi", "endpoint_name"]
 
 VERSIONS = [f"{v}.0" for v in range(31, 63)]
 NOT_FOUND = ApiError(404, "NOT_FOUND", "The requested resource does not exist")
@@ -38,34 +36,6 @@ class Call:
     user: str
     version: str
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Cursor:
-    records: list[dict[str, Any]]
-    total: int
-    at: float
-
-
-class Cursors:
-    """Query locators: the rest of a result, kept for 15 minutes (at most 200 at once)."""
-
-    def __init__(self) -> None:
-        self._open: OrderedDict[str, _Cursor] = OrderedDict()
-        self._ids = itertools.count(1)
-
-    def add(self, records: list[dict[str, Any]], total: int) -> str:
-        key = f"01g5g{next(self._ids):013d}"
-        self._open[key] = _Cursor(records, total, time.monotonic())
-        while len(self._open) > 200:
-            self._open.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> _Cursor:
-        cur = self._open.get(key)
-        if cur is None or time.monotonic() - cur.at > 900:
-            raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return cur
 
 
 def endpoint_name(path: str) -> str:
@@ -90,7 +60,7 @@ class RestApi:
     def __init__(self, org: Org, faults: FaultInjector) -> None:
         self.org = org
         self.faults = faults
-        self.cursors = Cursors()
+        self.cursors = Cursors(org.now_dt)
 
     # -- entry point -------------------------------------------------------------------------
     def dispatch(self, call: Call) -> tuple[int, Any]:
@@ -133,33 +103,38 @@ class RestApi:
     def _sobjects(self, call: Call, rest: list[str]) -> tuple[int, Any]:
         org, m = self.org, call.method
         if not rest:
-            if m != "GET":
-                raise NOT_FOUND
+            _allow(m, "GET")
             return 200, describe_global(org.schema, call.version)
         obj = org.object_or_404(rest[0])
         if len(rest) == 1:
+            _allow(m, "GET", "POST")
             if m == "POST":
                 rid = org.create(obj.name, _body_dict(call.body), call.user)
                 return 201, {"id": rid, "success": True, "errors": []}
-            if m == "GET":
-                described = describe_sobject(obj, org.schema, call.version)
-                info = {
-                    k: v
-                    for k, v in described.items()
-                    if k not in ("fields", "childRelationships", "recordTypeInfos")
-                }
-                return 200, {"objectDescribe": info, "recentItems": []}
-            raise NOT_FOUND
+            described = describe_sobject(obj, org.schema, call.version)
+            info = {
+                k: v
+                for k, v in described.items()
+                if k not in ("fields", "childRelationships", "recordTypeInfos")
+            }
+            return 200, {"objectDescribe": info, "recentItems": []}
         second = rest[1]
-        if len(rest) == 2 and second == "describe" and m == "GET":
+        if len(rest) == 2 and second == "describe":
+            _allow(m, "GET")
             return 200, describe_sobject(obj, org.schema, call.version)
-        if len(rest) == 2 and second in ("updated", "deleted") and m == "GET":
+        if len(rest) == 2 and second in ("updated", "deleted"):
+            _allow(m, "GET")
             start = _param_datetime(call.params, "start")
             end = _param_datetime(call.params, "end")
             if second == "updated":
                 return 200, org.updated(obj.name, start, end)
             return 200, org.deleted(obj.name, start, end)
+        if len(rest) == 2 and second == "Id" and m == "POST":
+            # POST sobjects/X/Id: an upsert on Id with a null value, that is a create.
+            rid = org.create(obj.name, _body_dict(call.body), call.user)
+            return 201, {"id": rid, "success": True, "errors": [], "created": True}
         if len(rest) == 2:
+            _allow(m, "GET", "PATCH", "DELETE")
             rid = second
             if m == "GET":
                 fields = call.params.get("fields")
@@ -168,35 +143,55 @@ class RestApi:
             if m == "PATCH":
                 org.update(obj.name, rid, _body_dict(call.body), call.user)
                 return 204, None
-            if m == "DELETE":
-                org.delete(obj.name, rid, call.user)
-                return 204, None
-            raise NOT_FOUND
+            org.delete(obj.name, rid, call.user)
+            return 204, None
         if len(rest) == 3:
-            ext_field, value = rest[1], rest[2]
-            if m == "PATCH" or (m == "POST" and ext_field == "Id"):
-                rid, created = org.upsert(
-                    obj.name, ext_field, value, _body_dict(call.body), call.user
-                )
-                body = {"id": rid, "success": True, "errors": [], "created": created}
-                return (201 if created else 200), body
-            if m in ("GET", "DELETE"):
-                f = obj.field(ext_field)
-                if f is None or not (f.external_id or f.id_lookup):
-                    raise NOT_FOUND
-                found = org.query(
-                    f"SELECT Id FROM {obj.name} WHERE {f.name} = '{_soql_escape(value)}'",
-                    api_version=call.version,
-                ).records
-                if not found:
-                    raise NOT_FOUND
-                if len(found) > 1:
-                    raise ApiError(300, "MULTIPLE_CHOICES", "several records match")
-                if m == "DELETE":
-                    org.delete(obj.name, found[0]["Id"], call.user)
-                    return 204, None
-                return 200, self.shape(obj.name, org.fetch(obj.name, found[0]["Id"]), call.version)
+            _allow(m, "GET", "PATCH", "POST", "DELETE")
+            return self._by_external_id(call, obj.name, rest[1], rest[2])
         raise NOT_FOUND
+
+    def _by_external_id(
+        self, call: Call, sobject: str, ext_field: str, value: str
+    ) -> tuple[int, Any]:
+        """``sobjects/X/Field/value``: PATCH or POST upserts; GET and DELETE find by value."""
+        org, m = self.org, call.method
+        obj = org.object_or_404(sobject)
+        if m in ("PATCH", "POST"):
+            rid, created = org.upsert(
+                obj.name,
+                ext_field,
+                value,
+                _body_dict(call.body),
+                call.user,
+                update_only=_true(call.params.get("updateOnly")),
+                api_version=call.version,
+            )
+            body = {"id": rid, "success": True, "errors": [], "created": created}
+            return (201 if created else 200), body
+        f = obj.field(ext_field)
+        if f is None or not (f.external_id or f.id_lookup):
+            raise NOT_FOUND
+        if f.name == "Id":
+            found = [{"Id": value}]
+        else:
+            found = org.query(
+                f"SELECT Id FROM {obj.name} WHERE {f.name} = '{_soql_escape(value)}'",
+                api_version=call.version,
+            ).records
+        if not found:
+            raise NOT_FOUND
+        if len(found) > 1:
+            raise ApiError(
+                300,
+                "MULTIPLE_CHOICES",
+                ",".join(
+                    f"/services/data/v{call.version}/sobjects/{obj.name}/{r['Id']}" for r in found
+                ),
+            )
+        if m == "DELETE":
+            org.delete(obj.name, found[0]["Id"], call.user)
+            return 204, None
+        return 200, self.shape(obj.name, org.fetch(obj.name, found[0]["Id"]), call.version)
 
     def shape(self, sobject: str, rec: dict[str, Any], version: str) -> dict[str, Any]:
         """A record as GET sobjects/X/id returns it: attributes first, then the fields."""
@@ -263,6 +258,24 @@ class RestApi:
             "HourlyODataCallout": pair(10000),
             "SingleEmail": pair(5000),
         }
+
+
+def _allow(method: str, *allowed: str) -> None:
+    """405 for a method the resource does not take (HEAD goes wherever GET does)."""
+    if method == "HEAD" and "GET" in allowed:
+        return
+    if method not in allowed:
+        names = ",".join(("HEAD", *allowed) if "GET" in allowed else allowed)
+        raise ApiError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{method}' not allowed. Allowed are {names}",
+            headers={"Allow": names},
+        )
+
+
+def _true(value: str | None) -> bool:
+    return value is not None and value.lower() == "true"
 
 
 def _body_dict(body: Any) -> dict[str, Any]:

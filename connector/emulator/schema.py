@@ -42,6 +42,7 @@ class FieldDef:
     external_id: bool = False
     unique: bool = False
     id_lookup: bool = False
+    auto_number: bool = False  # the org numbers new records: 0000000001, 0000000002, ...
     default_on_create: bool = False
     picklist_values: tuple[PicklistValue, ...] = ()
     restricted_picklist: bool = False

@@ -1,7 +1,18 @@
 """Deterministic seed data for the emulated org: users and the ``empty`` / ``demo`` records.
 
-Rows carry their final 18-char ``Id`` (``make_id(prefix, n)`` with one counter per key prefix)
-and reference each other by those ids; system fields (CreatedDate, ...) are left to the org.
+How the org loads it:
+- ``seed_users()`` and ``organization_row()`` are fixed: the same ids, usernames, passwords and
+  refresh tokens in every org.
+- ``seed_records(kind, records, today=...).rows()`` yields ``(sObject, values)`` with parents
+  before children. Every dict already holds its final 18-char ``Id``
+  (``make_id(prefix, n)``, one counter per key prefix starting at 1) and references other rows
+  or the users by those ids, so rows are inserted as they come. System fields (CreatedDate,
+  CreatedById, SystemModstamp, ...) and defaults (OwnerId when absent) are left to the org;
+  calculated fields (IsClosed, IsWon) come from ``standard.compute_formulas``.
+- Dates are relative to ``today`` (default: the real date), so "this quarter" stays meaningful;
+  the same ``today`` gives the same rows (``random.Random`` with a fixed seed).
+- ``records=N`` adds N Opportunities spread over the demo partners; with the ``empty`` seed the
+  partners, program and customers they need are created too.
 """
 
 from __future__ import annotations
@@ -17,14 +28,17 @@ from connector.emulator.ids import make_id
 
 __all__ = [
     "ORG_ID",
+    "ORG_NAME",
     "PARTNER_NAMES",
     "SeedData",
     "UserSeed",
+    "organization_row",
     "seed_records",
     "seed_users",
 ]
 
 ORG_ID = make_id("00D", 1)
+ORG_NAME = "PRM Emulator"
 
 PREFIX = {
     "Account": "001",
@@ -37,8 +51,9 @@ PREFIX = {
     "PartnerMarketingBudget": "0ZG",
     "PartnerFundAllocation": "0ZH",
     "PartnerFundRequest": "0ZI",
-    "Deal_Registration__c": "a00",
-    "Partner_Certification__c": "a01",
+    "Lead": "00Q",
+    "Deal_Registration__c": "a01",
+    "Partner_Certification__c": "a02",
 }
 
 LEVELS = (("Registered", 1), ("Silver", 2), ("Gold", 3), ("Platinum", 4))
@@ -70,9 +85,25 @@ CUSTOMERS = (
 )
 PRODUCTS = ("Platform License", "Analytics Add-on", "Support Plan", "Implementation Services",
             "Security Suite")
-OPEN_STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Proposal", "Negotiation")
-PROBABILITY = {"Prospecting": 10.0, "Qualification": 20.0, "Needs Analysis": 40.0,
-               "Proposal": 60.0, "Negotiation": 80.0, "Closed Won": 100.0, "Closed Lost": 0.0}
+OPEN_STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote",
+               "Negotiation/Review")
+# The default probability of each of the org's default stages.
+PROBABILITY = {"Prospecting": 10.0, "Qualification": 10.0, "Needs Analysis": 20.0,
+               "Value Proposition": 50.0, "Id. Decision Makers": 60.0,
+               "Perception Analysis": 70.0, "Proposal/Price Quote": 75.0,
+               "Negotiation/Review": 90.0, "Closed Won": 100.0, "Closed Lost": 0.0}
+# Per partner, cycled: what kind of partner, where, in which industry.
+PARTNER_TYPES = ("Reseller", "Distributor", "Referral", "Alliance", "Service Provider", "MSP")
+PARTNER_COUNTRIES = ("United States", "United Kingdom", "Germany", "Canada", "France",
+                     "Australia", "Netherlands", "Japan", "Brazil")
+PARTNER_INDUSTRIES = ("Technology", "Consulting", "Communications", "Technology", "Finance",
+                      "Manufacturing", "Healthcare")
+LEADS = (
+    ("Maria", "Lopez", "Hooli", "maria.lopez@hooli.example.com", "Partner Referral"),
+    ("Ken", "Adams", "Vandelay Imports", "ken@vandelay.example.com", "Web"),
+    ("Priya", "Shah", "Pied Piper", "priya@piedpiper.example.com", "Partner Referral"),
+    ("Tom", "Becker", "Dunder Paper", "tom.becker@dunder.example.com", "Phone Inquiry"),
+)
 CERTIFICATIONS = ("Sales Fundamentals", "Technical Specialist", "Solution Architect")
 
 
@@ -106,6 +137,11 @@ def seed_users(org_id_prefix: str = "00D") -> list[UserSeed]:
         )
         for n, (key, name) in enumerate(people, start=1)
     ]
+
+
+def organization_row() -> tuple[str, dict[str, Any]]:
+    """The org's single Organization record, with its final Id (system fields left out)."""
+    return "Organization", {"Id": ORG_ID, "Name": ORG_NAME}
 
 
 def _user_id(key: str) -> str:
@@ -156,7 +192,7 @@ def _demo(data: SeedData, today: date, *, full: bool = True) -> _Partners:
         "Description": "The default partner program: Registered, Silver, Gold, Platinum.",
     })
     levels = [data.add("ChannelProgramLevel", {"Name": name, "ProgramId": program,
-                                               "Rank": float(rank),
+                                               "Rank": rank,
                                                "Description": f"{name} partners"})
               for name, rank in LEVELS]
     partners: list[str] = []
@@ -168,7 +204,9 @@ def _demo(data: SeedData, today: date, *, full: bool = True) -> _Partners:
         pid = data.add("Account", {
             "Name": name, "IsPartner": True, "Partner_Status__c": status,
             "Website": f"https://www.{slug}.example.com", "Type": "Channel Partner / Reseller",
-            "Industry": "Technology", "BillingCountry": "United States",
+            "Partner_Type__c": PARTNER_TYPES[i % len(PARTNER_TYPES)],
+            "Industry": PARTNER_INDUSTRIES[i % len(PARTNER_INDUSTRIES)],
+            "BillingCountry": PARTNER_COUNTRIES[i % len(PARTNER_COUNTRIES)],
             "Agreement_Signed_Date__c": signed.isoformat() if signed else None,
             "Channel_Manager__c": admin if i % 2 == 0 else integration,
             "Partner_Tier__c": LEVELS[level][0], "OwnerId": admin,
@@ -248,6 +286,13 @@ def _demo(data: SeedData, today: date, *, full: bool = True) -> _Partners:
             "Title": f"Q campaign {PARTNER_NAMES[k]}", "ChannelPartnerId": active[k],
             "BudgetId": budget, "AllocationId": allocations[k], "RequestedAmount": requested,
             "Amount": requested if status == "Approved" else None, "Status": status,
+            "OwnerId": admin,
+        })
+    for k, (first, last, company, email, source) in enumerate(LEADS):
+        data.add("Lead", {
+            "FirstName": first, "LastName": last, "Company": company, "Email": email,
+            "LeadSource": source, "Status": "Open - Not Contacted",
+            "PartnerAccountId": active[k] if source == "Partner Referral" else None,
             "OwnerId": admin,
         })
     for k, subject in enumerate(("Quarterly business review", "Send onboarding kit")):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -17,11 +19,12 @@ import uvicorn
 
 from connector.emulator.app import create_app
 from connector.emulator.auth import JwtKeys
+from connector.emulator.bodylimit import MAX_BODY_BYTES
 from connector.emulator.org import Org
 from connector.emulator.outbound import OutboundDispatcher, parse_outbound_spec
 from connector.emulator.tls import make_tls
 
-__all__ = ["Emulator", "EmulatorOptions", "serve_forever"]
+__all__ = ["Emulator", "EmulatorOptions", "is_loopback", "serve_forever"]
 
 
 @dataclass
@@ -37,6 +40,7 @@ class EmulatorOptions:
     api_limit: int = 100_000
     session_ttl: float = 7200.0
     outbound_time_scale: float = 1.0
+    max_body_bytes: int = MAX_BODY_BYTES
 
 
 @dataclass
@@ -87,7 +91,8 @@ class Emulator:
         for spec in opts.outbound:
             sobject, target, fields = parse_outbound_spec(spec)
             self.outbound.configure(sobject, target, list(fields) if fields else None)
-        app = create_app(self.org, jwt_keys=keys, outbound=self.outbound)
+        app = create_app(self.org, jwt_keys=keys, outbound=self.outbound,
+                         max_body_bytes=opts.max_body_bytes)
         config = uvicorn.Config(
             app,
             ssl_certfile=str(tls.cert),
@@ -95,7 +100,11 @@ class Emulator:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="httptools",
+            # h11 writes header names as the app spells them (httptools lower-cases them),
+            # and SalesforceHeaders spells them as Salesforce does; it adds Date itself.
+            http="h11",
+            server_header=False,
+            date_header=False,
             timeout_keep_alive=30, timeout_graceful_shutdown=2,
             loop="uvloop" if _has_uvloop() else "asyncio",
         )
@@ -146,6 +155,16 @@ class Emulator:
         self.server.force_exit = True
 
 
+def is_loopback(host: str) -> bool:
+    """True when ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _has_uvloop() -> bool:
     try:
         import uvloop  # noqa: F401
@@ -160,6 +179,13 @@ def serve_forever(options: EmulatorOptions) -> None:
     def announce(info: dict[str, Any]) -> None:
         print(json.dumps(info), flush=True)
 
+    if not is_loopback(options.host):
+        print(
+            f"warning: the emulator listens on {options.host}, beyond this machine; its users and "
+            "passwords are fixed and printed below, so anyone who can reach it can use the org",
+            file=sys.stderr,
+            flush=True,
+        )
     # uvicorn re-raises the SIGTERM/SIGINT it caught once it has shut down; with the default
     # handlers that would kill the process before the org is saved. Ours let run() return.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -16,11 +16,21 @@ from connector.emulator.schema import FieldDef, ObjectDef, PicklistValue
 
 __all__ = ["OPPORTUNITY_STAGES", "build_schema", "compute_formulas"]
 
+# The ten stages a new org ships with, in order.
 OPPORTUNITY_STAGES = (
-    "Prospecting", "Qualification", "Needs Analysis", "Proposal", "Negotiation",
-    "Closed Won", "Closed Lost",
+    "Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
+    "Id. Decision Makers", "Perception Analysis", "Proposal/Price Quote",
+    "Negotiation/Review", "Closed Won", "Closed Lost",
 )
 CLOSED_STAGES = ("Closed Won", "Closed Lost")
+TASK_SUBJECTS = ("Call", "Send Letter", "Send Quote", "Other")
+LEAD_STATUSES = (
+    "Open - Not Contacted", "Working - Contacted", "Closed - Converted",
+    "Closed - Not Converted",
+)
+LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
+MDF_BUDGET_TYPES = ("Co-Operated Budget", "Marketing Funds")
+FUND_REQUEST_STATUSES = ("Draft", "Submitted", "Approved", "Rejected")
 ACCOUNT_TYPES = (
     "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
     "Installation Partner", "Technology Partner", "Other",
@@ -106,8 +116,9 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _string("Name", 80, required=True),
         ], False),
         ("Account", "001", "Account", "Accounts", [
-            _string("Name", 255, required=True),
-            _f("IsPartner", "boolean", label="Partner Account"),
+            _string("Name", 255, required=True, id_lookup=True),
+            # Update only: an account becomes a partner after it exists ("Enable as Partner").
+            _f("IsPartner", "boolean", label="Partner Account", createable=False),
             FieldDef("Website", "url", label="Website", length=255),
             _picklist("Type", ACCOUNT_TYPES),
             _picklist("Industry", INDUSTRIES),
@@ -117,73 +128,100 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
         ("Contact", "003", "Contact", "Contacts", [
             _string("FirstName", 40),
             _string("LastName", 80, required=True),
-            _readonly(_string("Name", 121, required=True)),
-            FieldDef("Email", "email", label="Email", length=80),
+            _readonly(_string("Name", 121, required=True, id_lookup=True,
+                              default_on_create=True)),
+            FieldDef("Email", "email", label="Email", length=80, id_lookup=True),
             _ref("AccountId", "Account", "Account"),
         ], True),
         ("Opportunity", "006", "Opportunity", "Opportunities", [
-            _string("Name", 120, required=True),
+            _string("Name", 120, required=True, id_lookup=True),
             _ref("AccountId", "Account", "Account"),
             _ref("PartnerAccountId", "Account", "PartnerAccount"),
             _money("Amount", 18, 2),
             _picklist("StageName", OPPORTUNITY_STAGES, required=True),
             _f("CloseDate", "date", nillable=False),
+            # Read-only, set by the org from the stage; describe does not call them calculated.
             _f("IsClosed", "boolean", label="Closed", createable=False, updateable=False,
-               calculated=True, formula="StageName in ('Closed Won', 'Closed Lost')"),
+               default_on_create=True),
             _f("IsWon", "boolean", label="Won", createable=False, updateable=False,
-               calculated=True, formula="StageName == 'Closed Won'"),
+               default_on_create=True),
             _money("Probability", 3, 0, kind="percent", label="Probability (%)"),
         ], True),
+        ("Lead", "00Q", "Lead", "Leads", [
+            _string("FirstName", 40),
+            _string("LastName", 80, required=True),
+            _readonly(_string("Name", 121, required=True, id_lookup=True,
+                              default_on_create=True)),
+            _string("Company", 255, required=True),
+            FieldDef("Email", "email", label="Email", length=80, id_lookup=True),
+            _string("Title", 128),
+            _picklist("Status", LEAD_STATUSES, "Open - Not Contacted", required=True),
+            _picklist("LeadSource", LEAD_SOURCES),
+            _picklist("Industry", INDUSTRIES),
+            _string("Country", 80),
+            _ref("PartnerAccountId", "Account", "PartnerAccount"),
+            _f("IsConverted", "boolean", label="Converted", updateable=False),
+            _readonly(_ref("ConvertedAccountId", "Account", "ConvertedAccount")),
+            _readonly(_ref("ConvertedOpportunityId", "Opportunity", "ConvertedOpportunity")),
+        ], True),
         ("Task", "00T", "Task", "Tasks", [
-            _string("Subject", 255),
+            FieldDef("Subject", "combobox", label="Subject", length=255,
+                     picklist_values=_pick(TASK_SUBJECTS)),
             _f("ActivityDate", "date", label="Due Date Only"),
             _picklist("Status", ("Not Started", "In Progress", "Completed"), "Not Started",
                       required=True),
             _picklist("Priority", ("High", "Normal", "Low"), "Normal", required=True),
             _ref("WhatId", TASK_WHAT, "What"),
-            _ref("WhoId", "Contact", "Who"),
+            _ref("WhoId", ("Contact", "Lead"), "Who"),
             _textarea("Description", 32000),
         ], True),
         ("ChannelProgram", "0ch", "Channel Program", "Channel Programs", [
-            _string("Name", 255, required=True),
+            _string("Name", 255, required=True, id_lookup=True),
             _f("IsActive", "boolean", label="Active"),
             _textarea("Description", 1000),
         ], False),
+        # ProgramId is the master-detail parent: required and not reparentable (no Update).
         ("ChannelProgramLevel", "0ci", "Channel Program Level", "Channel Program Levels", [
-            _string("Name", 255, required=True),
-            _ref("ProgramId", "ChannelProgram", "Program", required=True),
-            _money("Rank", 18, 0, kind="double"),
-            _textarea("Description", 1000),
-        ], False),
+            _string("Name", 255, required=True, id_lookup=True),
+            _ref("ProgramId", "ChannelProgram", "Program", required=True, updateable=False),
+            _f("Rank", "int"),
+            _textarea("Description", 255),
+        ], True),
         ("ChannelProgramMember", "0cj", "Channel Program Member", "Channel Program Members", [
+            # An auto number: the org names the member.
+            _readonly(_string("Name", 80, required=True, id_lookup=True,
+                              default_on_create=True, auto_number=True)),
             _ref("PartnerId", "Account", "Partner", required=True),
-            _ref("ProgramId", "ChannelProgram", "Program", required=True),
+            _ref("ProgramId", "ChannelProgram", "Program", required=True, updateable=False),
             _ref("LevelId", "ChannelProgramLevel", "Level"),
-        ], False),
+        ], True),
         ("PartnerMarketingBudget", "0ZG", "Partner Marketing Budget",
          "Partner Marketing Budgets", [
             _string("Title", 255, required=True),
-            _money("Amount", 16, 2),
-            _picklist("Type", ("Marketing Funds", "Co-op")),
+            _money("Amount", 18, 2, nillable=False),
+            _picklist("Type", MDF_BUDGET_TYPES, required=True, restricted=True),
             _f("StartDate", "date"),
             _f("EndDate", "date"),
+            _ref("ChannelPartnerId", "Account", "ChannelPartner"),
+            _textarea("Description", 255),
         ], True),
         ("PartnerFundAllocation", "0ZH", "Partner Fund Allocation",
          "Partner Fund Allocations", [
             _string("Title", 255, required=True),
             _ref("BudgetId", "PartnerMarketingBudget", "Budget", required=True),
-            _ref("ChannelPartnerId", "Account", "ChannelPartner", required=True),
-            _money("Amount", 16, 2),
+            _ref("ChannelPartnerId", "Account", "ChannelPartner"),
+            _money("Amount", 18, 2, nillable=False),
+            _textarea("Description", 255),
         ], True),
         ("PartnerFundRequest", "0ZI", "Partner Fund Request", "Partner Fund Requests", [
             _string("Title", 255, required=True),
             _ref("ChannelPartnerId", "Account", "ChannelPartner"),
             _ref("BudgetId", "PartnerMarketingBudget", "Budget"),
             _ref("AllocationId", "PartnerFundAllocation", "Allocation"),
-            _money("RequestedAmount", 16, 2),
-            _money("Amount", 16, 2),
-            _picklist("Status", ("Draft", "Submitted", "Approved", "Rejected"), "Draft",
-                      required=True),
+            _money("RequestedAmount", 18, 2),
+            _money("Amount", 18, 2),
+            _picklist("Status", FUND_REQUEST_STATUSES, "Draft", restricted=True),
+            _textarea("Description", 255),
         ], True),
     ]
 
@@ -219,7 +257,11 @@ def build_schema(root: Path | None = None) -> dict[str, ObjectDef]:
 
 
 def compute_formulas(obj: ObjectDef, record: dict[str, Any]) -> None:
-    """Recompute the calculated fields of ``record`` in place (Opportunity IsClosed/IsWon)."""
+    """Recompute the fields the org derives in place: Opportunity IsClosed/IsWon from the
+    stage; the Name of a Contact or Lead from its first and last names."""
+    if obj.name in ("Contact", "Lead"):
+        parts = (record.get("FirstName"), record.get("LastName"))
+        record["Name"] = " ".join(p for p in parts if p) or None
     if obj.name == "Opportunity":
         stage = record.get("StageName")
         record["IsClosed"] = stage in CLOSED_STAGES

@@ -6,6 +6,7 @@ INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, MALFORMED_ID).
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +20,8 @@ __all__ = ["coerce", "format_datetime", "utc_now_string"]
 _TEXT = {"string", "textarea", "picklist", "multipicklist", "email", "url", "phone", "combobox"}
 _NUMBER = {"double", "currency", "percent"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# What an org accepts in an email field: one @, no spaces, a dot in the domain.
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 def format_datetime(value: datetime) -> str:
@@ -70,6 +73,13 @@ def coerce(f: FieldDef, value: Any) -> Any:
                 f"{f.label or f.name}: data value too large: {shown} (max length={f.length})",
                 fields=[f.name],
             )
+        if t == "email" and text and not _EMAIL_RE.match(text):
+            raise ApiError(
+                400,
+                "INVALID_EMAIL_ADDRESS",
+                f"{f.label or f.name}: invalid email address: {text}",
+                fields=[f.name],
+            )
         if t == "picklist" and f.restricted_picklist:
             allowed = {p.value for p in f.picklist_values if p.active}
             if text not in allowed:
@@ -90,18 +100,22 @@ def coerce(f: FieldDef, value: Any) -> Any:
         if isinstance(value, bool):
             raise _parser_error(f, "double", value)
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise _parser_error(f, "double", value) from None
+        # JSON has no NaN or Infinity, and neither does a Salesforce number field.
+        if not math.isfinite(number):
+            raise _parser_error(f, "double", value)
+        return number
     if t == "int":
         try:
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)
-            if number != int(number):
+            if not math.isfinite(number) or number != int(number):
                 raise ValueError
             return int(number)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _parser_error(f, "int", value) from None
     if t == "date":
         if isinstance(value, str):

@@ -2,7 +2,8 @@
 
 mapping.yaml is loaded into a ``MappingSpec`` (``spec``); ``mapper`` converts rows both ways
 through the named ``transforms``; ``validate`` checks a spec against the org's describe and
-``scaffold`` writes a starter mapping for one sObject.
+``scaffold`` writes a starter mapping for one sObject; ``validate_store`` checks it against
+the store's tables.
 """
 
 from connector.mapping.loader import load_mapping, loads_mapping
@@ -11,6 +12,7 @@ from connector.mapping.scaffold import scaffold
 from connector.mapping.spec import Conflict, Direction, EntityMapping, FieldMapping, MappingSpec
 from connector.mapping.transforms import REGISTRY, LocalType
 from connector.mapping.validate import validate_against_describe
+from connector.mapping.validate_store import validate_against_store
 
 __all__ = [
     "REGISTRY",
@@ -30,4 +32,5 @@ __all__ = [
     "to_crm",
     "to_local",
     "validate_against_describe",
+    "validate_against_store",
 ]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import API_NAME, SNAKE_CASE, did_you_mean
 from connector.mapping.options import PathKey, RawField, Strict, build_field
+from connector.mapping.soql_filter import filter_problem
 from connector.mapping.spec import EntityMapping, FieldMapping, MappingSpec
 from connector.yamlconf import Located, load, loads
 
@@ -190,15 +191,9 @@ def _entity(
 
 
 def _check_filter(text: str, path: PathKey, loc: Located, problems: list[ConfigProblem]) -> None:
-    stripped = text.strip()
-    if not stripped:
-        problems.append(loc.problem(path, "filter is empty; remove it or write a SOQL condition "
-                                          "such as \"IsPartner = true\""))
-    elif stripped.upper().startswith("WHERE "):
-        problems.append(loc.problem(path, "filter is a SOQL condition without WHERE, "
-                                          f"e.g. \"{stripped[6:].strip()}\""))
-    elif ";" in stripped:
-        problems.append(loc.problem(path, "filter must be one SOQL condition (no ';')"))
+    problem = filter_problem(text)
+    if problem is not None:
+        problems.append(loc.problem(path, problem))
 
 
 def _check_duplicate_crm(

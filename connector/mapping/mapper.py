@@ -12,10 +12,14 @@ import math
 from datetime import date, datetime
 from typing import Any
 
+import orjson
+
 from connector.errors import SkippableError
 from connector.mapping.spec import EntityMapping, FieldMapping
 
 __all__ = ["MappingError", "canonical", "diff", "fingerprint", "to_crm", "to_local"]
+
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 class MappingError(SkippableError):
@@ -89,6 +93,22 @@ def to_crm(entity: EntityMapping, changes: dict[str, Any]) -> dict[str, Any]:
 
 def canonical(value: Any) -> Any:
     """The comparable JSON form: 1.0 -> 1, dates as ISO text, null entries dropped."""
+    if type(value) is dict:
+        # The hot path (a record's flat values): exact type checks, no recursion for scalars.
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            t = type(v)
+            if v is None:
+                continue
+            if t is str or t is bool or t is int:
+                out[k if type(k) is str else str(k)] = v
+            elif t is float:
+                out[k if type(k) is str else str(k)] = int(v) if v.is_integer() else v
+            elif t is date or t is datetime:
+                out[k if type(k) is str else str(k)] = v.isoformat()
+            else:
+                out[str(k)] = canonical(v)
+        return out
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, float):
@@ -111,16 +131,27 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
     before = canonical(old or {})
     after = canonical(new)
     names = [*after, *(k for k in before if k not in after)]
-    return [k for k in names if before.get(k) != after.get(k) or _kind(before.get(k)) != _kind(
-        after.get(k))]
-
-
-def _kind(value: Any) -> str:
-    """Booleans never equal numbers here, although True == 1 in Python."""
-    return "bool" if isinstance(value, bool) else "other"
+    changed = []
+    for k in names:
+        b = before.get(k)
+        a = after.get(k)
+        # Booleans never equal numbers here, although True == 1 in Python.
+        if b != a or (type(b) is bool) != (type(a) is bool):
+            changed.append(k)
+    return changed
 
 
 def fingerprint(values: dict[str, Any]) -> str:
-    """A stable hash of mapped values: sha256 of sorted-key canonical JSON, 32 hex chars."""
-    text = json.dumps(canonical(values), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    """A stable hash of mapped values: sha256 of sorted-key canonical JSON, 32 hex chars.
+
+    orjson writes the same compact, sorted, UTF-8 text as ``json.dumps(..., sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` for every value a record holds, except floats
+    in exponent form (1e+16 vs 1e16): such a row's stored hash differs once and reconcile
+    re-snapshots it without logging a change.
+    """
+    canon = canonical(values)
+    try:
+        text = orjson.dumps(canon, option=_SORTED)
+    except TypeError:  # an integer beyond 64 bits: only the json module writes it
+        text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(text).hexdigest()[:32]

@@ -28,7 +28,7 @@ PathKey = tuple[str | int, ...]
 class Strict(BaseModel):
     """Unknown keys are errors: a typo must never be silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RawField(Strict):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from connector.sftime import parse_sf_datetime as _parse
+
 __all__ = [
     "LOCAL_TYPES",
     "REGISTRY",
@@ -123,20 +125,20 @@ def _to_bool(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _to_date(value: Any) -> date:
     if isinstance(value, datetime):
         raise ValueError("expected a date, got a date and time")
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if isinstance(value, str) and _DATE.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
             raise ValueError("not a calendar date") from None
     raise ValueError("expected a date as YYYY-MM-DD")
-
-
-_SF_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")  # Salesforce writes +0000, Python wants +00:00
 
 
 def parse_sf_datetime(value: Any) -> datetime:
@@ -147,9 +149,8 @@ def parse_sf_datetime(value: Any) -> datetime:
         text = value.strip()
         if not re.match(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
             raise ValueError("expected a date-time such as 2026-11-22T10:16:09.000+0000")
-        text = _SF_OFFSET.sub(r"\1:\2", text[:-1] + "+00:00" if text.endswith("Z") else text)
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = _parse(text)
         except ValueError:
             raise ValueError("not a valid date-time") from None
     else:

@@ -14,7 +14,7 @@ from connector.mapping.names import did_you_mean
 from connector.mapping.spec import EntityMapping, FieldMapping, MappingSpec
 from connector.mapping.transforms import LocalType
 
-__all__ = ["FITS", "validate_against_describe"]
+__all__ = ["COMPOUND", "FITS", "validate_against_describe"]
 
 Describe = Callable[[str], dict[str, Any] | None]
 
@@ -40,7 +40,13 @@ FITS: dict[str, tuple[LocalType, ...]] = {
     "date": ("date",),
     "datetime": ("datetime",),
     "reference": ("lookup", "str"),
+    "base64": ("str",),
+    "anytype": ("str",),
 }
+
+# Compound fields arrive as JSON objects (street, city...; latitude, longitude): no local type
+# holds one, so they are mapped through their component fields.
+COMPOUND = frozenset({"address", "location"})
 
 
 def validate_against_describe(
@@ -104,7 +110,10 @@ def _field_problems(
         out.append(spec.problem(message, entity.name, f.local, *at))
 
     fits = FITS.get(sf_type)
-    if fits is not None and f.local_type not in fits:
+    if sf_type in COMPOUND:
+        add(f"{name} is a compound {sf_type} field; map its component fields instead (e.g. "
+            "BillingStreet, BillingCity for BillingAddress)", "crm")
+    elif fits is not None and f.local_type not in fits:
         add(f"{name} is a {sf_type} field; local type {f.local_type} does not fit it "
             f"(use {' or '.join(fits)})", "type" if f.lookup is None else "lookup")
     if f.outbound and not got.get("updateable", False):

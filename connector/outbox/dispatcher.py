@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from connector.mapping import MappingSpec
 from connector.outbox import queue
 from connector.outbox.coalesce import RecordWrite, coalesce
+from connector.outbox.links import link_created
 from connector.outbox.notify import Poster, post_signed
 from connector.outbox.prepare import prepare, record_conflicts
 from connector.salesforce import SalesforceClient
@@ -169,11 +170,19 @@ class Dispatcher:
         self, sobject: str, operation: str, writes: Sequence[RecordWrite], bulk: bool
     ) -> list[RecordResult]:
         op: CollectionOp = "upsert" if operation == "upsert" else "update"
-        ext = writes[0].external_id_field if op == "upsert" else None
-        payloads = [w.payload() for w in writes]
-        if bulk:
-            return self.client.bulk_ingest(op, sobject, payloads, external_id_field=ext)
-        return self.client.collection(op, sobject, payloads, external_id_field=ext)
+        # one call shape per external id field (an object may be keyed by more than one)
+        by_ext: dict[str | None, list[int]] = {}
+        for i, w in enumerate(writes):
+            by_ext.setdefault(w.external_id_field if op == "upsert" else None, []).append(i)
+        results: dict[int, RecordResult] = {}
+        for ext, idx in by_ext.items():
+            payloads = [writes[i].payload() for i in idx]
+            if bulk:
+                got = self.client.bulk_ingest(op, sobject, payloads, external_id_field=ext)
+            else:
+                got = self.client.collection(op, sobject, payloads, external_id_field=ext)
+            results.update(zip(idx, got, strict=True))
+        return [results[i] for i in range(len(writes))]
 
     def _settle(
         self,
@@ -211,6 +220,7 @@ class Dispatcher:
             queue.mark_dead(conn, write, code, message, fields, now)
             report.dead += 1
         queue.mark_done(conn, done, now)
+        link_created(conn, self.spec, done)
         report.items_done += sum(len(w.items) for w, _, _ in done)
 
     def _call_failed(

@@ -70,10 +70,12 @@ def claim(
     keys = [k for k in conn.execute(keys_stmt).scalars() if k is not None]
     out: list[ClaimedItem] = []
     for part in chunks(keys):
+        # every pending item of a chosen record, due or waiting for a retry: they coalesce,
+        # so an older write retried later can never overwrite a newer one
         stmt = (
             select(ITEMS)
             .where(
-                _due(now), c.sobject == sobject, c.operation == operation,
+                c.status == "pending", c.sobject == sobject, c.operation == operation,
                 c.record_key.in_(part),
             )
             .order_by(c.created_at, c.id)

@@ -19,6 +19,7 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from connector.redact import redact_url
 from connector.salesforce.errors import (
     ApiUnavailable,
     AuthFailed,
@@ -214,13 +215,15 @@ class Authenticator:
             )
         except requests.RequestException as err:
             raise ApiUnavailable(
-                f"Cannot reach the Salesforce login URL {s.login_url}: {type(err).__name__}",
-                detail=str(err),
+                f"Cannot reach the Salesforce login URL {redact_url(s.login_url)}: "
+                f"{type(err).__name__}",
+                detail=scrub(str(err)),
             ) from None
         body = _json(resp)
         if resp.status_code >= 500:
             raise ApiUnavailable(
-                f"The Salesforce login URL {s.login_url} is unavailable (HTTP {resp.status_code})",
+                f"The Salesforce login URL {redact_url(s.login_url)} is unavailable "
+                f"(HTTP {resp.status_code})",
                 status=resp.status_code,
             )
         if resp.status_code != 200 or not body.get("access_token"):
@@ -246,7 +249,8 @@ def _auth_error(
     description = scrub(str(body.get("error_description") or "no description"))
     hint = _hint(error, description, flow, s.username)
     return AuthFailed(
-        f"Salesforce login ({flow} flow at {s.login_url}) failed: {error}: {description}. "
+        f"Salesforce login ({flow} flow at {redact_url(s.login_url)}) failed: {error}: "
+        f"{description}. "
         f"Likely cause: {hint}.",
         status=status,
         code=error,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "column_converters",
     "convert_row",
+    "convert_rows",
     "format_sf_datetime",
     "ingest",
     "parse_bulk_error",
@@ -109,6 +110,50 @@ def convert_row(
     return out
 
 
+def convert_rows(
+    text: str, converters: dict[str, Converter], sobject: str, api_version: str
+) -> list[dict[str, Any]]:
+    """A results page of CSV text -> REST-shaped records, as ``convert_row`` makes them.
+
+    The per-column converter is looked up once per page, not once per cell (the hot spot of
+    a large backfill). Relationship columns (``Account.Name``) and ragged rows take
+    ``convert_row``.
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        return []
+    width = len(header)
+    if any("." in column for column in header):
+        return [convert_row(_cells(header, c), converters, sobject, api_version) for c in reader]
+    plan: list[tuple[str, Converter | None]] = []
+    for column in header:
+        conv = converters.get(column.lower(), str)
+        plan.append((column, None if conv is str else conv))
+    id_at = header.index("Id") if "Id" in header else header.index("id") if "id" in header else -1
+    prefix = f"/services/data/v{api_version}/sobjects/{sobject}/"
+    out: list[dict[str, Any]] = []
+    for cells in reader:
+        if len(cells) != width:
+            out.append(convert_row(_cells(header, cells), converters, sobject, api_version))
+            continue
+        rid = cells[id_at] if id_at >= 0 else ""
+        url = prefix + rid if rid else None
+        row: dict[str, Any] = {"attributes": {"type": sobject, "url": url}}
+        for (column, typed), raw in zip(plan, cells, strict=True):
+            row[column] = None if raw == "" else raw if typed is None else typed(raw)
+        out.append(row)
+    return out
+
+
+def _cells(header: list[str], cells: list[str]) -> dict[str, Any]:
+    """A row as csv.DictReader gives it: missing cells None, extra ones under None."""
+    row: dict[Any, Any] = {h: (cells[i] if i < len(cells) else None) for i, h in enumerate(header)}
+    if len(cells) > len(header):
+        row[None] = cells[len(header) :]
+    return row
+
+
 def _set_nested(out: dict[str, Any], parts: list[str], value: Any) -> None:
     node = out
     for part in parts[:-1]:
@@ -167,6 +212,7 @@ def query_pages(
         "jobs/query",
         json_body={"operation": "queryAll" if include_deleted else "query", "query": soql},
         query=True,
+        idempotent=True,  # a second query job only reads
     )
     job_id = job["id"]
     _wait_for_job(transport, f"jobs/query/{job_id}", query=True)
@@ -178,8 +224,7 @@ def query_pages(
         resp = transport.request(
             "GET", f"jobs/query/{job_id}/results", params=params, headers={"Accept": "text/csv"}
         )
-        reader = csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig")))
-        yield [convert_row(row, converters, sobject, version) for row in reader]
+        yield convert_rows(resp.content.decode("utf-8-sig"), converters, sobject, version)
         locator = resp.headers.get("Sforce-Locator")
         if not locator or locator == "null":
             return
@@ -249,7 +294,9 @@ def ingest(
     }
     if external_id_field:
         body["externalIdFieldName"] = external_id_field
-    job_id = transport.json("POST", "jobs/ingest", json_body=body)["id"]
+    # Creating a job twice leaves an empty job that expires unused; no record is written
+    # before the upload and UploadComplete, so the job creation may be retried.
+    job_id = transport.json("POST", "jobs/ingest", json_body=body, idempotent=True)["id"]
     base = f"jobs/ingest/{job_id}"
     transport.request(
         "PUT",

@@ -15,6 +15,7 @@ import requests
 import structlog
 from simple_salesforce import Salesforce
 
+from connector.redact import redact_url
 from connector.salesforce import bulk
 from connector.salesforce.auth import Authenticator, Token
 from connector.salesforce.budget import ApiUsage, usage_from_limits
@@ -62,7 +63,7 @@ def connect(
     auth = Authenticator(settings, session, clock=clock)
     token = _login_with_retry(auth, settings, sleep)
     transport = Transport(settings, auth, token, session, sleep=sleep, clock=clock)
-    log.info("salesforce.connected", instance=token.instance_url, user_id=token.user_id)
+    log.info("salesforce.connected", instance=redact_url(token.instance_url), user_id=token.user_id)
     return SalesforceClient(transport)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import ConnectorError, FatalError, RetriableError, SkippableError
+from connector.redact import redact_urls
 
 __all__ = [
     "ApiBudgetExhausted",
@@ -26,6 +27,7 @@ __all__ = [
     "RecordRejected",
     "SalesforceApiError",
     "SessionExpired",
+    "UnconfirmedWrite",
     "classify",
     "error_for",
     "explain",
@@ -195,6 +197,8 @@ class SalesforceApiError(ConnectorError):
         self.code = code
         self.action = action or self.default_action
         self.retry_after = retry_after
+        # False when the request never reached Salesforce (connection refused): safe to resend.
+        self.sent = True
 
 
 class ApiUnavailable(SalesforceApiError, RetriableError):
@@ -235,6 +239,17 @@ class AuthFailed(SalesforceApiError, FatalError):
 
 class RecordRejected(SalesforceApiError, SkippableError):
     """One record (or resource) was rejected: dead-letter it, carry on."""
+
+    default_action = ErrorAction.DEAD_LETTER
+
+
+class UnconfirmedWrite(SalesforceApiError, SkippableError):
+    """A non-idempotent request (a POST create) failed in a way that may have applied it.
+
+    Sending it again could duplicate records, so it is not retried: the caller parks the item
+    (dead letter) until a person or a reconcile has looked, or sends it as an upsert by
+    external id, which is safe to replay.
+    """
 
     default_action = ErrorAction.DEAD_LETTER
 
@@ -308,7 +323,8 @@ def register_secret(value: str | None) -> None:
 
 
 def scrub(text: str) -> str:
-    """``text`` with session ids, tokens, passwords and known secrets replaced."""
+    """``text`` with session ids, tokens, passwords, URL user-info and known secrets replaced."""
+    text = redact_urls(text)
     for secret in sorted(_known, key=len, reverse=True):
         text = text.replace(secret, _REDACTED)
     for pattern in _PATTERNS:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from connector.salesforce.errors import ErrorAction, classify
+from connector.sftime import parse_sf_datetime as _parse
 
 __all__ = ["DeletedResult", "RecordError", "RecordResult", "parse_sf_datetime"]
 
@@ -57,12 +58,4 @@ class DeletedResult:
 
 def parse_sf_datetime(value: str | None) -> datetime | None:
     """``2026-11-22T10:16:09.000+0000`` (or ``Z`` / ``+00:00``) -> aware datetime."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
-        text = f"{text[:-2]}:{text[-2:]}"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _parse(value) if value else None

@@ -15,7 +15,7 @@ from datetime import UTC
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from connector.salesforce.errors import ErrorAction, SalesforceApiError
+from connector.salesforce.errors import ErrorAction, SalesforceApiError, scrub
 
 __all__ = ["BackoffWait", "parse_retry_after", "retry_policy"]
 
@@ -73,7 +73,7 @@ def _log_retry(state: RetryCallState) -> None:
         "salesforce.retry",
         attempt=state.attempt_number,
         wait_seconds=round(wait, 3),
-        error=str(exc),
+        error=scrub(str(exc)),  # also when no scrubbing log processor is configured
         code=getattr(exc, "code", None),
     )
 

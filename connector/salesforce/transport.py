@@ -9,6 +9,7 @@ itself on the same ``requests.Session`` and URLs as the ``Salesforce`` object it
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,6 +19,7 @@ import structlog
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
+from connector.redact import redact_url
 from connector.salesforce.auth import Authenticator, Token
 from connector.salesforce.budget import BudgetGuard, parse_limit_info, usage_from_limits
 from connector.salesforce.errors import (
@@ -25,15 +27,42 @@ from connector.salesforce.errors import (
     ErrorAction,
     SalesforceApiError,
     SessionExpired,
+    UnconfirmedWrite,
     error_for,
     scrub,
 )
 from connector.salesforce.retry import parse_retry_after, retry_policy
 from connector.settings import SalesforceSettings
 
-__all__ = ["Transport", "error_from_response", "translate"]
+__all__ = ["Transport", "error_from_response", "maybe_applied", "translate"]
 
 log = structlog.get_logger("connector.salesforce")
+
+# Failures Salesforce reports before doing anything: a request that got one was not applied,
+# so even a non-idempotent request may be sent again.
+_REJECTED_UNAPPLIED_STATUS = frozenset({401, 420, 429})
+_REJECTED_UNAPPLIED_CODES = frozenset(
+    {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID"}
+)
+
+
+def maybe_applied(err: SalesforceApiError) -> bool:
+    """True if the failed request may have taken effect in the org (timeouts, 5xx, resets)."""
+    if getattr(err, "sent", True) is False:
+        return False
+    return not (err.status in _REJECTED_UNAPPLIED_STATUS or err.code in _REJECTED_UNAPPLIED_CODES)
+
+
+def _never_sent(err: requests.RequestException) -> bool:
+    """The connection was never made, so the request cannot have reached Salesforce."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    text = str(err)
+    return isinstance(err, requests.ConnectionError) and any(
+        marker in text
+        for marker in ("NewConnectionError", "Failed to establish a new connection",
+                       "Connection refused", "Name or service not known")
+    )
 
 
 def error_from_response(
@@ -60,7 +89,8 @@ def error_from_response(
         message,
         query=query,
         retry_after=parse_retry_after(resp.headers.get("Retry-After"), now=now),
-        detail=f"{resp.request.method if resp.request else ''} {resp.url} -> {resp.status_code}",
+        detail=f"{resp.request.method if resp.request else ''} {redact_url(resp.url)} -> "
+        f"{resp.status_code}",
     )
 
 
@@ -105,7 +135,13 @@ class Transport:
         self.session = session
         self.sleep = sleep
         self.clock = clock
-        self.calls = 0
+        self._calls = 0
+        # Several threads (daemon jobs, a fetch-ahead poller) may share one transport: the
+        # counter and the session refresh are guarded, so no call goes uncounted and an
+        # expired session is refreshed once, not once per thread.
+        self._count_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._budget_lock = threading.Lock()
         self.guard = BudgetGuard(settings.api_budget, clock=clock)
         self.sf = Salesforce(
             instance_url=token.instance_url,
@@ -113,6 +149,11 @@ class Transport:
             session=session,
             version=settings.api_version,
         )
+
+    @property
+    def calls(self) -> int:
+        """Data API requests sent since this transport was built (cumulative, retries counted)."""
+        return self._calls
 
     # --- URLs ---------------------------------------------------------------------------
     @property
@@ -136,9 +177,17 @@ class Transport:
         *,
         query: bool = False,
         budget: bool = True,
+        idempotent: bool | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one logical call (retried as the policy allows); raise a classified error."""
+        """Send one logical call (retried as the policy allows); raise a classified error.
+
+        ``idempotent`` (default: every method but POST) says whether sending the request twice
+        is harmless. A non-idempotent request is retried only after failures that prove it was
+        not applied (never connected, 429, row lock, expired session); after a timeout or a
+        5xx it raises ``UnconfirmedWrite`` instead, since a retry could duplicate records.
+        """
+        safe = method.upper() != "POST" if idempotent is None else idempotent
         policy = retry_policy(
             max_attempts=self.settings.max_attempts,
             backoff_max=self.settings.backoff_max_seconds,
@@ -146,7 +195,20 @@ class Transport:
         )
         for attempt in policy:
             with attempt:
-                return self._with_refresh(method, path, query=query, budget=budget, **kwargs)
+                try:
+                    return self._with_refresh(method, path, query=query, budget=budget, **kwargs)
+                except SalesforceApiError as err:
+                    if safe or err.action is not ErrorAction.RETRY or not maybe_applied(err):
+                        raise
+                    raise UnconfirmedWrite(
+                        f"Salesforce did not confirm {method.upper()} {path} ({err.message}); "
+                        "it may or may not have been applied, so it is not sent again (that "
+                        "could duplicate records). Check the org, or create such records by "
+                        "upsert on an external id (key: PRM_Key__c), which is safe to replay.",
+                        status=err.status,
+                        code=err.code,
+                        detail=err.detail,
+                    ) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -163,13 +225,13 @@ class Transport:
             ) from None
 
     def _with_refresh(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        used = self.token
         try:
             return self._once(method, path, **kwargs)
         except SalesforceApiError as err:
             if err.action is not ErrorAction.REFRESH:
                 raise
-        log.info("salesforce.session_refresh", instance=self.token.instance_url)
-        self.refresh_session()
+        self.refresh_session(stale=used)
         try:
             return self._once(method, path, **kwargs)
         except SalesforceApiError as err:
@@ -184,11 +246,20 @@ class Transport:
                 ) from None
             raise
 
-    def refresh_session(self) -> None:
-        """Log in again and hand the new session to simple-salesforce as well."""
-        self.token = self.auth.refresh(self.token)
-        self.sf.session_id = self.token.access_token
-        self.sf._generate_headers()
+    def refresh_session(self, stale: Token | None = None) -> None:
+        """Log in again and hand the new session to simple-salesforce as well.
+
+        ``stale``: the token a failed request used. When another thread has replaced it
+        meanwhile, that refresh is used instead of logging in again.
+        """
+        with self._refresh_lock:
+            if stale is not None and self.token is not stale:
+                return
+            log.info("salesforce.session_refresh", instance=redact_url(self.token.instance_url))
+            token = self.auth.refresh(self.token)
+            self.sf.session_id = token.access_token
+            self.sf._generate_headers()
+            self.token = token
 
     def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         headers = {
@@ -214,7 +285,8 @@ class Transport:
         if json_body is not None:
             kwargs["data"] = json.dumps(json_body)
             headers = {"Content-Type": "application/json", **(headers or {})}
-        self.calls += 1
+        with self._count_lock:
+            self._calls += 1
         try:
             resp = self.session.request(
                 method,
@@ -224,22 +296,28 @@ class Transport:
                 **kwargs,
             )
         except requests.Timeout as err:
-            raise ApiUnavailable(
+            failure = ApiUnavailable(
                 f"Salesforce did not answer within {self.settings.read_timeout:g} s ({path})",
-                detail=str(err),
-            ) from None
-        except requests.RequestException as err:
-            raise ApiUnavailable(
-                f"Cannot reach Salesforce at {self.token.instance_url}: {type(err).__name__}",
                 detail=scrub(str(err)),
-            ) from None
+            )
+            failure.sent = not _never_sent(err)
+            raise failure from None
+        except requests.RequestException as err:
+            failure = ApiUnavailable(
+                f"Cannot reach Salesforce at {redact_url(self.token.instance_url)}: "
+                f"{type(err).__name__}",
+                detail=scrub(str(err)),
+            )
+            failure.sent = not _never_sent(err)
+            raise failure from None
         self.guard.observe(parse_limit_info(resp.headers.get("Sforce-Limit-Info")))
         if resp.status_code >= 300:
             raise error_from_response(resp, query=query, now=self.clock())
         return resp
 
     def _check_budget(self) -> None:
-        if self.guard.needs_refresh():
-            resp = self._once("GET", "limits/", budget=False)
-            self.guard.refreshed(usage_from_limits(resp.json()))
+        with self._budget_lock:  # one limits/ call when several threads find it stale
+            if self.guard.needs_refresh():
+                resp = self._once("GET", "limits/", budget=False)
+                self.guard.refreshed(usage_from_limits(resp.json()))
         self.guard.check()

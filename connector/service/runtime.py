@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from connector.mapping import MappingSpec, load_mapping
 from connector.settings import SalesforceSettings, Settings, load_settings
-from connector.store import acquire_run_lock, make_engine, migrate
+from connector.store import make_engine, migrate
 from connector.sync.context import Progress, SyncContext, utcnow
 
 if TYPE_CHECKING:
@@ -86,12 +86,11 @@ class Runtime:
 def open_store(url: str) -> Engine:
     """The store's engine, migrated to every head (a fresh store is created here).
 
-    Migrations take a lock of their own and wait for it: processes started together on a
-    fresh store would otherwise race to create the same tables.
+    ``migrate`` serialises processes started together (an advisory lock on PostgreSQL,
+    BEGIN IMMEDIATE on SQLite), so they never race to create the same tables.
     """
     engine = make_engine(url)
-    with acquire_run_lock(engine, "migrate", wait=True, poll_seconds=0.2):
-        migrate(engine)
+    migrate(engine)
     return engine
 
 

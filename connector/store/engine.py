@@ -14,8 +14,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from connector.redact import redact_url
+from connector.store.failures import StoreError, translate
 
 __all__ = [
+    "StoreError",
+    "check_integrity",
     "current_revision",
     "head_revision",
     "make_engine",
@@ -125,21 +131,62 @@ def current_revision(engine: Engine) -> str | None:
         return _joined(MigrationContext.configure(conn).get_current_heads())
 
 
+def check_integrity(engine: Engine) -> None:
+    """Refuse a damaged SQLite store: ``PRAGMA quick_check`` (cheap; a no-op on PostgreSQL).
+
+    Without it a damaged file is only noticed when a query happens to touch a bad page, which
+    may be never in a quiet cycle: the run would exit 0 on a store that cannot be trusted.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("PRAGMA quick_check(3)")
+        problems = [" ".join(str(r[0]).split()) for r in rows]
+    if problems != ["ok"]:
+        url = redact_url(engine.url.render_as_string(hide_password=False))
+        raise StoreError(
+            f"the SQLite store at {url} is damaged ({'; '.join(problems)[:200]}); restore it "
+            "from a backup, or move it aside and run `prm-connector backfill` to rebuild it "
+            "from Salesforce"
+        )
+
+
+def _check_known_revisions(conn: Connection, cfg: Config, url: str) -> None:
+    """A store migrated by a newer prm-connector has revisions this one does not know."""
+    heads = MigrationContext.configure(conn).get_current_heads()
+    known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+    unknown = [h for h in heads if h not in known]
+    if unknown:
+        raise StoreError(
+            f"the store at {redact_url(url)} is at schema revision {', '.join(unknown)}, which "
+            "this prm-connector does not know: a newer version migrated it. Upgrade prm-connector "
+            "(or point database.url at another store); downgrading the store is not supported"
+        )
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade the store to the newest schema; a no-op when it is there already.
+    """Check the store, then upgrade it to the newest schema; a no-op when it is there already.
 
     Safe to call on every start and from several processes at once: PostgreSQL serialises on
     a transaction-level advisory lock (per schema); SQLite on BEGIN IMMEDIATE. Either way the
-    second caller reads the version table only after the first has committed.
+    second caller reads the version table only after the first has committed. Failures a user
+    can act on (server down, missing database, damaged file, disk full, permissions, unknown
+    revision) raise ``StoreError`` with one line saying what to do.
     """
-    cfg = _alembic_config()
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(hashtext('prm-connector:migrate:' "
-                    "|| current_schema()))"
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        check_integrity(engine)
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text(
+                        "SELECT pg_advisory_xact_lock(hashtext('prm-connector:migrate:' "
+                        "|| current_schema()))"
+                    )
                 )
-            )
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+            _check_known_revisions(conn, cfg, url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+    except DBAPIError as err:
+        raise (translate(err, url) or err) from err

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Table, false
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -20,6 +31,7 @@ __all__ = [
     "COMMON_COLUMNS",
     "ENTITY_MODELS",
     "Certification",
+    "CustomRecord",
     "Deal",
     "DealRegistration",
     "EntityBase",
@@ -206,6 +218,34 @@ class Task(EntityBase, table=True):
     owner: str | None = None
     description: str | None = None
     prm_key: str | None = _external_key()
+
+
+class CustomRecord(SQLModel, table=True):
+    """A record of an entity mapping.yaml adds that has no table of its own (docs/model.md).
+
+    One generic table holds every admin-defined entity (a Contact, a Lead, a custom object):
+    ``entity`` names it, ``values`` holds its mapped fields as JSON (dates as ISO text; a
+    lookup as the target's local id), the system columns are those of every entity table.
+    """
+
+    __tablename__ = "custom_record"
+    __table_args__ = (
+        UniqueConstraint("entity", "sf_id", name="uq_custom_record_entity_sf_id"),
+        Index("ix_custom_record_entity_id", "entity", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(nullable=False)
+    sf_id: str | None = None
+    sf_modstamp: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sf_last_modified_by: str | None = None
+    is_deleted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    values: dict[str, Any] | None = Field(default=None, sa_type=JSONValue())
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"default": utcnow}
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"default": utcnow}
+    )
 
 
 ENTITY_MODELS: dict[str, type[SQLModel]] = {

@@ -1,18 +1,24 @@
-"""Entity rows and their snapshots, in batches: upsert, link placeholders, deletes, export."""
+"""Entity rows and their snapshots, in batches: upsert, link placeholders, deletes, export.
+
+Built-in entities have tables of their own (models.py); an entity only mapping.yaml names is
+kept in the generic ``custom_record`` table (custom_records.py). Every function here takes
+either kind, so sync, status and export need not know which one an entity is.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, update
 
+from connector.store import custom_records as custom
 from connector.store.bookkeeping import Snapshot
 from connector.store.models import column_types, entity_table, lookup_targets
-from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt
+from connector.store.sqlutil import chunks, executemany, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
 
 __all__ = [
@@ -51,6 +57,8 @@ class RecordRow:
     last_modified_by: str | None = None
     deleted: bool = False
     hash: str | None = None
+    # The values in JSON form when the caller has them already (else derived from values).
+    snapshot_values: dict[str, Any] | None = None
 
 
 def _distinct(sf_ids: Iterable[str | None]) -> list[str]:
@@ -94,8 +102,10 @@ def live_snapshot_ids(conn: Connection, entity: str) -> list[str]:
 
 def resolve_links(conn: Connection, entity: str, sf_ids: Iterable[str]) -> dict[str, int]:
     """Local ids of ``entity`` records by sf_id, inserting placeholder rows for unknown ones."""
-    table = entity_table(entity)
     wanted = _distinct(sf_ids)
+    if custom.is_custom(entity):
+        return custom.resolve_links(conn, entity, wanted, utcnow())
+    table = entity_table(entity)
     found = _local_ids(conn, table, wanted)
     missing = [s for s in wanted if s not in found]
     if missing:
@@ -117,6 +127,11 @@ def upsert_records(conn: Connection, entity: str, rows: Sequence[RecordRow]) -> 
     latest = {r.sf_id: r for r in rows}
     if not latest:
         return {}
+    if custom.is_custom(entity):
+        now = utcnow()
+        ids = custom.upsert_rows(conn, entity, list(latest.values()), now)
+        _upsert_snapshots(conn, entity, latest.values(), ids, now)
+        return ids
     table = entity_table(entity)
     business = set(column_types(entity))
     now = utcnow()
@@ -141,7 +156,7 @@ def upsert_records(conn: Connection, entity: str, rows: Sequence[RecordRow]) -> 
         stmt = stmt.on_conflict_do_update(
             index_elements=["sf_id"], set_={c: stmt.excluded[c] for c in (*system, *keys)}
         )
-        conn.execute(stmt, batch)
+        executemany(conn, stmt, batch)
     ids = _local_ids(conn, table, list(latest))
     _upsert_snapshots(conn, entity, latest.values(), ids, now)
     return ids
@@ -158,7 +173,9 @@ def _upsert_snapshots(
         {
             "entity": entity,
             "sf_id": r.sf_id,
-            "values": to_json_safe(r.values),
+            "values": r.snapshot_values
+            if r.snapshot_values is not None
+            else to_json_safe(r.values),
             "hash": r.hash,
             "modstamp": r.modstamp,
             "deleted": r.deleted,
@@ -172,22 +189,25 @@ def _upsert_snapshots(
     stmt = stmt.on_conflict_do_update(
         index_elements=["entity", "sf_id"], set_={c: stmt.excluded[c] for c in keep}
     )
-    conn.execute(stmt, params)
+    executemany(conn, stmt, params)
 
 
 def mark_deleted(conn: Connection, entity: str, sf_ids: Iterable[str]) -> int:
     """Flag rows of ``entity`` (and their snapshots) deleted; returns rows newly flagged."""
-    table = entity_table(entity)
     wanted = _distinct(sf_ids)
     now = utcnow()
     flagged = 0
     for part in chunks(wanted):
-        result = conn.execute(
-            update(table)
-            .where(table.c.sf_id.in_(part), table.c.is_deleted.is_(False))
-            .values(is_deleted=True, updated_at=now)
-        )
-        flagged += result.rowcount
+        if custom.is_custom(entity):
+            flagged += custom.mark_deleted(conn, entity, part, now)
+        else:
+            table = entity_table(entity)
+            result = conn.execute(
+                update(table)
+                .where(table.c.sf_id.in_(part), table.c.is_deleted.is_(False))
+                .values(is_deleted=True, updated_at=now)
+            )
+            flagged += result.rowcount
         conn.execute(
             update(SNAPSHOT)
             .where(SNAPSHOT.c.entity == entity, SNAPSHOT.c.sf_id.in_(part))
@@ -196,11 +216,65 @@ def mark_deleted(conn: Connection, entity: str, sf_ids: Iterable[str]) -> int:
     return flagged
 
 
-def iter_entity(conn: Connection, entity: str, batch: int = 1000) -> Iterator[dict[str, Any]]:
+def iter_entity(
+    conn: Connection,
+    entity: str,
+    batch: int = 1000,
+    *,
+    fields: Sequence[str] | None = None,
+    lookups: Mapping[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Every row of ``entity`` in id order, lookups also as ``<field>_sf_id``; constant memory.
 
     Pages by id (keyset), so memory stays at one page however large the table is.
+    ``fields`` (the mapped local names) gives every row those keys, taken from the columns or,
+    for fields without a column, from ``extra``; ``lookups`` (local field -> target entity)
+    names lookups the store cannot see by itself (custom entities, extra fields).
     """
+    if custom.is_custom(entity):
+        pages = _pages(custom.iter_rows(conn, entity, batch=batch, fields=fields), batch)
+    else:
+        pages = _pages(_iter_table(conn, entity, batch), batch)
+    known = {} if custom.is_custom(entity) else lookup_targets(entity)
+    extra_lookups = {f: t for f, t in (lookups or {}).items() if f not in known}
+    for page in pages:
+        if fields is not None and not custom.is_custom(entity):
+            for row in page:
+                extra = row.get("extra") or {}
+                for name in fields:
+                    row.setdefault(name, extra.get(name))
+        for name, target in extra_lookups.items():
+            ids = {int(r[name]) for r in page if isinstance(r.get(name), int)}
+            found = _sf_ids_by_local(conn, target, sorted(ids))
+            for row in page:
+                row[f"{name}_sf_id"] = found.get(row.get(name))  # type: ignore[arg-type]
+        yield from page
+
+
+def _pages(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    page: list[dict[str, Any]] = []
+    for row in rows:
+        page.append(row)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _sf_ids_by_local(conn: Connection, entity: str, ids: Sequence[int]) -> dict[int, str]:
+    """sf_id of ``entity`` records by local id (the ones that have one)."""
+    table = custom.CUSTOM if custom.is_custom(entity) else entity_table(entity)
+    out: dict[int, str] = {}
+    for part in chunks(ids):
+        stmt = select(table.c.id, table.c.sf_id).where(table.c.id.in_(part))
+        if custom.is_custom(entity):
+            stmt = stmt.where(table.c.entity == entity)
+        out.update({local: sf for local, sf in conn.execute(stmt) if sf})
+    return out
+
+
+def _iter_table(conn: Connection, entity: str, batch: int) -> Iterator[dict[str, Any]]:
     table = entity_table(entity)
     joined: Any = table
     extra_cols = []
@@ -227,6 +301,8 @@ def iter_entity(conn: Connection, entity: str, batch: int = 1000) -> Iterator[di
 
 def count_entity(conn: Connection, entity: str, *, include_deleted: bool = False) -> int:
     """How many rows ``entity`` has (placeholders included; deleted ones only if asked)."""
+    if custom.is_custom(entity):
+        return custom.count(conn, entity, include_deleted=include_deleted)
     table = entity_table(entity)
     stmt = select(func.count()).select_from(table)
     if not include_deleted:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, insert, select
 
 from connector.store.bookkeeping import ChangeLog, ConsumerOffset
-from connector.store.sqlutil import to_json_safe, upsert_stmt
+from connector.store.sqlutil import executemany, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
 from connector.sync.diffs import RecordDiff
 
@@ -85,7 +85,7 @@ def append_changes(conn: Connection, diffs: Sequence[RecordDiff], *, cycle_id: s
                 "echo": d.echo,
             }
         )
-    conn.execute(insert(CHANGE_LOG), params)
+    executemany(conn, insert(CHANGE_LOG), params)
     return len(params)
 
 

@@ -61,7 +61,10 @@ def JSONValue() -> Any:
 def _sqlite_bind(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is not None:
+    tz = value.tzinfo
+    if tz is UTC:  # the common case: drop the "+00:00" instead of copying the datetime
+        return value.isoformat(" ", "microseconds")[:-6]
+    if tz is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")
 

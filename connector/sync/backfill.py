@@ -16,6 +16,7 @@ from connector.store import repo
 from connector.sync.apply import apply_page
 from connector.sync.context import SyncContext, new_cycle_id
 from connector.sync.poller import ObjectRun, poll_window_once
+from connector.sync.prefetch import prefetched
 from connector.sync.window import Window, format_soql_datetime, parse_sf_datetime, select_soql
 
 __all__ = ["Mode", "backfill_entity", "count_rows"]
@@ -74,9 +75,16 @@ def backfill_entity(
             filter=entity.filter,
             order=False,
         )
-        for page in ctx.client.bulk_query(soql):
+        for page in prefetched(ctx.client.bulk_query(soql)):
             with ctx.engine.begin() as conn:
-                res = apply_page(conn, entity, page, cycle_id=cycle_id, source="backfill")
+                res = apply_page(
+                    conn,
+                    entity,
+                    page,
+                    cycle_id=cycle_id,
+                    source="backfill",
+                    integration_user_id=ctx.client.user_id,
+                )
             run.seen += res.seen
             run.skipped += res.skipped
             run.dead += res.dead

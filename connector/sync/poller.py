@@ -18,6 +18,7 @@ from connector.sync.apply import apply_page
 from connector.sync.context import SyncContext, new_cycle_id
 from connector.sync.deletes import apply_deletions
 from connector.sync.diffs import RecordDiff
+from connector.sync.prefetch import prefetched
 from connector.sync.window import Window, advance_cursor, poll_window, select_soql, split_window
 
 __all__ = ["ObjectRun", "poll_entity", "poll_window_once"]
@@ -95,12 +96,17 @@ def poll_window_once(
     """Read one window page by page; on QUERY_TIMEOUT split it in two and read each half."""
     soql = select_soql(entity.sobject, entity.inbound_fields(), window, filter=entity.filter)
     try:
-        for page in ctx.client.query_pages(
+        pages = ctx.client.query_pages(
             soql, include_deleted=True, batch_size=ctx.settings.page_size
-        ):
+        )
+        for page in prefetched(pages):
             with ctx.engine.begin() as conn:
                 res = apply_page(
-                    conn, entity, page, cycle_id=cycle_id, source=source,
+                    conn,
+                    entity,
+                    page,
+                    cycle_id=cycle_id,
+                    source=source,
                     integration_user_id=ctx.client.user_id,
                 )
                 run.cursor = advance_cursor(run.cursor, res.max_modstamp, window.end)
@@ -146,6 +152,9 @@ def _check_hard_deletes(
         if last
         else (now - lookback)
     )
+    # The resource ignores seconds and wants more than a minute between start and end; a
+    # wider window only repeats deletions, which apply_deletions ignores.
+    start = min(start, now - timedelta(minutes=2))
     result = ctx.client.deleted(entity.sobject, start, now)
     with ctx.engine.begin() as conn:
         diffs = apply_deletions(conn, entity, result.records, cycle_id=cycle_id, source="poll")

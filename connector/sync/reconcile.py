@@ -15,6 +15,7 @@ from connector.store import repo
 from connector.sync.apply import apply_page
 from connector.sync.context import SyncContext, new_cycle_id
 from connector.sync.deletes import apply_deletions
+from connector.sync.prefetch import prefetched
 from connector.sync.window import select_soql
 
 __all__ = ["ReconcileResult", "reconcile_entity"]
@@ -45,7 +46,7 @@ def reconcile_entity(ctx: SyncContext, entity: EntityMapping) -> ReconcileResult
         entity.sobject, entity.inbound_fields(), None, filter=entity.filter, order=False
     )
     seen: set[str] = set()
-    for page in ctx.client.query_pages(soql, batch_size=ctx.settings.page_size):
+    for page in prefetched(ctx.client.query_pages(soql, batch_size=ctx.settings.page_size)):
         ids = [row["Id"] for row in page]
         seen.update(ids)
         with ctx.engine.begin() as conn:
@@ -64,7 +65,12 @@ def reconcile_entity(ctx: SyncContext, entity: EntityMapping) -> ReconcileResult
                 except MappingError:
                     drift.append(row)  # apply_page parks it in the dead letter queue
             res = apply_page(
-                conn, entity, drift, cycle_id=cycle_id, source="reconcile", force=True,
+                conn,
+                entity,
+                drift,
+                cycle_id=cycle_id,
+                source="reconcile",
+                force=True,
                 integration_user_id=ctx.client.user_id,
             )
         result.changes += len(res.diffs)

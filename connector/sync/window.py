@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from connector.sftime import parse_sf_datetime
+
 __all__ = [
     "SYSTEM_FIELDS",
     "Window",
@@ -79,19 +81,6 @@ def format_soql_datetime(value: datetime) -> str:
     """A SOQL datetime literal (unquoted, UTC, millisecond precision)."""
     utc = value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def parse_sf_datetime(text: str) -> datetime:
-    """Parse Salesforce's ``2026-11-22T10:16:09.000+0000`` (and ISO variants) to aware UTC."""
-    t = text.strip()
-    if t.endswith("Z"):
-        t = t[:-1] + "+00:00"
-    elif len(t) >= 5 and t[-5] in "+-" and t[-4:].isdigit():
-        t = t[:-2] + ":" + t[-2:]
-    value = datetime.fromisoformat(t)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def select_soql(

@@ -239,8 +239,11 @@ def _set_tier(env: ActionEnv, action: PlannedAction) -> ActionResult:
 
 def apply_due_pending(
     conn: Connection, spec: MappingSpec, settings: TriggerSettings, now: datetime
-) -> list[ActionResult]:
-    """Carry out deferred tier downgrades whose grace period is over (in the caller's tx)."""
+) -> list[tuple[str, dict[str, Any], ActionResult]]:
+    """Deferred tier downgrades whose grace period is over, carried out in the caller's tx.
+
+    Returns (rule id, partner row, result) for each.
+    """
     rows = conn.execute(select(PENDING).where(PENDING.c.due_at <= now)).mappings().all()
     results = []
     for row in rows:
@@ -252,8 +255,9 @@ def apply_due_pending(
         member = _membership(env, partner["id"])
         level = _row(conn, "level", int(payload["level_id"]))
         writes = _apply_tier(env, partner, member, level)
-        results.append(ActionResult("set_tier", "done", f"downgrade to {level['name']} after "
-                                    "the grace period", writes, partner_changed=True))
+        results.append((env.rule_id, partner, ActionResult(
+            "set_tier", "done", f"downgrade to {level['name']} after the grace period", writes,
+            partner_changed=True)))
     return results
 
 

@@ -43,7 +43,8 @@ def normalise_company(name: str | None) -> str:
         return ""
     text = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = text.replace("&", " and ")
+    # "B.V." and "S.A." are one word each: dots join, other punctuation separates
+    text = text.replace("&", " and ").replace(".", "")
     words = _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip().split(" ")
     while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
         words.pop()

@@ -25,7 +25,14 @@ from connector.store.types import utcnow
 from connector.triggers.actions import ActionEnv, ActionFailed, apply_due_pending, run_action
 from connector.triggers.audit import AuditRow, write_audit
 from connector.triggers.conflict import find_conflict
-from connector.triggers.engine import Change, Decision, Evaluator, Facts, referenced_fields
+from connector.triggers.engine import (
+    REGISTRATION_DECISIONS,
+    Change,
+    Decision,
+    Evaluator,
+    Facts,
+    referenced_fields,
+)
 from connector.triggers.facts import FactEnv, PartnerContext
 from connector.triggers.spec import Rule, RuleSet
 
@@ -117,25 +124,32 @@ class BatchProcessor:
             conn, FactEnv(now, rules.settings.fiscal_year_start_month), needed=needed
         )
         self.by_entity = {e: rules.for_entity(e) for e in rules.entities()}
-        self._uses_partner = {
-            e: any("partner" in x.variables for r in rs for x in r.expressions())
-            for e, rs in self.by_entity.items()
-        }
-        for r in rules.scheduled():
-            self._uses_partner[r.entity] = self._uses_partner.get(r.entity, False) or any(
-                "partner" in x.variables for x in r.expressions())
+        self._needs: dict[tuple[str, ...], tuple[bool, bool]] = {}
         self.audit: list[AuditRow] = []
         self.decisions: list[Decision] = []
 
-    def facts(self, change: Change) -> Facts:
-        """The partner map and conflict for ``change``."""
+    def _needed(self, rules: list[Rule]) -> tuple[bool, bool]:
+        """Whether ``rules`` read the partner map, and the registration conflict."""
+        key = tuple(r.id for r in rules)
+        if key not in self._needs:
+            exprs = [x for r in rules for x in r.expressions()]
+            conflict = any("conflict" in x.variables for x in exprs) or any(
+                a.name in REGISTRATION_DECISIONS for r in rules
+                for a in (*r.actions, *r.otherwise))  # the note in the reason
+            self._needs[key] = (any("partner" in x.variables for x in exprs), conflict)
+        return self._needs[key]
+
+    def facts(self, change: Change, rules: list[Rule] | None = None) -> Facts:
+        """The partner map and conflict for ``change``, as far as ``rules`` read them."""
+        partner_needed, conflict_needed = self._needed(
+            rules if rules is not None else self.by_entity.get(change.entity) or [])
         record = change.new if change.new is not None else change.old or {}
         partner = None
-        if self._uses_partner.get(change.entity):
+        if partner_needed:
             pid = change.local_id if change.entity == "partner" else record.get("partner")
             partner = self.partners.get(pid if isinstance(pid, int) else None)
         conflict = None
-        if change.entity == "deal_registration" and change.new is not None:
+        if conflict_needed and change.entity == "deal_registration" and change.new is not None:
             conflict = find_conflict(self.conn, dict(change.new),
                                      window_days=self.rules.settings.protection_window_days)
         return Facts(partner, conflict is not None,
@@ -148,7 +162,7 @@ class BatchProcessor:
         if not rules:
             return []
         before = self.evaluator.evaluations
-        decisions = self.evaluator.decide(rules, change, self.facts(change))
+        decisions = self.evaluator.decide(rules, change, self.facts(change, rules))
         self.report.evaluations += self.evaluator.evaluations - before
         for d in decisions:
             self.decisions.append(d)
@@ -231,16 +245,15 @@ def apply_pending(
     engine: Engine, spec: MappingSpec, rules: RuleSet, now: datetime, report: TriggersReport,
 ) -> None:
     """Carry out the tier downgrades whose grace period is over, in their own transaction."""
-    Row = AuditRow
-
     with engine.begin() as conn:
         results = apply_due_pending(conn, spec, rules.settings, now)
         rows = []
-        for r in results:
+        for rule_id, partner, r in results:
             ids = enqueue(conn, r.writes) if r.writes else []
             report.outbox += len(ids)
-            rows.append(Row("set_tier", "partner", None, None, None, "fired", "live", r.detail,
-                            actions=[r.summary()], outbox_ids=ids))
+            rows.append(AuditRow(rule_id or "set_tier", "partner", partner["id"],
+                                 partner.get("sf_id"), None, "fired", "live", r.detail,
+                                 actions=[r.summary()], outbox_ids=ids))
         report.downgrades += len(results)
         write_audit(conn, rows, run_id=None, at=now)
 
@@ -263,7 +276,7 @@ def run_triggers(
     report = TriggersReport()
     now = clock()
     apply_pending(engine, spec, rules, now, report)
-    evaluator = Evaluator(rules.rules, now)
+    evaluator = Evaluator(rules.rules, now, keep_all=False)
     watched = rules.entities()
     while True:
         with engine.begin() as conn:

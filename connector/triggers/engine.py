@@ -1,10 +1,11 @@
 """The trigger engine: changes and their context in, decisions out. Pure: no I/O, no clock.
 
 For each change, the rules of its entity that watch its event and source are evaluated in
-order on one reused ``cel.Context``. ``mode: on_true`` fires the actions when the condition
-becomes true (it is true now and was not for the previous version, as Salesforce Flow's "only
-when a record is updated to meet the condition") and the ``otherwise`` actions when it becomes
-false (or is false on create); ``every_time`` picks one branch on every matching change.
+order on one reused ``cel.Context``. A record version is in one of three states for a rule:
+outside its ``scope``, in the ``actions`` branch (``when`` true) or in ``otherwise``.
+``mode: on_true`` fires a branch when the record enters it: on create, or when the previous
+version was in another state (as Salesforce Flow's "only when a record is updated to meet the
+condition"); ``every_time`` fires the branch of every matching change.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ __all__ = [
 REGISTRATION_DECISIONS = ("approve_registration", "reject_registration", "route_for_review")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One change of one record as the engine sees it (values already typed)."""
 
@@ -48,7 +49,7 @@ class Change:
     source: str = "poll"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What the store says around a change: the partner map and the registration conflict."""
 
@@ -57,7 +58,7 @@ class Facts:
     conflict_note: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedAction:
     """An action to run, with its CEL parameters already evaluated."""
 
@@ -65,7 +66,7 @@ class PlannedAction:
     params: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What one rule decided about one change, and why."""
 
@@ -109,14 +110,21 @@ def _subset(values: Mapping[str, Any] | None, names: frozenset[str]) -> dict[str
 
 
 class Evaluator:
-    """Evaluates rules on changes with two reused CEL contexts (this version and the last)."""
+    """Evaluates rules on changes with two reused CEL contexts (this version and the last).
+
+    Binding a variable converts it into CEL values (the costly part), so each change binds
+    only the fields some rule reads, the partner map only when it is another partner's, and
+    the previous version's context only when an ``on_true`` rule needs it. ``keep_all=False``
+    (the consumer) drops the plain "condition false" decisions nobody records.
+    """
 
     def __init__(
         self, rules: Iterable[Rule], now: datetime,
-        functions: Mapping[str, Callable[..., Any]] | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None, *, keep_all: bool = True,
     ) -> None:
         self.rules = list(rules)
         self.fields = referenced_fields(self.rules)
+        self.keep_all = keep_all
         self.now = to_cel(now)
         if functions is None:
             from connector.triggers.facts import PARTNER_FACTS
@@ -127,81 +135,122 @@ class Evaluator:
         for ctx in (self.current, self.previous):
             ctx.add_variable("now", self.now)
         self.previous.add_variable("old", None)
-        self._partner: Any = object()  # the partner map last put in the contexts
+        self._partner: Any = object()  # the partner map last put in the current context
+        self._prev_partner: Any = object()
+        self._prev_change: Change | None = None
+        self._old: dict[str, Any] | None = None
+        self._bound_partner: dict[str, Any] | None = None
+        self._static: dict[tuple[str, str], tuple[PlannedAction, ...]] = {}
         self.evaluations = 0
 
-    def _bind(self, change: Change, facts: Facts) -> tuple[dict[str, Any] | None, ...]:
+    def _bind(self, change: Change, facts: Facts) -> dict[str, Any]:
+        """Bind ``change`` into the current context; returns the inputs for the audit."""
         new = _subset(change.new, self.fields["new"])
         old = _subset(change.old, self.fields["old"])
-        self.current.add_variable("new", new)
-        self.current.add_variable("old", old)
-        self.current.add_variable("conflict", facts.conflict)
-        self.previous.add_variable("new", old)
-        self.previous.add_variable("conflict", facts.conflict)
+        current = self.current
+        current.add_variable("new", new)
+        current.add_variable("old", old)
+        current.add_variable("conflict", facts.conflict)
         partner = facts.partner
         if partner is not self._partner:
-            p = _subset(partner, self.fields["partner"])
-            self.current.add_variable("partner", p)
-            self.previous.add_variable("partner", p)
+            self._bound_partner = _subset(partner, self.fields["partner"])
+            current.add_variable("partner", self._bound_partner)
             self._partner = partner
-        return new, old
+        self._old = old
+        self._prev_change = None
+        return {"new": new, "old": old, "conflict": facts.conflict,
+                "partner": self._bound_partner}
+
+    def _previous(self, change: Change, facts: Facts) -> Any:
+        """The context of the version before ``change`` (bound on first use per change)."""
+        if self._prev_change is not change:
+            prev = self.previous
+            prev.add_variable("new", self._old)
+            prev.add_variable("conflict", facts.conflict)
+            if facts.partner is not self._prev_partner:
+                prev.add_variable("partner", self._bound_partner)
+                self._prev_partner = facts.partner
+            self._prev_change = change
+        return self.previous
 
     def decide(self, rules: Iterable[Rule], change: Change, facts: Facts) -> list[Decision]:
         """Decisions of ``rules`` (already filtered to the change's entity) on ``change``."""
-        todo = [r for r in rules if _watches(r, change)]
+        op, source = change.op, change.source
+        if op == "scheduled":
+            todo = [r for r in rules if r.schedule is not None]
+        else:  # inlined _watches: this line runs rules x changes times
+            todo = [r for r in rules if op in r.on and source in r.sources]
         if not todo:
             return []
-        new, old = self._bind(change, facts)
-        inputs_base = {"new": new, "old": old, "conflict": facts.conflict}
-        out = []
-        for rule in todo:
-            out.append(self._one(rule, change, facts, inputs_base))
-        return out
+        inputs = self._bind(change, facts)
+        one = self._one
+        return [d for rule in todo if (d := one(rule, change, facts, inputs)) is not None]
 
     def decide_one(self, rule: Rule, change: Change, facts: Facts) -> Decision:
         """``rule``'s decision on ``change`` whatever events it watches (dry tests)."""
-        new, old = self._bind(change, facts)
-        return self._one(rule, change, facts, {"new": new, "old": old, "conflict": facts.conflict})
+        keep, self.keep_all = self.keep_all, True
+        try:
+            d = self._one(rule, change, facts, self._bind(change, facts))
+        finally:
+            self.keep_all = keep
+        assert d is not None
+        return d
 
     def _state(self, rule: Rule, ctx: Any) -> str | None:
         """Which branch a record version is in: None outside the scope, else the branch."""
         if rule.scope is not None:
             self.evaluations += 1
-            if rule.scope.run(ctx) is not True:
+            if rule.scope.program.execute(ctx) is not True:
                 return None
         self.evaluations += 1
-        result = rule.when.run(ctx)
-        if not isinstance(result, bool):
-            raise TypeError(f"the condition returned {type(result).__name__}, not a bool")
-        return "actions" if result else "otherwise"
+        result = rule.when.program.execute(ctx)
+        if result is True:
+            return "actions"
+        if result is False:
+            return "otherwise"
+        raise TypeError(f"the condition returned {type(result).__name__}, not a bool")
+
+    def _quiet(self, rule: Rule, change: Change, reason: str, inputs: dict[str, Any]
+               ) -> Decision | None:
+        if not self.keep_all:
+            return None
+        return Decision(rule, change, "not_fired", reason, inputs=inputs, notable=False)
 
     def _one(
-        self, rule: Rule, change: Change, facts: Facts, base: dict[str, Any]
-    ) -> Decision:
-        refs = frozenset().union(*(e.refs.get("partner", frozenset())
-                                   for e in (rule.when, rule.scope) if e is not None))
-        inputs = {**base, "partner": _subset(facts.partner, refs)}
+        self, rule: Rule, change: Change, facts: Facts, inputs: dict[str, Any]
+    ) -> Decision | None:
         try:
-            state = self._state(rule, self.current)
+            if rule.scope is None:  # the common case, inlined
+                self.evaluations += 1
+                result = rule.when.program.execute(self.current)
+                if result is True:
+                    state: str | None = "actions"
+                elif result is False:
+                    state = "otherwise"
+                else:
+                    raise TypeError(f"the condition returned {type(result).__name__}")
+            else:
+                state = self._state(rule, self.current)
         except Exception as err:  # a broken rule never stops the others
             return Decision(rule, change, "error", f"condition failed: {_one_line(err)}"
                             + _null_hint(inputs), inputs=inputs)
         if state is None:
-            return Decision(rule, change, "not_fired", "out of scope", inputs=inputs,
-                            notable=False)
+            return self._quiet(rule, change, "out of scope", inputs)
         actions = rule.actions if state == "actions" else rule.otherwise
         why = "condition true" if state == "actions" else "condition false"
         if not actions:
-            return Decision(rule, change, "not_fired", why, inputs=inputs, notable=False)
+            return self._quiet(rule, change, why, inputs)
         if rule.mode == "on_true" and change.op == "updated" and change.old is not None:
             try:
-                before = self._state(rule, self.previous)
+                before = self._state(rule, self._previous(change, facts))
             except Exception:
                 before = None  # a condition that failed before held no branch before
             if before == state:
+                if state != "actions":
+                    return self._quiet(rule, change, f"{why} before this change too "
+                                                     "(mode on_true)", inputs)
                 return Decision(rule, change, "not_fired",
-                                f"{why} before this change too (mode on_true)", inputs=inputs,
-                                notable=state == "actions")
+                                f"{why} before this change too (mode on_true)", inputs=inputs)
             why = "condition became true" if state == "actions" else "condition became false"
         return self._fire(rule, change, facts, state, actions, why, inputs)
 
@@ -209,22 +258,30 @@ class Evaluator:
         self, rule: Rule, change: Change, facts: Facts, branch: str,
         actions: tuple[ActionSpec, ...], reason: str, inputs: dict[str, Any],
     ) -> Decision:
+        noted = facts.conflict and facts.conflict_note
+        static = self._static.get((rule.id, branch)) if not noted else None
+        if static is not None:  # no CEL parameters: the same planned actions every time
+            return Decision(rule, change, "fire", reason, branch, static, inputs)
         planned = []
         for action in actions:
-            params = dict(action.params)
-            try:
-                for name, expr in action.expressions.items():
-                    self.evaluations += 1
-                    params[name] = expr.run(self.current)
-            except Exception as err:
-                return Decision(rule, change, "error",
-                                f"{action.name}.{name} failed: {_one_line(err)}",
-                                branch=branch, inputs=inputs)
+            params = action.params
+            if action.expressions:
+                params = dict(params)
+                try:
+                    for name, expr in action.expressions.items():
+                        self.evaluations += 1
+                        params[name] = expr.program.execute(self.current)
+                except Exception as err:
+                    return Decision(rule, change, "error",
+                                    f"{action.name}.{name} failed: {_one_line(err)}",
+                                    branch=branch, inputs=inputs)
             if action.name in REGISTRATION_DECISIONS and facts.conflict and facts.conflict_note:
                 base = str(params.get("reason") or "")
-                params["reason"] = f"{base}; {facts.conflict_note}" if base else (
-                    facts.conflict_note)
+                params = {**params, "reason": f"{base}; {facts.conflict_note}" if base
+                          else facts.conflict_note}
             planned.append(PlannedAction(action.name, params))
+        if not noted and not any(a.expressions for a in actions):
+            self._static[(rule.id, branch)] = tuple(planned)
         return Decision(rule, change, "fire", reason, branch, tuple(planned), inputs)
 
 

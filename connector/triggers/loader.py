@@ -417,7 +417,8 @@ class _Builder:
             return None
         definition = ACTIONS.get(name)
         if definition is None:
-            self.problem(path, f"unknown action '{name}' (actions: {', '.join(ACTIONS)})"
+            where = (*path, str(name)) if isinstance(item, dict) else path
+            self.problem(where, f"unknown action '{name}' (actions: {', '.join(ACTIONS)})"
                          + did_you_mean(str(name), list(ACTIONS)), key=isinstance(item, dict))
             return None
         ppath = (*path, name)
@@ -425,12 +426,12 @@ class _Builder:
             self.problem(ppath, f"{name}: parameters must be a mapping, e.g. {{reason: ...}}")
             return None
         if definition.entities is not None and ctx.entity not in definition.entities:
-            self.problem(path, f"{name} applies to {', '.join(definition.entities)} records, "
-                               f"not {ctx.entity}", key=True)
+            self.problem(ppath, f"{name} applies to {', '.join(definition.entities)} records, "
+                                f"not {ctx.entity}", key=True)
             return None
         if definition.needs_partner and not ctx.has_partner:
-            self.problem(path, f"{name} needs the record's partner, and entity '{ctx.entity}' "
-                               "has no partner lookup", key=True)
+            self.problem(ppath, f"{name} needs the record's partner, and entity '{ctx.entity}' "
+                                "has no partner lookup", key=True)
             return None
         try:
             model = definition.params.model_validate(params)

@@ -38,6 +38,9 @@ class Emu:
         resp.raise_for_status()
         self.token = str(resp.json()["access_token"])
         self.session.headers["Authorization"] = f"Bearer {self.token}"
+        # The test API (/_emulator/) answers the admin user only.
+        self.admin_session = self._session()
+        self.admin_session.headers["Authorization"] = f"Bearer {handle.token('admin')}"
 
     def salesforce(self) -> Salesforce:
         """simple-salesforce, unmodified, on this emulator."""
@@ -75,15 +78,27 @@ class Emu:
         resp.raise_for_status()
         return resp.json()
 
+    def wait_job(self, kind: str, job_id: str, timeout: float = 60.0) -> Any:
+        """Poll ``jobs/{kind}/{id}`` until the job is no longer queued or running."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.get(f"jobs/{kind}/{job_id}")
+            if info["state"] not in ("Open", "UploadComplete", "InProgress"):
+                return info
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {info['state']} after {timeout}s")
+            time.sleep(0.02)
+
     def query(self, soql: str, include_deleted: bool = False) -> Any:
         """The org's own answer (no HTTP), to compare the Bulk APIs against."""
         assert self.handle.org is not None
         return self.handle.org.query(soql, include_deleted)
 
     def stats(self) -> Any:
-        resp = self.session.get(f"{self.instance_url}/_emulator/stats", timeout=30)
-        resp.raise_for_status()
-        return resp.json()
+        """``/_emulator/stats`` (as the admin user: the test API is the admin's alone)."""
+        return self.handle.stats()
 
 
 @contextmanager

@@ -139,3 +139,59 @@ def test_job_and_batch_info_describe_progress(emu: Emu) -> None:
         timeout=30,
     ).json()
     assert closed["state"] == "Closed" and closed["numberBatchesCompleted"] == 1
+
+
+NS = "{http://www.force.com/2009/06/asyncapi/dataload}"
+
+
+def _v1(emu: Emu, method: str, path: str, body: bytes, content_type: str) -> requests.Response:
+    return requests.request(
+        method, emu.instance_url + "/services/async/61.0/job" + path, data=body,
+        headers={"X-SFDC-Session": emu.token, "Content-Type": content_type},
+        verify=emu.ca_bundle, timeout=30,
+    )
+
+
+def test_xml_job_requests_with_csv_and_xml_batches(emu: Emu) -> None:
+    """https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/asynch_api_quickstart_create_job.htm
+    (a jobInfo XML document creates the job; the answer is XML) and the guide's CSV and XML
+    data files: a CSV batch's results are CSV (Id, Success, Created, Error), an XML batch's
+    are XML; "#N/A" sets a field to null."""
+    from defusedxml import ElementTree
+
+    def job(content_type: str) -> str:
+        doc = (f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{NS[1:-1]}">'
+               f"<operation>insert</operation><object>Account</object>"
+               f"<contentType>{content_type}</contentType></jobInfo>").encode()
+        resp = _v1(emu, "POST", "", doc, "application/xml; charset=UTF-8")
+        assert resp.status_code == 201 and resp.headers["Content-Type"] == "application/xml"
+        root = ElementTree.fromstring(resp.content)
+        assert root.findtext(f"{NS}contentType") == content_type
+        return str(root.findtext(f"{NS}id"))
+
+    csv_job = job("CSV")
+    batch = _v1(emu, "POST", f"/{csv_job}/batch",
+                b"Name,Website\nV1 Csv A,#N/A\n\"V1 Csv, B\",https://b.example\n", "text/csv")
+    batch_id = ElementTree.fromstring(batch.content).findtext(f"{NS}id")
+    result = _v1(emu, "GET", f"/{csv_job}/batch/{batch_id}/result", b"", "text/csv")
+    assert result.headers["Content-Type"] == "text/csv"
+    lines = result.text.strip().splitlines()
+    assert lines[0] == '"Id","Success","Created","Error"'
+    assert all('"true","true",""' in line for line in lines[1:]) and len(lines) == 3
+    assert [r["Name"] for r in emu.query(
+        "SELECT Name FROM Account WHERE Name LIKE 'V1 Csv%' ORDER BY Name").records] == [
+        "V1 Csv A", "V1 Csv, B"]
+
+    xml_job = job("XML")
+    doc = (f'<sObjects xmlns="{NS[1:-1]}"><sObject><Name>V1 Xml</Name></sObject>'
+           "<sObject><Nme>typo</Nme></sObject></sObjects>").encode()
+    batch = _v1(emu, "POST", f"/{xml_job}/batch", doc, "application/xml")
+    batch_id = ElementTree.fromstring(batch.content).findtext(f"{NS}id")
+    result = _v1(emu, "GET", f"/{xml_job}/batch/{batch_id}/result", b"", "application/xml")
+    rows = ElementTree.fromstring(result.content).findall(f"{NS}result")
+    assert [r.findtext(f"{NS}success") for r in rows] == ["true", "false"]
+    assert rows[1].findtext(f"{NS}errors/{NS}statusCode") == "INVALID_FIELD"
+    closed = _v1(emu, "POST", f"/{xml_job}",
+                 f'<jobInfo xmlns="{NS[1:-1]}"><state>Closed</state></jobInfo>'.encode(),
+                 "application/xml")
+    assert ElementTree.fromstring(closed.content).findtext(f"{NS}state") == "Closed"

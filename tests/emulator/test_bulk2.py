@@ -116,7 +116,7 @@ def test_results_headers_carry_count_and_locator_ending_in_null(
     """Raw paging: Sforce-NumberOfRecords per page, Sforce-Locator until the string "null"."""
     job = emu.post("jobs/query", {"operation": "query", "query": "SELECT Id FROM Opportunity"})
     assert job["state"] == "UploadComplete" and job["operation"] == "query"
-    assert emu.get(f"jobs/query/{job['id']}")["state"] == "JobComplete"
+    assert emu.wait_job("query", job["id"])["state"] == "JobComplete"
     locator, total, pages = None, 0, 0
     while True:
         params: dict[str, Any] = {"maxRecords": 2000}
@@ -280,13 +280,27 @@ def test_abort_list_and_delete_jobs(emu: Emu) -> None:
     assert put.status_code == 201
     aborted = emu.raw("PATCH", f"jobs/ingest/{job['id']}", json={"state": "Aborted"}).json()
     assert aborted["state"] == "Aborted"
-    unprocessed = emu.raw("GET", f"jobs/ingest/{job['id']}/unprocessedRecords")
-    assert rows(unprocessed.text) == [{"Name": "Never"}]
+    # https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_unprocessed_results.htm
+    # spells the path unprocessedrecords; simple-salesforce sends unprocessedRecords.
+    for path in ("unprocessedrecords", "unprocessedRecords"):
+        unprocessed = emu.raw("GET", f"jobs/ingest/{job['id']}/{path}")
+        assert rows(unprocessed.text) == [{"Name": "Never"}], path
     listed = emu.get("jobs/ingest")
     assert listed["done"] is True and job["id"] in {j["id"] for j in listed["records"]}
     assert emu.raw("DELETE", f"jobs/ingest/{job['id']}").status_code == 204
     assert emu.raw("GET", f"jobs/ingest/{job['id']}").status_code == 404
     assert emu.query("SELECT Id FROM Account WHERE Name = 'Never'").records == []
+
+
+def test_query_jobs_run_after_the_create_call_through_in_progress(emu: Emu) -> None:
+    """https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_create_job.htm
+    answers state UploadComplete; the job then runs asynchronously: InProgress, JobComplete
+    (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_one_job.htm)."""
+    job = emu.post("jobs/query", {"operation": "query", "query": "SELECT Id FROM Account"})
+    assert job["state"] == "UploadComplete"
+    assert emu.wait_job("query", job["id"])["state"] == "JobComplete"
+    states = emu.stats()["bulk2_jobs"][job["id"]]
+    assert states == ["UploadComplete", "InProgress", "JobComplete"]
 
 
 def test_bulk_calls_are_counted(emu: Emu) -> None:

@@ -53,7 +53,7 @@ def test_soap_types_and_properties(schema: dict[str, ObjectDef]) -> None:
         "CreatedDate": "xsd:dateTime", "Probability": "xsd:double"}
     assert fields["Amount"]["precision"] == 18 and fields["Amount"]["scale"] == 2
     assert fields["Name"]["length"] == 120 and fields["Name"]["nameField"]
-    assert fields["IsWon"]["calculated"] and not fields["IsWon"]["createable"]
+    assert not fields["IsWon"]["calculated"] and not fields["IsWon"]["createable"]
     assert fields["AccountId"]["referenceTo"] == ["Account"]
     assert fields["AccountId"]["relationshipName"] == "Account"
     stages = [p["value"] for p in fields["StageName"]["picklistValues"]]
@@ -89,10 +89,47 @@ def test_global_describe(schema: dict[str, ObjectDef]) -> None:
     by_name = {s["name"]: s for s in g["sobjects"]}
     assert set(by_name) == set(schema)
     dr = by_name["Deal_Registration__c"]
-    assert dr["custom"] and dr["keyPrefix"] == "a00" and dr["queryable"]
+    assert dr["custom"] and dr["keyPrefix"] == "a01" and dr["queryable"]
     assert dr["urls"] == {
         "sobject": "/services/data/v62.0/sobjects/Deal_Registration__c",
         "describe": "/services/data/v62.0/sobjects/Deal_Registration__c/describe",
         "rowTemplate": "/services/data/v62.0/sobjects/Deal_Registration__c/{ID}",
     }
     assert not by_name["Organization"]["createable"]
+
+
+TAP_TYPES = {"id", "string", "textarea", "combobox", "boolean", "double", "currency", "percent",
+             "int", "date", "datetime", "picklist", "reference", "email", "url", "phone"}
+
+
+def test_what_tap_salesforce_reads(schema: dict[str, ObjectDef]) -> None:
+    """tap-salesforce selects sObjects on queryable/replicateable and fields on type/nillable."""
+    for s in describe_global(schema, "62.0")["sobjects"]:
+        assert s["queryable"] and s["replicateable"] and s["retrieveable"], s["name"]
+    for obj in schema.values():
+        fields = {f["name"]: f for f in describe_sobject(obj, schema, "62.0")["fields"]}
+        assert {f["type"] for f in fields.values()} <= TAP_TYPES
+        assert fields["SystemModstamp"]["type"] == "datetime"
+        assert not fields["SystemModstamp"]["nillable"]
+        for name, fd in obj.fields.items():
+            assert fields[name]["nillable"] == fd.nillable
+
+
+def test_restricted_picklists_and_formulas(schema: dict[str, ObjectDef]) -> None:
+    def fields(name: str) -> dict[str, dict[str, object]]:
+        return {f["name"]: f for f in describe_sobject(schema[name], schema, "62.0")["fields"]}
+
+    dr, opp, acct, pmb = (fields(n) for n in (
+        "Deal_Registration__c", "Opportunity", "Account", "PartnerMarketingBudget"))
+    assert dr["Status__c"]["restrictedPicklist"] is True
+    assert acct["Partner_Status__c"]["restrictedPicklist"] is True
+    assert pmb["Type"]["restrictedPicklist"] is True
+    assert opp["StageName"]["restrictedPicklist"] is False
+    assert opp["IsWon"]["calculatedFormula"] is None and not opp["IsClosed"]["updateable"]
+    assert opp["Amount"]["calculatedFormula"] is None
+    assert dr["Partner__c"]["relationshipName"] == "Partner__r" and dr["Partner__c"]["custom"]
+    assert dr["Name"]["nameField"] and not dr["Name"]["nillable"]
+    assert pmb["Title"]["nameField"]
+    assert acct["Name"]["byteLength"] == 255 * 3
+    assert dr["Amount__c"]["soapType"] == "xsd:double" and dr["Amount__c"]["type"] == "currency"
+    assert not fields("ChannelProgramMember")["ProgramId"]["updateable"]

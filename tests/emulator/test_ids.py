@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.emulator.ids import is_valid_id, make_id, normalize, to18
 
@@ -38,3 +40,23 @@ def test_bad_input_raises() -> None:
         make_id("01", 1)
     with pytest.raises(ValueError):
         make_id("001", 62**10)
+
+
+ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=ALNUM, min_size=15, max_size=15))
+def test_suffix_makes_ids_case_insensitively_unique(id15: str) -> None:
+    full = to18(id15)
+    assert full[:15] == id15 and is_valid_id(full)
+    assert normalize(id15) == normalize(full) == full
+    swapped = id15.swapcase()
+    if swapped != id15:
+        assert to18(swapped).lower() != full.lower()
+
+
+def test_make_id_is_a_counter() -> None:
+    assert make_id("a01", 61)[:15] == "a015g000000000z"
+    assert make_id("a01", 62)[:15] == "a015g0000000010"
+    assert [make_id("006", n) for n in range(3)] == [make_id("006", n) for n in range(3)]

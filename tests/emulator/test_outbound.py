@@ -308,13 +308,15 @@ def test_test_api_configures_an_endpoint_and_reports_status() -> None:
     receiver = Receiver(nacks=0)
     with emulator_session(outbound_time_scale=1 / 3600) as emu, serving(receiver) as url:
         base = f"{emu.instance_url}/_emulator/outbound"
-        with emu.session.post(base, json={"sobject": "Account", "url": url}, timeout=30) as rule:
+        with emu.admin_session.post(base, json={"sobject": "Account", "url": url},
+                                    timeout=30) as rule:
             assert rule.status_code == 200 and rule.json()["action_id"].startswith("04k")
-        with emu.session.post(base, json={"sobject": "Nope__c", "url": url}, timeout=30) as bad:
+        with emu.admin_session.post(base, json={"sobject": "Nope__c", "url": url},
+                                    timeout=30) as bad:
             assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_TYPE"
         emu.salesforce().Account.create({"Name": "Via Test API"})
         deadline = time.monotonic() + 15
-        while emu.session.get(base, timeout=30).json()["delivered"] < 1:
+        while emu.admin_session.get(base, timeout=30).json()["delivered"] < 1:
             assert time.monotonic() < deadline
             time.sleep(0.05)
     names = {

@@ -31,7 +31,7 @@ def test_records_and_deletes_survive_a_restart_with_a_state_dir(tmp_path: Path) 
             "POST", "/services/data/v62.0/sobjects/Account/", json={"Name": "Short Lived"}
         )["id"]
         emu.call("DELETE", f"/services/data/v62.0/sobjects/Account/{gone}")
-    assert (state / "org.pickle").exists()
+    assert (state / "org.json").exists() and not (state / "org.pickle").exists()
     with running_emulator(seed="empty", in_process=False, state_dir=state) as emu:
         assert _get(emu, f"/services/data/v62.0/sobjects/Account/{keep}").json()["Name"] == (
             "Persistent Partners"

@@ -55,16 +55,16 @@ def test_model_field_exists_with_type(schema: dict[str, ObjectDef], sobject: str
     expected = {"lookup": "reference"}.get(head, head)
     assert fd.type == expected
     size = re.match(r"\w+\((\d+)(?:,(\d+))?\)", type_text)
-    if size and fd.type in ("string", "textarea", "url"):
+    if size and fd.type in ("string", "textarea", "url", "combobox"):
         assert fd.length == int(size.group(1))
     elif size:
         assert (fd.precision, fd.scale) == (int(size.group(1)), int(size.group(2) or 0))
-    if "picklist" in type_text and (":" in type_text or "(" in type_text):
+    if ("picklist" in type_text or "combobox" in type_text) and (
+            ":" in type_text or "(" in type_text):
         listed = type_text.split(":", 1)[1] if ":" in type_text else type_text.split("(", 1)[1]
-        values = [v.strip(" )") for v in listed.split(",")]
+        values = [v.strip(" )") for v in listed.split(" (any")[0].split(",")]
         assert [p.value for p in fd.picklist_values] == values
-        if "restricted" in type_text:
-            assert fd.restricted_picklist
+        assert fd.restricted_picklist == ("restricted" in type_text)
     if "external id" in type_text:
         assert fd.external_id and fd.unique
 
@@ -87,15 +87,15 @@ def test_standard_prefixes_and_flags(schema: dict[str, ObjectDef]) -> None:
         "Opportunity": "006", "Task": "00T"}
     opp = schema["Opportunity"]
     assert opp.fields["PartnerAccountId"].createable and opp.fields["PartnerAccountId"].updateable
-    assert opp.fields["IsWon"].calculated and not opp.fields["IsWon"].createable
+    assert not opp.fields["IsWon"].calculated and not opp.fields["IsWon"].createable
     assert opp.fields["StageName"].required_on_create
     assert schema["Account"].fields["Name"].required_on_create
     assert not schema["Account"].fields["OwnerId"].required_on_create
     status = schema["Task"].fields["Status"]
     assert [p.value for p in status.picklist_values if p.default] == ["Not Started"]
     dr = schema["Deal_Registration__c"]
-    assert dr.custom and dr.key_prefix == "a00"
-    assert schema["Partner_Certification__c"].key_prefix == "a01"
+    assert dr.custom and dr.key_prefix == "a01"
+    assert schema["Partner_Certification__c"].key_prefix == "a02"
     assert dr.fields["Partner__c"].relationship_name == "Partner__r"
     assert dr.fields["Partner__c"].reference_to == ("Account",)
     assert dr.fields["Name"].required_on_create

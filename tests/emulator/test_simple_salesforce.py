@@ -129,7 +129,7 @@ def test_query_all_iter_pages_over_every_opportunity(sf: Salesforce, emu: Emulat
 
 def test_crud_upsert_and_errors(sf: Salesforce) -> None:
     """create/get/update/delete, upsert by external id (201 then 200), errors as exceptions."""
-    created = sf.Account.create({"Name": "Acme Partners", "IsPartner": True})
+    created = sf.Account.create({"Name": "Acme Partners"})
     assert created["success"] and len(created["id"]) == 18 and created["id"].startswith("001")
     rec = sf.Account.get(created["id"])
     assert rec["Name"] == "Acme Partners" and rec["attributes"]["type"] == "Account"
@@ -163,7 +163,7 @@ def test_crud_upsert_and_errors(sf: Salesforce) -> None:
     assert deleted["records"][0]["IsDeleted"] is True
 
 
-def test_describe_updated_and_deleted(sf: Salesforce) -> None:
+def test_describe_updated_and_deleted(sf: Salesforce, emu: EmulatorHandle) -> None:
     """describe has real field properties; updated/deleted have their documented shapes."""
     d = sf.Deal_Registration__c.describe()
     fields = {f["name"]: f for f in d["fields"]}
@@ -174,10 +174,16 @@ def test_describe_updated_and_deleted(sf: Salesforce) -> None:
     rid = sf.Account.create({"Name": "Gone Soon"})["id"]
     sf.Account.update(rid, {"Name": "Gone"})
     sf.Account.delete(rid)
-    end = datetime.now(UTC) + timedelta(minutes=1)
+    end = datetime.now(UTC) + timedelta(minutes=5)
     upd = sf.Account.updated(start, end)
     assert "latestDateCovered" in upd and isinstance(upd["ids"], list)
-    dele = sf.Account.deleted(start, end)
+    # The answers cover whole minutes up to the present: two minutes on, the delete is in.
+    assert emu.org is not None
+    emu.org.set_clock(offset_seconds=120)
+    try:
+        dele = sf.Account.deleted(start, end)
+    finally:
+        emu.org.set_clock(offset_seconds=0)
     assert rid in [r["id"] for r in dele["deletedRecords"]]
     assert {"earliestDateAvailable", "latestDateCovered"} <= set(dele)
 

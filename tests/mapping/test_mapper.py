@@ -13,7 +13,6 @@ from connector.errors import SkippableError
 from connector.mapping import (
     EntityMapping,
     MappingError,
-    MappingSpec,
     diff,
     fingerprint,
     loads_mapping,
@@ -236,6 +235,19 @@ def test_diff_is_symmetric_as_a_set(a: dict[str, Any], b: dict[str, Any]) -> Non
     assert set(diff(a, b)) == set(diff(b, a))
 
 
-def test_spec_type_is_what_the_tests_build_on() -> None:
-    assert isinstance(SPEC, MappingSpec)
-    assert list(SPEC.entities) == ["partner", "thing"]
+def test_an_entity_reads_in_and_both_fields_and_writes_out_and_both_fields() -> None:
+    """The SELECT list and the write-back payload come from each field's direction."""
+    assert THING.inbound_fields() == [
+        "Name",
+        "Flag__c",
+        "Ratio__c",
+        "Count__c",
+        "Day__c",
+        "At__c",
+        "Partner__c",
+        "Stage__c",
+        "Domain__c",
+        "Price__c",
+    ]
+    assert THING.outbound_fields() == ["Partner__c", "Stage__c", "Price__c", "Points__c", "Tier__c"]
+    assert THING.lookups() == {"partner": "partner"}

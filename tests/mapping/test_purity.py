@@ -57,8 +57,8 @@ def test_mapping_module_imports_no_io_library(path: Path) -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_mapping_module_uses_only_pure_connector_modules(path: Path) -> None:
-    """Within the connector it may use only errors, yamlconf and itself."""
-    allowed = ("connector.errors", "connector.yamlconf", "connector.mapping")
+    """Within the connector it may use only errors, yamlconf, sftime (date-times) and itself."""
+    allowed = ("connector.errors", "connector.yamlconf", "connector.sftime", "connector.mapping")
     bad = {n for n in connector_imports(path.read_text(encoding="utf-8"))
            if not n.startswith(allowed)}
     assert not bad, f"{path.name} imports {sorted(bad)}"

@@ -67,7 +67,7 @@ def test_the_default_mapping_has_both_fields_to_check() -> None:
 
 
 @pytest.mark.parametrize(("entity", "field"), BOTH, ids=[f"{e.name}.{f.local}" for e, f in BOTH])
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(data=st.data())
 def test_both_field_round_trips(entity: EntityMapping, field: FieldMapping, data: Any) -> None:
     """Given a local value v of a both field, to_local(wire(to_crm(v))) == v, same type."""
@@ -78,7 +78,7 @@ def test_both_field_round_trips(entity: EntityMapping, field: FieldMapping, data
 
 
 @pytest.mark.parametrize("local_type", sorted(BY_TYPE))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(data=st.data())
 def test_every_local_type_round_trips(local_type: str, data: Any) -> None:
     """The property holds for each local type, not only those the default mapping uses."""
@@ -91,7 +91,7 @@ def test_every_local_type_round_trips(local_type: str, data: Any) -> None:
     assert back == value and type(back) is type(value)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(value=st.sampled_from(["won", "lost", "open"]) | st.none())
 def test_a_one_to_one_values_map_round_trips(value: str | None) -> None:
     spec = load_spec_with(

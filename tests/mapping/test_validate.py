@@ -108,3 +108,17 @@ def test_describe_mismatch_is_reported_at_its_line(
     p = problems[0]
     assert (p.file, p.line, p.column) == (str(case), int(m.group(1)), int(m.group(2))), str(p)
     assert m.group(3) in p.message
+
+
+def test_a_compound_address_field_is_refused_with_its_components_named(
+    describes: dict[str, Any]
+) -> None:
+    """BillingAddress arrives as an object no local type holds: map BillingCity etc. instead."""
+    d = copy.deepcopy(describes)
+    d["Account"]["fields"].append({"name": "BillingAddress", "type": "address",
+                                   "updateable": False, "createable": False})
+    spec = loads_mapping("entities: {p: {sobject: Account, fields: {addr: BillingAddress}}}")
+    problems = validate_against_describe(spec, d.get)
+    assert [p.message.split(";")[0] for p in problems] == [
+        "Account.BillingAddress is a compound address field"]
+    assert "BillingCity" in problems[0].message

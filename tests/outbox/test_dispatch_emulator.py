@@ -181,3 +181,34 @@ def test_upserts_create_once_and_a_repeated_upsert_writes_only_what_changed(
     ))
     assert sorted((r["PRM_Key__c"], r["Name"]) for r in rows) == [
         ("cert-a", "Cert cert-a"), ("cert-b", "Cert B, renamed"), ("cert-c", "Cert cert-c")]
+
+
+def test_an_older_write_waiting_for_a_retry_never_overwrites_a_newer_one(
+    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
+) -> None:
+    """Given an approval scheduled for a later retry and a newer rejection of the same
+    registration due now, dispatch sends the rejection once and settles both items."""
+    emulator.reset(seed="demo")
+    ctx, settings = context(emulator, store, tmp_path)
+    [reg] = create_registrations(emulator, 1)
+    queue(ctx.engine, approvals([reg]))
+    with ctx.engine.begin() as conn:  # as if its first attempt had hit a row lock
+        from datetime import timedelta
+
+        from sqlalchemy import update
+
+        from connector.store.types import utcnow
+
+        conn.execute(update(ITEMS).values(attempts=1,
+                                          next_attempt_at=utcnow() + timedelta(hours=1)))
+    queue(ctx.engine, [OutboxWrite(
+        sobject="Deal_Registration__c", operation="update", sf_id=reg,
+        fields={"Status__c": "Rejected"}, cause="later-rule", entity="deal_registration",
+    )])
+
+    report = dispatch((ctx.engine, ctx.client, ctx.spec, settings))
+
+    assert (report.written, report.items_done) == (1, 2)
+    row = org_registrations(admin_sf(emulator), [reg])[reg]
+    assert (row["Status__c"], row["Decision_Reason__c"]) == ("Rejected", "Certified partner")
+    assert _statuses(ctx.engine) == {"done": 2}

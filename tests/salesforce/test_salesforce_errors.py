@@ -1,4 +1,7 @@
-"""The error table: every code in SALESFORCE.md maps to what the caller does next; scrub."""
+"""The error table: every documented code maps to what the caller does next; scrub.
+
+The actions are described in docs/architecture.md ("Errors: what the connector does next").
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ R, F, P, N, D, S = (
     ErrorAction.STOP,
 )
 
-# (status, code, message, query, expected action) -- one row per rule in SALESFORCE.md
+# (status, code, message, query, expected action) -- one row per rule of the error table
 TABLE = [
     (500, "UNKNOWN_EXCEPTION", "An unexpected error occurred", False, R),
     (503, "SERVER_UNAVAILABLE", "Server unavailable", False, R),

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, inspect
 
 from connector.store.models import (
     COMMON_COLUMNS,
@@ -23,11 +23,16 @@ def _local_type(doc_type: str) -> str:
     """docs/model.md's type column -> the local type name column_types() reports."""
     if doc_type.startswith("lookup"):
         return "lookup"
+    if "kept locally as a float" in doc_type:
+        return "float"
     head = re.split(r"[\s(:]", doc_type, maxsplit=1)[0]
     return {
         "string": "str",
+        "combobox": "str",
         "textarea": "str",
         "picklist": "str",
+        "email": "str",
+        "phone": "str",
         "url": "str",
         "reference": "str",
         "boolean": "bool",
@@ -104,6 +109,7 @@ def test_unknown_entity_names_the_known_ones() -> None:
         entity_table("partners")
 
 
-def test_all_tables_live_on_the_shared_metadata() -> None:
-    """The migration test compares against SQLModel.metadata, so every table must be on it."""
-    assert set(ENTITY_MODELS) <= set(SQLModel.metadata.tables)
+def test_a_migrated_store_has_every_entity_table(engine: Engine) -> None:
+    """Migrations create a table for every entity model (the schema comparison in
+    test_migrations only sees tables that are on SQLModel.metadata)."""
+    assert set(ENTITY_MODELS) <= set(inspect(engine).get_table_names())

@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.settings import Settings, load_settings
-from connector.store import make_engine, migrate
 
-from dbfixtures import db_kind, drop_schema, make_test_url
+from dbfixtures import db_kind, store
 
 __all__ = ["db_kind", "emulator", "settings_for", "sf_env", "store", "write_config"]
 
@@ -63,20 +61,6 @@ def emulator() -> Iterator[EmulatorHandle]:
             yield emu
         finally:
             mp.undo()
-
-
-@pytest.fixture
-def store(db_kind: str, tmp_path: Path) -> Iterator[tuple[Engine, str]]:
-    """A migrated, empty store and its URL (a second process can open the URL too)."""
-    url, schema = make_test_url(db_kind, tmp_path)
-    engine = make_engine(url)
-    migrate(engine)
-    try:
-        yield engine, url
-    finally:
-        engine.dispose()
-        if schema is not None:
-            drop_schema(schema)
 
 
 def settings_for(emu: EmulatorHandle, url: str, tmp_path: Path, **sync: Any) -> Settings:

@@ -47,7 +47,9 @@ def compare_entity(engine: Engine, sf: Salesforce, entity: EntityMapping) -> lis
     with read_connection(engine) as conn:
         local = {
             r["sf_id"]: r
-            for r in repo.iter_entity(conn, entity.name)
+            for r in repo.iter_entity(
+                conn, entity.name, fields=list(entity.fields), lookups=lookups
+            )
             if r["sf_id"] and not r["is_deleted"] and r.get("sf_modstamp") is not None
         }
     if set(org) != set(local):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,8 +74,14 @@ def test_hard_deleted_records_are_found_through_the_deleted_resource(
         )["totalSize"]
         == 0
     )
-    time.sleep(1.1)  # the deleted resource is asked up to the current second
-    runs = run_cycle(ctx, keep_diffs=True)
+    # The deleted resource covers whole minutes up to the present: two minutes later (on the
+    # org's clock and the connector's) the delete is inside what it covers.
+    emulator.call("POST", "/_emulator/clock", json={"offset_seconds": 120})
+    ctx.clock = lambda: datetime.now(UTC) + timedelta(seconds=120)
+    try:
+        runs = run_cycle(ctx, keep_diffs=True)
+    finally:
+        emulator.call("POST", "/_emulator/clock", json={"offset_seconds": 0})
     diffs = [d for r in runs for d in r.diffs if d.entity == "deal_registration"]
     assert [(d.sf_id, d.op) for d in diffs] == [(victim_id, "deleted")]
     assert _local(engine, "deal_registration", victim_id)["is_deleted"] is True

@@ -151,6 +151,8 @@ triggers:
     later = store.run(rules)
     assert later.downgrades == 1
     assert store.row("partner", pid)["tier"] == "Silver"
+    last = store.decisions()[-1]
+    assert (last["trigger_id"], last["local_id"], last["outcome"]) == ("demote", pid, "fired")
     assert store.rows("membership")[0]["level"] == levels["Silver"]
 
 

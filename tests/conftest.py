@@ -1,0 +1,48 @@
+"""Suite-wide settings and the mechanisms new tests should reuse.
+
+Hypothesis profiles (registered here, before any test module is imported)
+    ``PRM_HYPOTHESIS_PROFILE`` picks one; the default is ``ci``.
+
+    - ``ci``: derandomized (the same examples on every machine and every run), no example
+      database, no deadline, ``HealthCheck.too_slow`` suppressed. A fresh clone on a loaded
+      2-core machine gets exactly the run CI got; a failure prints its reproduction blob.
+    - ``dev``: random examples and the local ``.hypothesis`` database (failures replay first),
+      with the same tolerance of a slow machine. ``PRM_HYPOTHESIS_PROFILE=dev pytest ...``
+
+    A test's own ``@settings(...)`` inherits every field it does not set from the active
+    profile, so write only what the test needs (usually ``max_examples``); never set a
+    ``deadline`` or re-enable ``too_slow``.
+
+Stores (``tests/dbfixtures.py``)
+    ``db_kind`` runs a test on "sqlite" and, with ``PRM_TEST_DATABASE_URL`` set, "postgres".
+    ``engine`` (store tests) and ``store`` (sync tests) give a migrated, empty store: the
+    migrations run once per test session into a template (a SQLite file; a PostgreSQL schema)
+    and each test gets a copy, so a test costs a file copy or a ``CREATE TABLE`` batch, not an
+    Alembic upgrade. ``make_test_url``/``make_test_engine`` give an *unmigrated* database for
+    tests of migrating itself.
+
+Command line (``tests/clirunner.py``)
+    ``invoke(*args, env=...)`` runs ``prm-connector ARGS`` in-process (exit code, stdout,
+    stderr), through ``connector.cli.main`` so exit codes and error lines are the real ones.
+    Start a subprocess only when the process is the point (signals, locks, crash, start-up).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# The store fixtures, for every test (their session-scoped templates must be seen suite-wide).
+from dbfixtures import _pg_pool, _sqlite_template, db_kind, engine, migrated_store, store
+
+__all__ = ["_pg_pool", "_sqlite_template", "db_kind", "engine", "migrated_store", "store"]
+
+PROFILE_ENV = "PRM_HYPOTHESIS_PROFILE"
+
+# too_slow measures generation time: on a shared 2-core machine it fails healthy tests.
+_TOLERANT = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_TOLERANT)
+settings.register_profile("dev", **_TOLERANT)
+settings.load_profile(os.environ.get(PROFILE_ENV) or "ci")
