@@ -217,6 +217,8 @@ class Settings(_Strict):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     mapping_path: Path = Field(default=Path("mapping.yaml"), alias="mapping")
     triggers_path: Path = Field(default=Path("triggers.yaml"), alias="triggers")
+    # None: programs.yaml next to connector.yaml when it exists, else no programs configured
+    programs_path: Path | None = Field(default=None, alias="programs")
     sync: SyncSettings = Field(default_factory=SyncSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
@@ -336,6 +338,19 @@ def _resolve_and_check(settings: Settings, loc: yamlconf.Located) -> list[Config
                     "folder; `prm-connector init DIR` writes a default one)",
                 )
             )
+
+    if settings.programs_path is not None:
+        settings.programs_path = _under(base, settings.programs_path)
+        if not settings.programs_path.is_file():
+            problems.append(
+                loc.problem(
+                    ("programs",),
+                    f"programs: no such file {settings.programs_path} (paths are relative to "
+                    "connector.yaml's folder; `prm-connector init DIR` writes a default one)",
+                )
+            )
+    elif (base / "programs.yaml").is_file():
+        settings.programs_path = base / "programs.yaml"
 
     settings.database.url = _resolve_sqlite(settings.database.url, base)
     return problems

@@ -29,6 +29,12 @@ CONTRACT_COMMANDS = {
     "demo",
     "db upgrade",
     "mapping scaffold",
+    "programs show",
+    "partner show",
+    "partner eligible",
+    "segments preview",
+    "record step-complete",
+    "record points",
 }
 
 
@@ -76,13 +82,14 @@ def test_every_contract_command_exists_and_every_command_and_option_has_help() -
             assert any("--config" in p.opts for p in cmd.params), f"`{name}` does not take --config"
 
 
-def test_init_writes_the_three_files_and_refuses_to_overwrite(tmp_path: Path) -> None:
-    """`init DIR` writes connector.yaml, mapping.yaml, triggers.yaml; a second run exits 2."""
+def test_init_writes_the_default_files_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    """`init DIR` writes connector, mapping, triggers and programs files; a rerun exits 2."""
     first = invoke("init", str(tmp_path / "cfg"))
     assert first.exit_code == 0, first.stderr
     assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == [
         "connector.yaml",
         "mapping.yaml",
+        "programs.yaml",
         "triggers.yaml",
     ]
     again = invoke("init", str(tmp_path / "cfg"))
@@ -117,6 +124,7 @@ def test_check_offline_accepts_the_defaults(tmp_path: Path) -> None:
     [
         ("mapping.yaml", "sobject: Opportunity", "sobjekt: Opportunity", "mapping.yaml:"),
         ("connector.yaml", "\nsync:\n", "\nsink:\n", "connector.yaml:"),
+        ("programs.yaml", "kind: certification", "kind: certificate", "programs.yaml:"),
     ],
 )
 def test_bad_config_exits_2_naming_file_and_line(

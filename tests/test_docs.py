@@ -26,6 +26,7 @@ SKIP_DIRS = {
     ".git",
     ".venv",
     ".venv-tap",
+    ".venv-bulk1",
     ".node",
     "node_modules",
     "__pycache__",

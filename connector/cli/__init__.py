@@ -75,6 +75,7 @@ def _register() -> None:
         emulator_cmd,
         inbound_cmds,
         outbox_cmds,
+        programs_cmds,
         sync_cmds,
         triggers_cmds,
     )

@@ -79,12 +79,16 @@ def settings_from(config: Path | None) -> Settings:
 
 
 def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
-    """Validate connector.yaml and mapping.yaml before anything touches the store or the org."""
+    """Validate connector.yaml, mapping.yaml (and programs.yaml) before touching store or org."""
     from connector.mapping import load_mapping
     from connector.settings import load_settings
 
     settings = load_settings(config)
-    return settings, load_mapping(settings.mapping_path)
+    spec = load_mapping(settings.mapping_path)
+    from connector.programs import setup_programs
+
+    setup_programs(settings.programs_path)
+    return settings, spec
 
 
 def open_engine(settings: Settings) -> Engine:

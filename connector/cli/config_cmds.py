@@ -15,14 +15,14 @@ from connector.errors import ConfigError
 __all__ = ["DEFAULTS_DIR", "write_defaults"]
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
-DEFAULT_FILES = ("connector.yaml", "mapping.yaml", "triggers.yaml")
+DEFAULT_FILES = ("connector.yaml", "mapping.yaml", "triggers.yaml", "programs.yaml")
 
 mapping_app = typer.Typer(help="Work with mapping.yaml.", no_args_is_help=True)
 app.add_typer(mapping_app, name="mapping")
 
 
 def write_defaults(target: Path, *, force: bool = False) -> list[Path]:
-    """Copy the default connector.yaml, mapping.yaml and triggers.yaml into ``target``."""
+    """Copy the default connector.yaml, mapping.yaml, triggers.yaml and programs.yaml."""
     target.mkdir(parents=True, exist_ok=True)
     existing = [target / n for n in DEFAULT_FILES if (target / n).exists()]
     if existing and not force:
@@ -41,7 +41,7 @@ def init_cmd(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Write DIR/connector.yaml, DIR/mapping.yaml and DIR/triggers.yaml to start from."""
+    """Write DIR/connector.yaml, mapping.yaml, triggers.yaml and programs.yaml to start from."""
     for path in write_defaults(directory, force=force):
         console.print(f"wrote {path}")
     console.print(
@@ -58,7 +58,7 @@ def check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connector.yaml, mapping.yaml and triggers.yaml; the mapping against the store
+    """Validate connector, mapping, triggers and programs files; the mapping against the store
     and the org.
 
     Prints one line per problem (file:line:col: message) and exits 2 if there is any.
@@ -68,6 +68,7 @@ def check_cmd(
         validate_against_describe,
         validate_against_store,
     )
+    from connector.programs import setup_programs
     from connector.salesforce import connect
     from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
     from connector.triggers.loader import load_triggers
@@ -79,11 +80,18 @@ def check_cmd(
         lambda e: column_types(e) if e in ENTITY_MODELS else None,
         lambda e: lookup_targets(e) if e in ENTITY_MODELS else {},
     )
+    programs = None
+    try:  # before the rules: they may read the facts and call the actions programs add
+        programs = setup_programs(settings.programs_path)
+    except ConfigError as err:
+        problems += err.problems
     triggers = 0
     try:
         triggers = len(load_triggers(settings.triggers_path, spec).rules)
     except ConfigError as err:
         problems += err.problems
+    if problems:  # the files first: a broken file is reported without calling the org
+        raise ConfigError(problems)
     if not offline:
         client = connect(settings.salesforce)
         names = [s["name"] for s in client.describe_global().get("sobjects", [])]
@@ -103,6 +111,7 @@ def check_cmd(
         "entities": list(spec.entities),
         "triggers": triggers,
         "checked_against_org": not offline,
+        "programs": sorted(programs.programs) if programs else [],
     }
     if as_json:
         emit(result, as_json=True)

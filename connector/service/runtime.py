@@ -16,6 +16,7 @@ from connector.store import make_engine, migrate
 from connector.sync.context import Progress, SyncContext, utcnow
 
 if TYPE_CHECKING:
+    from connector.programs.spec import ProgramsSpec
     from connector.salesforce import SalesforceClient
 
 __all__ = ["Connector", "Runtime", "open_runtime", "open_store"]
@@ -43,6 +44,7 @@ class Runtime:
     engine: Engine
     clock: Callable[[], datetime] = utcnow
     connector: Connector = _connect
+    programs: ProgramsSpec | None = None  # programs.yaml, when configured
     _client: SalesforceClient | None = field(default=None, repr=False)
 
     def client(self) -> SalesforceClient:
@@ -103,9 +105,13 @@ def open_runtime(
 
     Bad config raises ``ConfigError`` (exit 2) before the store or the org is touched.
     """
+    from connector.programs import setup_programs
+
     settings = load_settings(config_path, env=env)
     spec = load_mapping(settings.mapping_path)
+    programs = setup_programs(settings.programs_path)
     engine = open_store(settings.database.url)
     return Runtime(
-        settings=settings, spec=spec, engine=engine, clock=clock, connector=connector or _connect
+        settings=settings, spec=spec, engine=engine, clock=clock, connector=connector or _connect,
+        programs=programs,
     )

@@ -1,6 +1,6 @@
 """The local PRM store: entity tables, sync bookkeeping, migrations, batch repository, locks."""
 
-from connector.store import repo, trigger_log  # noqa: F401  (registers its tables)
+from connector.store import programs, repo, trigger_log  # noqa: F401  (registers tables)
 from connector.store.engine import (
     current_revision,
     head_revision,

@@ -10,7 +10,7 @@ condition"); ``every_time`` fires the branch of every matching change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -118,13 +118,20 @@ class Evaluator:
     (the consumer) drops the plain "condition false" decisions nobody records.
     """
 
-    def __init__(self, rules: Iterable[Rule], now: datetime, *, keep_all: bool = True) -> None:
+    def __init__(
+        self, rules: Iterable[Rule], now: datetime,
+        functions: Mapping[str, Callable[..., Any]] | None = None, *, keep_all: bool = True,
+    ) -> None:
         self.rules = list(rules)
         self.fields = referenced_fields(self.rules)
         self.keep_all = keep_all
         self.now = to_cel(now)
-        self.current = cel.Context()
-        self.previous = cel.Context()
+        if functions is None:
+            from connector.triggers.facts import PARTNER_FACTS
+
+            functions = PARTNER_FACTS.functions
+        self.current = cel.Context(functions=dict(functions))
+        self.previous = cel.Context(functions=dict(functions))
         for ctx in (self.current, self.previous):
             ctx.add_variable("now", self.now)
         self.previous.add_variable("old", None)
@@ -281,6 +288,8 @@ class Evaluator:
 def _watches(rule: Rule, change: Change) -> bool:
     if change.op == "scheduled":
         return rule.scheduled
+    if rule.segment is not None and (change.new or {}).get("segment") != rule.segment:
+        return False
     return change.op in rule.on and change.source in rule.sources
 
 

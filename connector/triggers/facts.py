@@ -55,6 +55,7 @@ class Fact:
     type: str
     compute: FactFn
     description: str = ""
+    sample: Any = None  # the load-time probe's value when the type's stand-in will not do
 
 
 @dataclass
@@ -62,15 +63,23 @@ class FactRegistry:
     """Partner facts by name."""
 
     facts: dict[str, Fact] = field(default_factory=dict)
+    # CEL functions rules may call, e.g. partner.certifications_in('cloud') (receiver first)
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
-    def register(self, name: str, type_: str, description: str = "") -> Callable[[FactFn], FactFn]:
+    def register(
+        self, name: str, type_: str, description: str = "", *, sample: Any = None
+    ) -> Callable[[FactFn], FactFn]:
         """Decorator: register ``fn(conn, partner_id, env) -> value`` as fact ``name``."""
 
         def wrap(fn: FactFn) -> FactFn:
-            self.facts[name] = Fact(name, type_, fn, description)
+            self.facts[name] = Fact(name, type_, fn, description, sample)
             return fn
 
         return wrap
+
+    def samples(self) -> dict[str, Any]:
+        """Fact name -> its probe sample, for facts that give one."""
+        return {n: f.sample for n, f in self.facts.items() if f.sample is not None}
 
     def types(self) -> dict[str, str]:
         """Fact name -> local type name."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import cel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.errors import ConfigError, ConfigProblem
@@ -29,7 +30,15 @@ from connector.triggers.expressions import (
     sample_value,
 )
 from connector.triggers.facts import PARTNER_FACTS, FactRegistry
-from connector.triggers.spec import EVENTS, LIVE_SOURCES, ActionSpec, Rule, RuleSet, TriggerSettings
+from connector.triggers.spec import (
+    EVENTS,
+    LIVE_SOURCES,
+    SEGMENT_EVENTS,
+    ActionSpec,
+    Rule,
+    RuleSet,
+    TriggerSettings,
+)
 from connector.yamlconf import Located, load, loads
 
 __all__ = ["RuleContext", "load_triggers", "loads_triggers", "probe_context", "validate_cron"]
@@ -38,7 +47,7 @@ PathKey = tuple[str | int, ...]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _RULE_KEYS = (
     "id", "description", "entity", "for_each", "on", "schedule", "scope", "when", "mode", "stage",
-    "enabled", "order", "sources", "actions", "otherwise",
+    "enabled", "order", "sources", "actions", "otherwise", "segment",
 )
 _TOP_KEYS = ("version", "settings", "triggers")
 _COMMON_FIELDS = {"id": "int", "sf_id": "str"}
@@ -66,6 +75,8 @@ class RuleContext:
             for f in spec.entities["partner"].fields.values():
                 self.partner_fields[f.local] = "lookup" if f.lookup else f.local_type
         self.partner_fields.update(facts.types())
+        self.partner_samples = facts.samples()
+        self.functions = dict(facts.functions)
         partner_ref = ent.fields.get("partner")
         self.has_partner = entity == "partner" or (
             partner_ref is not None and partner_ref.lookup == "partner"
@@ -78,7 +89,8 @@ def probe_context(ctx: RuleContext) -> dict[str, Any]:
     return {
         "new": record,
         "old": dict(record),
-        "partner": {name: sample_value(t) for name, t in ctx.partner_fields.items()},
+        "partner": {name: ctx.partner_samples.get(name, sample_value(t))
+                    for name, t in ctx.partner_fields.items()},
         "conflict": False,
         "now": sample_value("datetime"),
     }
@@ -176,6 +188,7 @@ class _Builder:
             self.problem((*path, "order"), f"order must be a whole number (got {order!r})")
             order = 0
         sources = self._sources(raw, path)
+        segment = self._segment(raw, path, entity, on)
         when: Expression | None = None
         scope: Expression | None = None
         actions: tuple[ActionSpec, ...] = ()
@@ -200,8 +213,25 @@ class _Builder:
             stage=stage,  # type: ignore[arg-type]
             enabled=bool(enabled), order=order, sources=sources,
             description=str(raw.get("description") or ""), actions=actions,
-            otherwise=otherwise, file=self.loc.file, line=line,
+            otherwise=otherwise, file=self.loc.file, line=line, segment=segment,
         )
+
+    def _segment(
+        self, raw: dict[str, Any], path: PathKey, entity: str | None, on: tuple[str, ...]
+    ) -> str | None:
+        segment = raw.get("segment")
+        watches = [ev for ev in on if ev in SEGMENT_EVENTS]
+        if watches and entity not in (None, "partner"):
+            self.problem((*path, "on"), f"{watches[0]} is a partner event: use entity: partner")
+        if segment is None:
+            return None
+        if not isinstance(segment, str):
+            self.problem((*path, "segment"), "segment must be a segment name from programs.yaml")
+            return None
+        if not watches:
+            self.problem((*path, "segment"), "segment: only applies to on: [segment_entered, "
+                                             "segment_left]")
+        return segment
 
     def _id(self, raw: dict[str, Any], path: PathKey, seen: dict[str, int]) -> str | None:
         rule_id = raw.get("id")
@@ -259,11 +289,12 @@ class _Builder:
             self.problem((*path, "on"), "on must be a list of events: created, updated, deleted")
             return ()
         out = []
+        known = (*EVENTS, *SEGMENT_EVENTS)
         for i, ev in enumerate(events):
-            if ev not in EVENTS:
+            if ev not in known:
                 where = (*path, "on", i) if isinstance(on, list) else (*path, "on")
-                self.problem(where, f"unknown event {ev!r} (events: {', '.join(EVENTS)})"
-                             + did_you_mean(str(ev), EVENTS))
+                self.problem(where, f"unknown event {ev!r} (events: {', '.join(known)})"
+                             + did_you_mean(str(ev), known))
             else:
                 out.append(ev)
         return tuple(out)
@@ -332,7 +363,7 @@ class _Builder:
 
     def _probe(self, expr: Expression, ctx: RuleContext) -> tuple[Any, str | None]:
         try:
-            return expr.run(probe_context(ctx)), None
+            return expr.run(cel.Context(probe_context(ctx), ctx.functions)), None
         except (TypeError, ValueError, RuntimeError, KeyError) as err:
             return None, first_sentence(err)
 

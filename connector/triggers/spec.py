@@ -33,6 +33,7 @@ from connector.triggers.expressions import Expression
 __all__ = [
     "EVENTS",
     "LIVE_SOURCES",
+    "SEGMENT_EVENTS",
     "ActionSpec",
     "Mode",
     "Rule",
@@ -44,6 +45,8 @@ __all__ = [
 Mode = Literal["on_true", "every_time"]
 Stage = Literal["live", "dry_run"]
 EVENTS = ("created", "updated", "deleted", "undeleted")
+# Partner events from programs (connector.programs): the rule's ``segment:`` names which one.
+SEGMENT_EVENTS = ("segment_entered", "segment_left")
 # Changes that are business events by default; backfill and reconcile only when a rule opts in.
 LIVE_SOURCES = ("poll", "push", "local")
 
@@ -78,6 +81,7 @@ class Rule:
     otherwise: tuple[ActionSpec, ...] = ()
     file: str = "triggers.yaml"
     line: int = 0
+    segment: str | None = None  # segment_entered/left rules: the segment (None: any)
 
     @property
     def scheduled(self) -> bool:

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import connector.store.bookkeeping
 import connector.store.models
+import connector.store.programs
 import connector.store.trigger_log  # noqa: F401  (these register the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata

@@ -1,0 +1,109 @@
+"""A person's edits to program state (the CLI's `record ...`): one transaction each.
+
+The effects go to the change log with source "local" (the outbox-local consumer writes the
+partner's points and new certifications back to Salesforce), and the partner's segments are
+recomputed at once; entering or leaving one is logged as a ``segment_entered`` /
+``segment_left`` entry on the partner, which triggers can watch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, select
+
+from connector.programs.operations import (
+    LocalChange,
+    Outcome,
+    SegmentEvent,
+    award_points,
+    complete_step,
+    enroll,
+    local_diffs,
+    refresh_segments,
+)
+from connector.programs.spec import ProgramsSpec
+from connector.programs.views import resolve_partner
+from connector.store.models import entity_table
+from connector.store.stream import append_changes
+from connector.sync.diffs import RecordDiff
+
+__all__ = ["record_enrolment", "record_points", "record_step", "segment_diffs"]
+
+
+def segment_diffs(conn: Connection, events: Sequence[SegmentEvent]) -> list[RecordDiff]:
+    """Change-log entries for segment entries and exits (entity partner, source local)."""
+    if not events:
+        return []
+    partner = entity_table("partner")
+    ids = {e.partner_id for e in events}
+    stmt = select(partner.c.id, partner.c.sf_id).where(partner.c.id.in_(ids))
+    sf = {int(i): s for i, s in conn.execute(stmt).all()}
+    return [
+        RecordDiff(
+            entity="partner", sf_id=cast(str, sf.get(e.partner_id)), op=cast(Any, e.event),
+            old=None, new={"segment": e.segment, "event": e.event}, changed=("segment",),
+            origin=None, modstamp=None, local_id=e.partner_id, source="local",
+        )
+        for e in events
+    ]
+
+
+def _finish(
+    conn: Connection, spec: ProgramsSpec, pid: int, changes: list[LocalChange], now: datetime
+) -> list[SegmentEvent]:
+    events, _ = refresh_segments(conn, spec, now, [pid])
+    diffs = local_diffs(changes) + segment_diffs(conn, events)
+    append_changes(conn, diffs, cycle_id=f"local-{uuid.uuid4().hex[:12]}")
+    return events
+
+
+def _result(outcome: Outcome, pid: int, events: list[SegmentEvent]) -> dict[str, Any]:
+    return {
+        "partner_id": pid,
+        "done": outcome.done,
+        "detail": outcome.detail,
+        "points": outcome.points,
+        "changes": [{"entity": c.entity, "local_id": c.local_id, "op": c.op, "new": c.new}
+                    for c in outcome.changes],
+        "segments": [{"segment": e.segment, "event": e.event} for e in events],
+    }
+
+
+def record_step(
+    engine: Engine, spec: ProgramsSpec, partner: str, step: str, *, by: str, now: datetime,
+) -> dict[str, Any]:
+    """Mark ``step`` complete for ``partner`` (refused with the reason when out of order)."""
+    with engine.begin() as conn:
+        pid = resolve_partner(conn, partner)
+        outcome = complete_step(conn, spec, pid, step, source="local", cause=f"person:{by}",
+                                now=now)
+        events = _finish(conn, spec, pid, outcome.changes, now)
+    return _result(outcome, pid, events)
+
+
+def record_points(
+    engine: Engine, spec: ProgramsSpec, partner: str, points: int, *, reason: str, by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Add ``points`` (negative to deduct) to ``partner``'s ledger with ``reason``."""
+    with engine.begin() as conn:
+        pid = resolve_partner(conn, partner)
+        outcome = award_points(conn, pid, points, reason=reason, cause=f"person:{by}", now=now)
+        events = _finish(conn, spec, pid, outcome.changes, now)
+    return _result(outcome, pid, events)
+
+
+def record_enrolment(
+    engine: Engine, spec: ProgramsSpec, partner: str, track: str, *, by: str, now: datetime,
+) -> dict[str, Any]:
+    """Enrol ``partner`` in ``track`` by hand."""
+    with engine.begin() as conn:
+        pid = resolve_partner(conn, partner)
+        added = enroll(conn, spec, pid, track, source="local", cause=f"person:{by}", now=now)
+        events = _finish(conn, spec, pid, [], now)
+    detail = f"enrolled in {track}" if added else f"already enrolled in {track}"
+    return _result(Outcome(added, detail), pid, events)

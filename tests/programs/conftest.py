@@ -1,0 +1,61 @@
+"""Programs tests: the shipped programs.yaml, and stores on SQLite (and PostgreSQL when set)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, insert
+
+from connector.programs import ProgramsSpec, load_programs
+from connector.store.models import entity_table
+
+from dbfixtures import db_kind, engine
+
+__all__ = ["NOW", "add_deal", "add_partner", "db_kind", "default_spec", "engine"]
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _triggers_registries_restored() -> Iterator[None]:
+    """``install`` writes into the triggers' registries: undo it after each test."""
+    from connector.triggers.actions import EXECUTORS
+    from connector.triggers.catalogue import ACTIONS
+    from connector.triggers.facts import PARTNER_FACTS
+
+    saved = (dict(PARTNER_FACTS.facts), dict(PARTNER_FACTS.functions), dict(ACTIONS),
+             dict(EXECUTORS))
+    yield
+    for target, copy in zip((PARTNER_FACTS.facts, PARTNER_FACTS.functions, ACTIONS, EXECUTORS),
+                            saved, strict=True):
+        target.clear()
+        target.update(copy)
+
+
+@pytest.fixture(scope="session")
+def default_spec() -> ProgramsSpec:
+    """The programs.yaml `init` writes."""
+    return load_programs(ROOT / "connector" / "defaults" / "programs.yaml")
+
+
+def add_partner(conn: Connection, name: str, **extra: Any) -> int:
+    """Insert a partner row (type/country/industry go to ``extra`` as the mapping keeps them)."""
+    table = entity_table("partner")
+    values: dict[str, Any] = {"name": name, "status": extra.pop("status", "Active"),
+                              "sf_id": extra.pop("sf_id", None), "is_deleted": False,
+                              "created_at": NOW, "updated_at": NOW}
+    if extra:
+        values["extra"] = extra
+    return int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])
+
+
+def add_deal(conn: Connection, partner_id: int, amount: float, close: date) -> None:
+    """Insert a won deal of ``partner_id``."""
+    conn.execute(insert(entity_table("deal")).values(
+        name="deal", partner=partner_id, amount=amount, stage="Closed Won", close_date=close,
+        is_closed=True, is_won=True, is_deleted=False, created_at=NOW, updated_at=NOW))

@@ -1,0 +1,148 @@
+"""The programs commands against a real SQLite store: record, show, eligible, preview."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from connector.cli import main
+from connector.cli.config_cmds import write_defaults
+from connector.store import make_engine, migrate
+from connector.store.stream import CHANGE_LOG
+
+from .conftest import add_partner
+from test_cli import run_cli
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`init` files plus a store with three partners."""
+    write_defaults(tmp_path)
+    env = {"PRM_SF_LOGIN_URL": "https://127.0.0.1:9", "PRM_SF_USERNAME": "u",
+           "PRM_SF_PASSWORD": "p", "PRM_SF_CLIENT_ID": "c", "PRM_SF_CLIENT_SECRET": "s",
+           "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'prm.db'}"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("PRM_CONFIG", raising=False)
+    engine = make_engine(env["PRM_DATABASE_URL"])
+    migrate(engine)
+    with engine.begin() as conn:
+        add_partner(conn, "Acme Cloud", sf_id="001000000000001AAA", partner_type="Reseller",
+                    billing_country="Germany")
+        add_partner(conn, "Brasil Tech", partner_type="MSP", billing_country="Brazil")
+        add_partner(conn, "Twin", partner_type="MSP")
+        add_partner(conn, "Twin", partner_type="MSP")
+    engine.dispose()
+    return tmp_path / "connector.yaml"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def test_recording_steps_and_points_shows_up_in_partner_show(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two certification steps, manual points: ledger, track, segment, tier, eligibility."""
+    c = str(config)
+    for step in ("cloud-fundamentals", "cloud-architect"):
+        code, out, err = _run(capsys, "record", "step-complete", "acme cloud", step,
+                              "--by", "alice", "-c", c)
+        assert code == 0, err
+    assert "segment entered: cloud-certified" in out
+    code, out, _ = _run(capsys, "record", "points", "1", "900", "--reason", "Launch", "-c", c)
+    assert code == 0 and "-> 1500" in out
+    code, out, _ = _run(capsys, "partner", "show", "Acme Cloud", "--json", "-c", c)
+    report = json.loads(out)
+    assert report["points"]["balance"] == 1500
+    assert [e["cause"] for e in report["points"]["ledger"]] == [
+        "person:alice", "person:alice", report["points"]["ledger"][2]["cause"]]
+    assert report["points"]["ledger"][2]["reason"] == "Launch"
+    tech = next(t for t in report["tracks"] if t["track"] == "cloud-technical")
+    assert (tech["status"], tech["percent"]) == ("completed", 100.0)
+    assert report["segments"] == ["cloud-certified"]
+    tier = report["tiers"]["partner-network"]
+    assert tier["level"] == "Silver" and "Gold needs closed_won_trailing_4q" in tier["why"]
+    eligible = {i["incentive"]: i["eligible"] for i in report["incentives"]}
+    assert eligible == {"cloud-launch-mdf": True, "emea-growth-rebate": False,
+                        "first-deal-spiff": True}
+    code, out, _ = _run(capsys, "partner", "eligible", "001000000000001AAA", "--json", "-c", c)
+    assert [i["incentive"] for i in json.loads(out)["incentives"]] == [
+        "cloud-launch-mdf", "first-deal-spiff"]
+
+
+def test_local_records_go_to_the_change_log_for_the_outbox(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Points and the new certification are source "local" entries; so is the segment entry."""
+    c = str(config)
+    _run(capsys, "record", "step-complete", "Acme Cloud", "cloud-fundamentals", "-c", c)
+    _run(capsys, "record", "step-complete", "Acme Cloud", "cloud-architect", "-c", c)
+    engine = make_engine(f"sqlite:///{config.parent / 'prm.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(select(CHANGE_LOG.c.entity, CHANGE_LOG.c.op, CHANGE_LOG.c.source,
+                                   CHANGE_LOG.c.new).order_by(CHANGE_LOG.c.id)).all()
+    engine.dispose()
+    assert {r.source for r in rows} == {"local"}
+    assert [(r.entity, r.op) for r in rows] == [
+        ("certification", "created"), ("partner", "updated"),
+        ("certification", "created"), ("partner", "updated"),
+        ("partner", "segment_entered"),
+    ]
+    assert rows[3].new == {"points": 600.0, "certifications": 2.0}
+
+
+def test_a_step_out_of_order_exits_2_with_the_reason_and_partner_show_says_why(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MSP onboarding is sequential: the second step first is refused, and shown as blocked."""
+    c = str(config)
+    code, _, err = _run(capsys, "record", "step-complete", "Brasil Tech", "msp-ops-training",
+                        "-c", c)
+    assert code == 2
+    assert "msp-agreement" in err and "comes first" in err
+    _, out, _ = _run(capsys, "partner", "show", "Brasil Tech", "--json", "-c", c)
+    msp = next(t for t in json.loads(out)["tracks"] if t["track"] == "msp-onboarding")
+    assert msp["next_step"] == "msp-agreement" and msp["blocked"] is None
+    sales = next(t for t in json.loads(out)["tracks"] if t["track"] == "cloud-sales")
+    assert "track 'cloud-technical'" in sales["blocked"]
+
+
+def test_unknown_or_ambiguous_partners_exit_2(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name two partners share, or none has, is refused with a one-line reason."""
+    code, _, err = _run(capsys, "partner", "show", "Twin", "-c", str(config))
+    assert code == 2 and "2 partners are called 'Twin'" in err
+    code, _, err = _run(capsys, "partner", "show", "Acme Clod", "-c", str(config))
+    assert code == 2 and "did you mean 'Acme Cloud'" in err
+
+
+def test_segments_preview_compares_a_draft_with_the_members(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nobody is in cloud-certified; a draft on partner type would bring in the MSPs."""
+    c = str(config)
+    code, out, err = _run(capsys, "segments", "preview", "cloud-certified", "--when",
+                          "partner.type == 'MSP'", "--json", "-c", c)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["members"] == [] and data["would_be_members"] == 3
+    assert {r["name"] for r in data["enter"]} == {"Brasil Tech", "Twin"}
+    code, _, err = _run(capsys, "segments", "preview", "x", "--when", "partner.tyype == 1",
+                        "-c", c)
+    assert code == 2 and "unknown partner fact 'tyype'" in err
+
+
+def test_programs_show_lists_tracks_ladders_and_incentives(config: Path) -> None:
+    """As a user runs it: the default program's tracks, ladder variant and incentives."""
+    res = run_cli("programs", "show", "-c", str(config), env={"COLUMNS": "250"})
+    assert res.returncode == 0, res.stderr
+    for word in ("reseller-onboarding", "cloud-sales", "emerging-markets", "cloud-launch-mdf"):
+        assert word in res.stdout

@@ -1,0 +1,143 @@
+"""End to end against the emulator: a partner completes the cloud technical track.
+
+One step is recorded locally (`record step-complete`), the certification of the other is
+created in Salesforce; `sync --once` (the service layer's ``sync_once``) reads it in, the
+programs stage completes the step, the track, enters the partner in a segment and moves it up
+the ladder, a segment_entered trigger awards points, and the outbox writes points, tier and the
+local certification back: read again from the org with simple-salesforce.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+from simple_salesforce import Salesforce
+from sqlalchemy import select
+
+from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.programs.local import record_step
+from connector.programs.views import eligibility, partner_report
+from connector.service import open_runtime, sync_once
+from connector.store.models import entity_table
+from connector.store.types import utcnow
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+PARTNER = "Litware Consulting"  # demo seed: Active, Registered, no certification
+TRIGGERS = """\
+triggers:
+  - id: welcome-cloud-certified
+    entity: partner
+    on: [segment_entered]
+    segment: cloud-certified
+    when: partner.certifications_in('cloud-technical') >= 2
+    actions:
+      - award_points: {points: 100, reason: "Joined cloud-certified"}
+"""
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorHandle]:
+    with running_emulator(seed="demo") as emu:
+        mp = pytest.MonkeyPatch()
+        mp.setenv("REQUESTS_CA_BUNDLE", emu.ca_bundle)
+        try:
+            yield emu
+        finally:
+            mp.undo()
+
+
+def _client(emu: EmulatorHandle, user: str) -> Salesforce:
+    session = requests.Session()
+    session.verify = emu.ca_bundle
+    return Salesforce(instance_url=emu.instance_url, session_id=emu.token(user),
+                      session=session, version="62.0")
+
+
+def _config(tmp_path: Path) -> Path:
+    for name in ("connector.yaml", "mapping.yaml", "programs.yaml"):
+        (tmp_path / name).write_text((ROOT / "config" / name).read_text())
+    (tmp_path / "triggers.yaml").write_text(TRIGGERS)
+    path = tmp_path / "connector.yaml"
+    path.write_text(re.sub(r"(?m)^  signpost_skew_seconds: .*$", "  signpost_skew_seconds: 1",
+                           path.read_text()))
+    return path
+
+
+def test_a_partner_completes_a_track_enters_a_segment_and_moves_up_a_tier(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Local step + Salesforce certification -> track, segment, incentive, Silver, write-back."""
+    user = emulator.users["integration"]
+    env = {
+        "PRM_SF_LOGIN_URL": emulator.login_url, "PRM_SF_USERNAME": user["username"],
+        "PRM_SF_PASSWORD": user["password"], "PRM_SF_CLIENT_ID": emulator.client_id,
+        "PRM_SF_CLIENT_SECRET": emulator.client_secret, "PRM_SF_CA_BUNDLE": emulator.ca_bundle,
+        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+    }
+    rt = open_runtime(_config(tmp_path), env=env)
+    assert rt.programs is not None
+    sync_once(rt)  # backfill
+    partner = entity_table("partner")
+    with rt.engine.connect() as conn:
+        pid, sf_id = conn.execute(select(partner.c.id, partner.c.sf_id).where(
+            partner.c.name == PARTNER)).one()
+        before = eligibility(conn, rt.programs, pid, utcnow())
+    assert [i["incentive"] for i in before["incentives"]] == []
+
+    # out of order: the architect certification needs the fundamentals first
+    with rt.engine.connect() as conn:
+        report = partner_report(conn, rt.programs, pid, utcnow())
+    tech = next(t for t in report["tracks"] if t["track"] == "cloud-technical")
+    assert tech["next_step"] == "cloud-fundamentals" and tech["status"] == "enrolled"
+
+    done = record_step(rt.engine, rt.programs, PARTNER, "cloud-fundamentals", by="alice",
+                       now=utcnow())
+    assert done["points"] == 200
+    admin = _client(emulator, "admin")
+    admin.Partner_Certification__c.create({
+        "Name": "Cloud Architect", "Partner__c": sf_id,
+        "Completed_Date__c": date.today().isoformat()})
+    time.sleep(1.5)  # the poll reads up to (cycle start - signpost skew)
+    run = sync_once(rt)
+    time.sleep(1.5)
+    sync_once(rt)  # our writes come back as echoes and fire nothing
+    programs = run.stages["programs"]
+    assert programs["steps_completed"] == 1 and programs["segment_events"] == 1
+    assert programs["tier_changes"] == 1
+    assert run.stages["triggers"]["fired"] == 1, run.stages["triggers"]
+
+    with rt.engine.connect() as conn:
+        report = partner_report(conn, rt.programs, pid, utcnow())
+        after = eligibility(conn, rt.programs, pid, utcnow())
+    rt.close()
+    tech = next(t for t in report["tracks"] if t["track"] == "cloud-technical")
+    assert (tech["status"], [s["source"] for s in tech["steps"]]) == (
+        "completed", ["local", "salesforce"])
+    assert report["points"]["balance"] == 700  # 200 + 400 + 100 from the trigger
+    causes = [e["cause"] for e in report["points"]["ledger"]]
+    assert causes[:2] == ["person:alice", f"certification:{causes[1].split(':')[1]}"]
+    assert causes[2].startswith(f"welcome-cloud-certified|partner|{pid}|segment_entered")
+    assert report["segments"] == ["cloud-certified"]
+    assert report["tiers"]["partner-network"]["level"] == "Silver"
+    assert "cloud-launch-mdf" in [i["incentive"] for i in after["incentives"]]
+
+    account = admin.Account.get(sf_id)
+    assert account["Partner_Points__c"] == 700
+    assert account["Partner_Tier__c"] == "Silver"
+    assert account["Certifications__c"] == 2
+    member = admin.query(
+        f"SELECT Level.Name FROM ChannelProgramMember WHERE PartnerId = '{sf_id}'")["records"]
+    assert member[0]["Level"]["Name"] == "Silver"
+    certs = admin.query(
+        "SELECT Name, PRM_Key__c FROM Partner_Certification__c "
+        f"WHERE Partner__c = '{sf_id}' ORDER BY Name")["records"]
+    assert [c["Name"] for c in certs] == ["Cloud Architect", "Cloud Fundamentals"]
+    assert certs[1]["PRM_Key__c"].startswith("PRM-CERT-")

@@ -1,0 +1,137 @@
+"""Pure evaluation: segments, track progress, prerequisites, tiers by region, eligibility."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.programs import ProgramsSpec, loads_programs
+from connector.programs.celexpr import sample_partner
+from connector.programs.evaluate import (
+    blocked_reason,
+    eligible_incentives,
+    is_open_to,
+    segments_for,
+    tier_for,
+    track_progress,
+)
+
+
+def _partner(
+    spec: ProgramsSpec, done: frozenset[str] | set[str] = frozenset(), **facts: Any
+) -> dict[str, Any]:
+    p = sample_partner(tuple(spec.tracks))
+    p.update(facts)
+    for tid, t in spec.tracks.items():
+        p["tracks"][tid] = track_progress(spec, t, done, enrolled=False).as_fact()
+    return p
+
+
+def test_a_partner_is_in_the_segments_whose_predicate_holds(default_spec: ProgramsSpec) -> None:
+    """EMEA growth needs an EMEA country, two cloud certifications and 250k trailing."""
+    p = _partner(default_spec, country="Germany", closed_won_trailing_4q=300000.0,
+                 certification_names=["Cloud Fundamentals", "Cloud Architect"])
+    assert segments_for(default_spec, p) == (["emea-cloud-growth"], {})
+    p["country"] = "Brazil"
+    assert segments_for(default_spec, p) == ([], {})
+
+
+def test_certifications_in_a_track_count_completed_certification_steps(
+    default_spec: ProgramsSpec,
+) -> None:
+    """cloud-certified holds once both certification steps of cloud-technical are done."""
+    p = _partner(default_spec, {"cloud-fundamentals", "cloud-architect"})
+    assert "cloud-certified" in segments_for(default_spec, p)[0]
+    assert p["tracks"]["cloud-technical"]["certifications"] == 2
+
+
+def test_a_predicate_failing_on_a_partners_values_is_reported_not_raised() -> None:
+    """A null country makes startsWith fail: that partner is outside, with the error given."""
+    spec = loads_programs("segments:\n  u: {when: \"partner.country.startsWith('U')\"}\n")
+    inside, errors = segments_for(spec, {**sample_partner(), "country": None})
+    assert inside == [] and "u" in errors
+
+
+def test_track_progress_counts_steps_and_names_the_next_one(default_spec: ProgramsSpec) -> None:
+    """One of three reseller steps: 33.3 percent, in progress, next step sales 101."""
+    t = default_spec.tracks["reseller-onboarding"]
+    p = track_progress(default_spec, t, {"reseller-agreement"}, enrolled=True)
+    assert (p.status, p.percent, p.next_step, p.blocked) == (
+        "in_progress", 33.3, "reseller-sales-101", None)
+    assert track_progress(default_spec, t, set(), enrolled=False).status == "not_enrolled"
+    full = track_progress(default_spec, t, {s.id for s in t.steps}, enrolled=True)
+    assert full.completed and full.percent == 100.0
+
+
+def test_a_step_out_of_order_is_blocked_with_the_reason(default_spec: ProgramsSpec) -> None:
+    """Architect waits for fundamentals; sales waits for the whole technical track."""
+    assert "cloud-fundamentals" in (blocked_reason(default_spec, "cloud-architect", set()) or "")
+    why = blocked_reason(default_spec, "cloud-solution-selling", {"cloud-fundamentals"})
+    assert why is not None and "track 'cloud-technical'" in why and "1 step(s) left" in why
+    done = {"cloud-fundamentals", "cloud-architect"}
+    assert blocked_reason(default_spec, "cloud-solution-selling", done) is None
+
+
+def test_a_sequential_track_orders_its_steps(default_spec: ProgramsSpec) -> None:
+    """MSP onboarding is sequential: operating training waits for the agreement."""
+    why = blocked_reason(default_spec, "msp-ops-training", set())
+    assert why is not None and "msp-agreement" in why and "comes first" in why
+    assert blocked_reason(default_spec, "msp-ops-training", {"msp-agreement"}) is None
+
+
+def test_tracks_are_open_to_their_partner_types_or_segments(default_spec: ProgramsSpec) -> None:
+    """Reseller onboarding is for resellers and distributors; the technical track for all."""
+    tracks = default_spec.tracks
+    assert is_open_to(tracks["reseller-onboarding"], {"type": "Distributor"})
+    assert not is_open_to(tracks["reseller-onboarding"], {"type": "MSP"})
+    assert is_open_to(tracks["cloud-technical"], {"type": None})
+    spec = loads_programs(
+        "segments:\n  vip: {when: 'partner.points > 5'}\nprograms:\n  p:\n    name: P\n"
+        "    tracks:\n      t:\n        open_to: {segments: [vip]}\n"
+        "        steps: [{id: s, kind: task}]\n")
+    assert is_open_to(spec.tracks["t"], {"segments": ["vip"]})
+    assert not is_open_to(spec.tracks["t"], {"segments": []})
+
+
+def test_same_figures_give_different_tiers_by_region(default_spec: ProgramsSpec) -> None:
+    """Brazil's variant sets Gold at 100k trailing revenue; Germany needs 250k."""
+    ladder = default_spec.programs["partner-network"].ladder
+    assert ladder is not None
+    done = {"cloud-fundamentals", "cloud-architect"}
+    figures = {"points": 1600, "certifications": 2, "closed_won_trailing_4q": 150000.0}
+    brazil = tier_for(ladder, _partner(default_spec, done, country="Brazil", **figures))
+    germany = tier_for(ladder, _partner(default_spec, done, country="Germany", **figures))
+    assert (brazil.level, brazil.variant) == ("Gold", "emerging-markets")
+    assert (germany.level, germany.variant) == ("Silver", None)
+    assert "Gold needs closed_won_trailing_4q >= 250000 (has 150000)" in germany.why()
+
+
+def test_no_level_met_gives_no_tier_and_a_full_ladder_says_top() -> None:
+    """A ladder whose first level has criteria can leave a partner without a tier."""
+    spec = loads_programs(
+        "programs:\n  p:\n    name: P\n    ladder:\n      levels:\n"
+        "        Registered: {min: {points: 10}}\n        Silver: {min: {points: 100}}\n")
+    ladder = spec.programs["p"].ladder
+    assert ladder is not None
+    assert tier_for(ladder, {"points": 5}).level is None
+    top = tier_for(ladder, {"points": 500})
+    assert (top.level, top.rank) == ("Silver", 2) and "top of the ladder" in top.why()
+
+
+def test_incentives_need_their_segment_and_tier(default_spec: ProgramsSpec) -> None:
+    """The cloud launch MDF needs cloud-certified and Silver; the spiff is for resellers."""
+    ladder = default_spec.programs["partner-network"].ladder
+    assert ladder is not None
+    done = {"cloud-fundamentals", "cloud-architect"}
+    p = _partner(default_spec, done, type="Reseller", points=600, segments=["cloud-certified"])
+    tiers = {"partner-network": tier_for(ladder, p)}
+    got = {e.incentive.id: e for e in eligible_incentives(default_spec, p, tiers)}
+    assert got["cloud-launch-mdf"].eligible
+    assert got["first-deal-spiff"].eligible
+    assert not got["emea-growth-rebate"].eligible
+    assert "emea-cloud-growth" in got["emea-growth-rebate"].why
+    p2 = {**p, "points": 100, "type": "MSP"}
+    tiers2 = {"partner-network": tier_for(ladder, p2)}
+    got2 = {e.incentive.id: e for e in eligible_incentives(default_spec, p2, tiers2)}
+    assert not got2["cloud-launch-mdf"].eligible
+    assert "below Silver" in got2["cloud-launch-mdf"].why
+    assert not got2["first-deal-spiff"].eligible
