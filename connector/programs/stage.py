@@ -105,7 +105,7 @@ def _apply_ladders(
 
 def run_programs(
     engine: Engine, mapping: MappingSpec, spec: ProgramsSpec, clock: Clock = utcnow, *,
-    batch_size: int = 500, fiscal_year_start_month: int = 1,
+    batch_size: int = 5000, fiscal_year_start_month: int = 1,
 ) -> ProgramsReport:
     """Consume the change log from the ``programs`` offset to its end, batch by batch."""
     report = ProgramsReport()

@@ -159,6 +159,10 @@ class BatchProcessor:
         """Evaluate ``rules`` (default: those of ``change``'s entity) and settle each decision."""
         if rules is None:
             rules = self.by_entity.get(change.entity) or []
+        if change.op != "scheduled":
+            # Only rules watching this event from this source: a backfill of 100,000 rows that
+            # no rule opts into costs no partner facts at all.
+            rules = [r for r in rules if change.op in r.on and change.source in r.sources]
         if not rules:
             return []
         before = self.evaluator.evaluations
