@@ -71,6 +71,9 @@ def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
     assert [d["trigger_id"] for d in approve["decisions"]] == ["auto-approve-registration"]
     assert certify["salesforce"]["Account"][0]["Partner_Tier__c"] == "Silver"
     assert certify["salesforce"]["ChannelProgramMember"][0]["Level.Name"] == "Silver"
+    assert certify["prm"]["segments"] == ["cloud-certified"]  # the track completed
+    points = certify["salesforce"]["Account"][0]["Partner_Points__c"]
+    assert points == certify["prm"]["points_ledger_total"] > 0  # Salesforce mirrors the ledger
     assert big["salesforce"]["PartnerFundAllocation"][0]["Amount"] == 13000.0  # 2% of 650,000
     assert len(second["salesforce"]["PartnerFundAllocation"]) == 1  # once per quarter
     assert second["salesforce"]["Account"][0]["Partner_Points__c"] == 100.0

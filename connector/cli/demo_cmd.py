@@ -59,6 +59,12 @@ def _render_scene(number: int, scene: SceneResult) -> None:
         "[bold]Written back:[/bold] "
         + (", ".join(f"{k} {v}" for k, v in sent.items()) if sent else "nothing")
     )
+    if scene.prm:
+        segments = ", ".join(scene.prm.get("segments") or []) or "none"
+        console.print(
+            f"[bold]In the PRM:[/bold] segments: {segments}; points ledger total "
+            f"{_cell(scene.prm.get('points_ledger_total'))}"
+        )
     for label, rows in scene.salesforce.items():
         if not rows:
             continue

@@ -46,6 +46,7 @@ class Scene:
     expect: str
     act: Callable[[Org, dict[str, str], date, dict[str, str]], str]
     read_back: Callable[[dict[str, str]], list[ReadBack]] = field(default=lambda _ids: [])
+    partner: str | None = None  # the partner whose PRM side (segments, points) to show
 
 
 def _register_first(org: Org, users: dict[str, str], today: date, ids: dict[str, str]) -> str:
@@ -87,12 +88,16 @@ def _register_conflict(org: Org, users: dict[str, str], today: date, ids: dict[s
 
 
 def _certify(org: Org, users: dict[str, str], today: date, ids: dict[str, str]) -> str:
-    ids["cert"] = org.create(
-        "Partner_Certification__c",
-        {"Name": "Cloud Architect", "Partner__c": LITWARE, "Completed_Date__c": today.isoformat()},
-        users["partner"],
+    for key, name in (("cert1", "Cloud Fundamentals"), ("cert2", "Cloud Architect")):
+        ids[key] = org.create(
+            "Partner_Certification__c",
+            {"Name": name, "Partner__c": LITWARE, "Completed_Date__c": today.isoformat()},
+            users["partner"],
+        )
+    return (
+        "Litware Consulting (Registered tier, no certification yet) passes Cloud Fundamentals "
+        "and Cloud Architect, the two steps of the cloud technical track"
     )
-    return "Litware Consulting (Registered tier, no certification yet) passes Cloud Architect"
 
 
 def _big_deal(org: Org, users: dict[str, str], today: date, ids: dict[str, str]) -> str:
@@ -183,10 +188,12 @@ SCENES: tuple[Scene, ...] = (
         _registrations,
     ),
     Scene(
-        "A certification completed",
-        "the partner moves up to Silver and earns points",
+        "Certifications completed",
+        "the track is complete: the partner enters the cloud-certified segment, moves up to "
+        "Silver and earns points for each step",
         _certify,
         _tier,
+        LITWARE,
     ),
     Scene(
         "A big deal closed",

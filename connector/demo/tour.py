@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connector.demo.story import SCENES, Scene
 from connector.emulator.testing import EmulatorHandle, running_emulator
@@ -43,6 +43,7 @@ class SceneResult:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     writes: dict[str, int] = field(default_factory=dict)
     salesforce: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    prm: dict[str, Any] = field(default_factory=dict)  # the partner's PRM side, when shown
 
 
 @dataclass
@@ -144,7 +145,32 @@ def _play(rt: Runtime, emu: EmulatorHandle, scene: Scene, ids: dict[str, str]) -
     result = SceneResult(scene.title, scene.expect, action, _decisions(rt, run_id), writes)
     for rb in scene.read_back(ids):
         result.salesforce.setdefault(rb.label, []).extend(_read_back(rt, rb.soql))
+    if scene.partner is not None:
+        result.prm = _prm_side(rt, scene.partner)
     return result
+
+
+def _prm_side(rt: Runtime, partner_sf_id: str) -> dict[str, Any]:
+    """What only the PRM holds for a partner: its open segments and its points ledger total."""
+    from connector.store.models import entity_table
+    from connector.store.programs import PointsEntry, SegmentMembership
+
+    partner = entity_table("partner")
+    seg = SegmentMembership.__table__  # type: ignore[attr-defined]
+    ledger = PointsEntry.__table__  # type: ignore[attr-defined]
+    with rt.engine.connect() as conn:
+        pid = conn.execute(
+            select(partner.c.id).where(partner.c.sf_id == partner_sf_id)
+        ).scalar_one()
+        segments = sorted(
+            conn.execute(
+                select(seg.c.segment).where(seg.c.partner_id == pid, seg.c.left_at.is_(None))
+            ).scalars()
+        )
+        points = conn.execute(
+            select(func.coalesce(func.sum(ledger.c.points), 0)).where(ledger.c.partner_id == pid)
+        ).scalar_one()
+    return {"segments": segments, "points_ledger_total": float(points)}
 
 
 def live_daemon(rt: Runtime, emu: EmulatorHandle, announce: Callable[[str], None]) -> int:
