@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,8 +190,21 @@ def live_daemon(rt: Runtime, emu: EmulatorHandle, announce: Callable[[str], None
             json={"sobject": sobject, "url": f"{daemon.url}/salesforce/outbound"},
         )
     daemon.install_signal_handlers()
-    announce(daemon.url)
+    # The receiver starts listening inside run(): say where it is once it answers.
+    threading.Thread(target=_announce_when_up, args=(daemon.url, announce), daemon=True).start()
     return daemon.run()
+
+
+def _announce_when_up(url: str, announce: Callable[[str], None], tries: int = 600) -> None:
+    import urllib.request
+
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    announce(url)
 
 
 def run_demo(
