@@ -88,15 +88,9 @@ def env_lines(info: dict[str, Any]) -> str:
     """The PRM_SF_* variables (shell-quoted) that point the default connector.yaml at an org."""
     import shlex
 
-    user = info["users"]["integration"]
-    values = {
-        "PRM_SF_LOGIN_URL": info["login_url"],
-        "PRM_SF_USERNAME": user["username"],
-        "PRM_SF_PASSWORD": user["password"],
-        "PRM_SF_CLIENT_ID": info["client_id"],
-        "PRM_SF_CLIENT_SECRET": info["client_secret"],
-        "PRM_SF_CA_BUNDLE": info["ca_bundle"],
-    }
+    from connector.emulator.testing import EmulatorHandle
+
+    values = EmulatorHandle.from_info(info).connector_env()
     head = "# The emulated org of `prm-connector emulator serve` (valid while it runs).\n"
     return head + "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items())
 

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from connector.demo.story import SCENES, Scene
 from connector.emulator.testing import EmulatorHandle, running_emulator
@@ -71,13 +71,8 @@ class DemoResult:
 def pin_connection(directory: Path, emu: EmulatorHandle) -> Path:
     """Write the emulator's connection into the demo's connector.yaml (no env vars needed)."""
     path = directory / "connector.yaml"
-    user = emu.users["integration"]
     values = {
-        "PRM_SF_LOGIN_URL": emu.login_url,
-        "PRM_SF_USERNAME": user["username"],
-        "PRM_SF_PASSWORD": user["password"],
-        "PRM_SF_CLIENT_ID": emu.client_id,
-        "PRM_SF_CLIENT_SECRET": emu.client_secret,
+        **emu.connector_env(),
         "PRM_SF_CA_BUNDLE": str(Path(emu.ca_bundle).resolve()),
         "PRM_DATABASE_URL": f"sqlite:///{(directory / 'prm.db').resolve()}",
     }
@@ -153,12 +148,12 @@ def _play(rt: Runtime, emu: EmulatorHandle, scene: Scene, ids: dict[str, str]) -
 
 def _prm_side(rt: Runtime, partner_sf_id: str) -> dict[str, Any]:
     """What only the PRM holds for a partner: its open segments and its points ledger total."""
+    from connector.programs.facts import points_balance
     from connector.store.models import entity_table
-    from connector.store.programs import PointsEntry, SegmentMembership
+    from connector.store.programs import SegmentMembership
 
     partner = entity_table("partner")
     seg = SegmentMembership.__table__  # type: ignore[attr-defined]
-    ledger = PointsEntry.__table__  # type: ignore[attr-defined]
     with rt.engine.connect() as conn:
         pid = conn.execute(
             select(partner.c.id).where(partner.c.sf_id == partner_sf_id)
@@ -168,9 +163,7 @@ def _prm_side(rt: Runtime, partner_sf_id: str) -> dict[str, Any]:
                 select(seg.c.segment).where(seg.c.partner_id == pid, seg.c.left_at.is_(None))
             ).scalars()
         )
-        points = conn.execute(
-            select(func.coalesce(func.sum(ledger.c.points), 0)).where(ledger.c.partner_id == pid)
-        ).scalar_one()
+        points = points_balance(conn, pid)
     return {"segments": segments, "points_ledger_total": float(points)}
 
 

@@ -58,6 +58,18 @@ class EmulatorHandle:
         )
         return cls(**{k: info[k] for k in keys}, **kw)
 
+    def connector_env(self, user: str = "integration") -> dict[str, str]:
+        """The PRM_SF_* variables the connector's default connector.yaml reads, for this org."""
+        creds = self.users[user]
+        return {
+            "PRM_SF_LOGIN_URL": self.login_url,
+            "PRM_SF_USERNAME": creds["username"],
+            "PRM_SF_PASSWORD": creds["password"],
+            "PRM_SF_CLIENT_ID": self.client_id,
+            "PRM_SF_CLIENT_SECRET": self.client_secret,
+            "PRM_SF_CA_BUNDLE": self.ca_bundle,
+        }
+
     def token(self, user: str = "integration", *, fresh: bool = False) -> str:
         """An access token for ``user`` via the OAuth password flow (cached)."""
         if fresh or user not in self._tokens:

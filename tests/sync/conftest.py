@@ -22,16 +22,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
 def sf_env(emu: EmulatorHandle, db_url: str) -> dict[str, str]:
     """The PRM_* variables the default connector.yaml reads, pointed at ``emu``."""
-    user = emu.users["integration"]
-    return {
-        "PRM_SF_LOGIN_URL": emu.login_url,
-        "PRM_SF_USERNAME": user["username"],
-        "PRM_SF_PASSWORD": user["password"],
-        "PRM_SF_CLIENT_ID": emu.client_id,
-        "PRM_SF_CLIENT_SECRET": emu.client_secret,
-        "PRM_SF_CA_BUNDLE": emu.ca_bundle,
-        "PRM_DATABASE_URL": db_url,
-    }
+    return {**emu.connector_env(), "PRM_DATABASE_URL": db_url}
 
 
 def write_config(tmp_path: Path, extra_sync: dict[str, Any] | None = None) -> Path:
