@@ -26,11 +26,21 @@ def _cell(value: Any) -> str:
 
 
 def _actions(actions: Any) -> str:
-    names = []
+    """Each action with what it did: ``award_points: +50 -> 100``, ``allocate_mdf: skipped
+    (already allocated for FY2026-Q4)``; a planned action (dry run) by its name alone."""
+    parts = []
     for a in actions or []:
-        if isinstance(a, dict):
-            names.append(str(a.get("action") or a.get("name") or next(iter(a), "")))
-    return ", ".join(n for n in names if n)
+        if not isinstance(a, dict):
+            continue
+        name = str(a.get("action") or a.get("name") or next(iter(a), ""))
+        status, detail = a.get("status"), a.get("detail")
+        if status == "done" and detail:
+            parts.append(f"{name}: {detail}")
+        elif status and status != "done":
+            parts.append(f"{name}: {status}" + (f" ({detail})" if detail else ""))
+        elif name:
+            parts.append(name)
+    return "; ".join(parts)
 
 
 def _render_scene(number: int, scene: SceneResult) -> None:
