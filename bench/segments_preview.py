@@ -47,9 +47,9 @@ def seed(url: str, n: int, spec: Any) -> None:
     for i in range(1, n + 1):
         partners.append({"id": i, "name": f"Partner {i:05d}", "sf_id": f"001{i:015d}",
                          "status": "Active", "is_deleted": False, "created_at": NOW,
-                         "updated_at": NOW,
-                         "extra": {"partner_type": TYPES[i % len(TYPES)],
-                                   "billing_country": COUNTRIES[i % len(COUNTRIES)]}})
+                         "updated_at": NOW, "partner_type": TYPES[i % len(TYPES)],
+                         "billing_country": COUNTRIES[i % len(COUNTRIES)],
+                         "industry": "Technology"})
         for _ in range(rnd.randint(0, 4)):
             close = date(2026, 11, 1) - timedelta(days=rnd.randint(0, 420))
             deals.append({"name": "d", "partner": i, "amount": rnd.choice([5e3, 5e4, 2e5]),
