@@ -4,8 +4,9 @@
 ``EXECUTORS``): the facts ``type``, ``country``, ``industry``, ``segments``, ``tracks``,
 ``tracks_completed``, ``points`` (the ledger balance) and ``certifications_in`` (with the CEL
 function ``partner.certifications_in(x)``); the actions ``enroll {track}``,
-``complete_step {step}``, and ``award_points`` writing into the ledger. Called wherever config
-is loaded (service runtime, CLI), before triggers.yaml is, so rules are checked against them.
+``complete_step {step}``, and ``award_points`` writing into the ledger; and the segment names a
+rule's ``segment:`` may watch. Called wherever config is loaded (service runtime, CLI), before
+triggers.yaml is, so rules are checked against them.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def install(spec: ProgramsSpec | None, registry: FactRegistry = PARTNER_FACTS) -
         registry.register(name, type_, desc, sample=fact_sample)(_fact(spec, name, needed))
     registry.functions.update(CEL_FUNCTIONS)
     registry.functions["certifications_in"] = certifications_in
+    registry.segments = frozenset(spec.segments) if spec is not None else None
     EXECUTORS["award_points"] = _award_points
     if spec is None:
         return

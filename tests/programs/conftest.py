@@ -30,7 +30,9 @@ def _triggers_registries_restored() -> Iterator[None]:
 
     saved = (dict(PARTNER_FACTS.facts), dict(PARTNER_FACTS.functions), dict(ACTIONS),
              dict(EXECUTORS))
+    segments = PARTNER_FACTS.segments
     yield
+    PARTNER_FACTS.segments = segments
     for target, copy in zip((PARTNER_FACTS.facts, PARTNER_FACTS.functions, ACTIONS, EXECUTORS),
                             saved, strict=True):
         target.clear()

@@ -221,3 +221,37 @@ def test_record_with_wait_runs_once_the_holder_lets_go(
     assert code == 0, err
     assert json.loads(out)["points"] == 50
     assert order == ["released", "recorded"]
+
+
+SEGMENT_RULE = """\
+  - id: welcome-emea
+    entity: partner
+    on: [segment_entered]
+    segment: emea-growth
+    when: "true"
+    actions:
+      - award_points: {points: 10, reason: "Joined EMEA growth"}
+"""
+
+
+def test_check_reports_a_trigger_watching_an_unknown_segment_at_its_line(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` names the segments programs.yaml has and points at the rule's `segment:`;
+    without a programs.yaml there is nothing to check the name against."""
+    triggers = config.parent / "triggers.yaml"
+    text = triggers.read_text()
+    triggers.write_text(text + SEGMENT_RULE)
+    line = text.count("\n") + 4
+    code, _, err = _run(capsys, "check", "--offline", "-c", str(config))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{triggers}:{line}:14: unknown segment 'emea-growth' (programs.yaml has: "
+        "cloud-certified, emea-cloud-growth) (did you mean 'emea-cloud-growth'?)"]
+    triggers.write_text(text + SEGMENT_RULE.replace("emea-growth", "emea-cloud-growth"))
+    code, out, err = _run(capsys, "check", "--offline", "-c", str(config))
+    assert code == 0 and out.startswith("OK:"), err
+    (config.parent / "programs.yaml").unlink()
+    triggers.write_text(text + SEGMENT_RULE)
+    code, out, err = _run(capsys, "check", "--offline", "-c", str(config))
+    assert code == 0 and out.startswith("OK:"), err
