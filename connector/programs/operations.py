@@ -30,7 +30,7 @@ from connector.programs.facts import (
     facts_for_partners,
     points_balance,
 )
-from connector.programs.spec import ProgramsSpec
+from connector.programs.spec import ProgramSpec, ProgramsSpec
 from connector.store.models import entity_table
 from connector.store.sqlutil import upsert_stmt
 from connector.sync.diffs import RecordDiff
@@ -45,6 +45,7 @@ __all__ = [
     "certification_key",
     "complete_step",
     "enroll",
+    "ladder_program",
     "local_diffs",
     "refresh_partner_mirror",
     "refresh_segments",
@@ -260,6 +261,18 @@ def _merged(changes: list[LocalChange]) -> list[LocalChange]:
                                old if first.old is not None else None,
                                {**first.new, **c.new}, changed)
     return list(out.values())
+
+
+def ladder_program(conn: Connection, spec: ProgramsSpec, pid: int) -> ProgramSpec | None:
+    """The program whose ladder sets ``pid``'s tier: its membership's, else the first."""
+    laddered = [p for p in spec.programs.values() if p.ladder is not None]
+    if not laddered:
+        return None
+    member, program = entity_table("membership"), entity_table("program")
+    names = set(conn.execute(
+        select(program.c.name).select_from(member.join(program, program.c.id == member.c.program))
+        .where(member.c.partner == pid, member.c.is_deleted.is_(False))).scalars())
+    return next((p for p in laddered if p.name in names), laddered[0])
 
 
 def refresh_segments(
