@@ -49,6 +49,12 @@ WaitOption = Annotated[
 ]
 
 
+def _no_programs(settings: Settings) -> ConfigError:
+    return ConfigError([ConfigProblem(str(settings.base_dir / "connector.yaml"), 1, 1, (
+        "no programs.yaml: put one next to connector.yaml or name it with `programs:` "
+        "(`prm-connector init DIR` writes a default one)"))])
+
+
 def _load(config: Path | None) -> tuple[Settings, MappingSpec, ProgramsSpec]:
     """connector.yaml, mapping.yaml and programs.yaml, validated (exit 2) before the store."""
     from connector.mapping import load_mapping
@@ -59,15 +65,20 @@ def _load(config: Path | None) -> tuple[Settings, MappingSpec, ProgramsSpec]:
     mapping = load_mapping(settings.mapping_path)
     spec = setup_programs(settings.programs_path)  # loaded once, plugged into the triggers
     if spec is None:
-        raise ConfigError([ConfigProblem(str(settings.base_dir / "connector.yaml"), 1, 1, (
-            "no programs.yaml: put one next to connector.yaml or name it with `programs:` "
-            "(`prm-connector init DIR` writes a default one)"))])
+        raise _no_programs(settings)
     return settings, mapping, spec
 
 
 def _spec(config: Path | None) -> tuple[Settings, ProgramsSpec]:
-    settings, _, spec = _load(config)
-    return settings, spec
+    """connector.yaml and programs.yaml: what the read-only views need (they read no
+    mapping.yaml and run no trigger, so neither is loaded: the commands start faster)."""
+    from connector.programs.loader import load_programs
+    from connector.settings import load_settings
+
+    settings = load_settings(config)
+    if settings.programs_path is None:
+        raise _no_programs(settings)
+    return settings, load_programs(settings.programs_path)
 
 
 def _engine(settings: Settings) -> Engine:

@@ -26,6 +26,7 @@ from connector.programs.facts import (
     ENROLMENT,
     LEDGER,
     MEMBERSHIP,
+    bulk_build,
     completed_steps,
     facts_for_partners,
     points_balance,
@@ -284,8 +285,9 @@ def refresh_segments(
     Also enrols partners in ``enrol: auto`` tracks newly open to them. Returns the events and,
     per partner, segments whose predicate failed on its values.
     """
-    facts = facts_for_partners(conn, spec, now.date(), partner_ids,
-                               fiscal_year_start_month=fiscal_year_start_month)
+    with bulk_build():  # every partner at a backfill: no collector passes while building
+        facts = facts_for_partners(conn, spec, now.date(), partner_ids,
+                                   fiscal_year_start_month=fiscal_year_start_month)
     events: list[SegmentEvent] = []
     errors: dict[int, dict[str, str]] = {}
     for pid, f in facts.items():
