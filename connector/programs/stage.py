@@ -32,8 +32,7 @@ from connector.programs.operations import (
 from connector.programs.spec import ProgramsSpec
 from connector.store.stream import ChangeEvent, append_changes, commit_offset, read_changes
 from connector.store.types import utcnow
-from connector.triggers.actions import EXECUTORS, ActionEnv, ActionFailed
-from connector.triggers.engine import PlannedAction
+from connector.triggers.actions import ActionEnv, ActionFailed, set_level_now
 from connector.triggers.spec import TriggerSettings
 
 __all__ = ["CONSUMER", "ProgramsReport", "ProgramsStage", "run_programs"]
@@ -81,14 +80,15 @@ def _apply_ladders(
         if prog is None or prog.ladder is None:
             continue
         tier = tier_for(prog.ladder, f)
-        # between reviews a ladder only moves partners up: downgrades wait for the quarterly
-        # tier review (review_tier), so a dip in the figures mid-quarter costs no tier
-        if tier.level is None or tier.rank <= int(f.get("tier_rank") or 0):
+        if tier.level is None:
             continue
         env = ActionEnv(conn, mapping, TriggerSettings(), now, f"ladder:{prog.id}", "partner",
                         pid, f.get("sf_id"), {}, f"ladder|{prog.id}|{pid}|{tier.level}|{seq}")
         try:
-            result = EXECUTORS["set_tier"](env, PlannedAction("set_tier", {"level": tier.level}))
+            # between reviews a ladder only moves partners up: a downgrade waits for the
+            # quarterly tier review (review_tier), so a dip mid-quarter costs no tier
+            result = set_level_now(env, tier.level, f"ladder {prog.id}: {tier.why()}",
+                                   only_up=True)
         except ActionFailed:
             report.tier_errors += 1  # no such level in the store (yet): next change retries
             continue

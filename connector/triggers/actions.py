@@ -239,20 +239,31 @@ def _set_tier(env: ActionEnv, action: PlannedAction) -> ActionResult:
     return ActionResult(action.name, "done", f"{was} -> {wanted}", writes, partner_changed=True)
 
 
-def set_level_now(env: ActionEnv, wanted: str, why: str, name: str = "set_tier") -> ActionResult:
-    """Set the partner's tier to ``wanted`` at once, up or down, with no grace period (the
-    quarterly tier review's verdict); a pending downgrade is replaced. ``why`` is the detail."""
+def set_level_now(
+    env: ActionEnv, wanted: str, why: str, name: str = "set_tier", *, only_up: bool = False
+) -> ActionResult:
+    """Set the partner's tier to ``wanted`` at once, with no grace period: up or down (the
+    quarterly tier review's verdict), or with ``only_up`` up only (a ladder between reviews).
+    The current tier is the membership's level, else the level named by the partner's tier
+    mirror. A pending downgrade is replaced. ``why`` is the detail."""
     partner = _partner(env)
     member = _membership(env, partner["id"])
-    level = _level_named(env, wanted, member.get("program") if member else None)
+    program = member.get("program") if member else None
+    level = _level_named(env, wanted, program)
     if level is None:
         raise ActionFailed(f"{name}: no level named '{wanted}' in the partner's program")
     current = None
     if member is not None and member.get("level") is not None:
         current = _row(env.conn, "level", member["level"])
+    elif partner.get("tier"):
+        current = _level_named(env, str(partner["tier"]), program)
     if current is not None and current["id"] == level["id"]:
-        env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
+        if not only_up:
+            env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
         return ActionResult(name, "skipped", f"stays {wanted}: {why}")
+    if only_up and current is not None and \
+            float(current.get("rank") or 0) >= float(level.get("rank") or 0):
+        return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}")
     writes = _apply_tier(env, partner, member, level)
     was = current["name"] if current else "no level"
     return ActionResult(name, "done", f"{was} -> {wanted}: {why}", writes,
