@@ -128,7 +128,7 @@ def facts_for_partners(
         for k, v in defaults:
             f[k] = v.copy() if isinstance(v, (list, dict)) else v
         out[row[0]] = f
-    if account:
+    if account and any(None in (f["type"], f["country"], f["industry"]) for f in out.values()):
         _add_account_fallbacks(conn, out, ids)
     if not out:
         return out
