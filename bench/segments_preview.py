@@ -5,15 +5,18 @@
 Seeds N partners with types, countries, won deals, certifications, step completions and ledger
 rows, refreshes every segment once, then times `segments preview` (the configured definition
 and a draft) and `partner eligible` for a sample of partners, through the same functions the
-CLI calls. Prints a table and one JSON line.
+CLI calls; then both commands end to end as a user runs them (a new process each: start-up,
+config, store, query, output). Prints a table and one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,9 +50,9 @@ def seed(url: str, n: int, spec: Any) -> None:
     for i in range(1, n + 1):
         partners.append({"id": i, "name": f"Partner {i:05d}", "sf_id": f"001{i:015d}",
                          "status": "Active", "is_deleted": False, "created_at": NOW,
-                         "updated_at": NOW,
-                         "extra": {"partner_type": TYPES[i % len(TYPES)],
-                                   "billing_country": COUNTRIES[i % len(COUNTRIES)]}})
+                         "updated_at": NOW, "partner_type": TYPES[i % len(TYPES)],
+                         "billing_country": COUNTRIES[i % len(COUNTRIES)],
+                         "industry": "Technology"})
         for _ in range(rnd.randint(0, 4)):
             close = date(2026, 11, 1) - timedelta(days=rnd.randint(0, 420))
             deals.append({"name": "d", "partner": i, "amount": rnd.choice([5e3, 5e4, 2e5]),
@@ -95,6 +98,26 @@ def timed(fn: Any, repeat: int) -> tuple[float, float, Any]:
     return statistics.median(walls), statistics.median(cpus), result
 
 
+def cli_seconds(url: str, tmp: Path, args: list[str], repeat: int) -> float:
+    """Median wall seconds of `prm-connector ARGS` in a new process against the bench store."""
+    from connector.cli.config_cmds import write_defaults
+
+    cfg = tmp / "cfg"
+    if not (cfg / "connector.yaml").exists():
+        write_defaults(cfg)
+    env = {**os.environ, "PRM_DATABASE_URL": url, "PRM_SF_LOGIN_URL": "https://127.0.0.1:9",
+           "PRM_SF_USERNAME": "u", "PRM_SF_PASSWORD": "p", "PRM_SF_CLIENT_ID": "c",
+           "PRM_SF_CLIENT_SECRET": "s"}
+    walls = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "connector", *args, "--json", "-c",
+                        str(cfg / "connector.yaml")], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - t0)
+    return statistics.median(walls)
+
+
 def main() -> None:
     """Seed, then time the previews and eligibility lookups."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -123,6 +146,10 @@ def main() -> None:
             per_partner = (time.perf_counter() - t1) / len(sample)
             per_partner_cpu = (time.process_time() - c1) / len(sample)
         engine.dispose()
+        cli_preview = cli_seconds(url, Path(tmp), ["segments", "preview", "emea-cloud-growth"],
+                                  args.repeat)
+        cli_eligible = cli_seconds(url, Path(tmp), ["partner", "eligible", str(sample[0])],
+                                   args.repeat)
     rows = [
         ("seed + refresh all segments", seeded, float("nan"), ""),
         ("segments preview (current definition)", current, current_cpu,
@@ -130,6 +157,8 @@ def main() -> None:
         ("segments preview (draft --when)", draft, draft_cpu,
          f"enter {len(dr['enter'])}, leave {len(dr['leave'])}"),
         ("partner eligible (one partner, mean of 50)", per_partner, per_partner_cpu, ""),
+        ("`segments preview` command, end to end", cli_preview, float("nan"), "new process"),
+        ("`partner eligible` command, end to end", cli_eligible, float("nan"), "new process"),
     ]
     print(f"{args.partners} partners on {url.split(':', 1)[0]}  (wall ms / cpu ms)")
     for label, secs, cpu, note in rows:
@@ -140,6 +169,8 @@ def main() -> None:
                       "preview_draft_s": round(draft, 4),
                       "preview_draft_cpu_s": round(draft_cpu, 4),
                       "eligible_one_partner_s": round(per_partner, 5),
+                      "cli_preview_s": round(cli_preview, 3),
+                      "cli_eligible_s": round(cli_eligible, 3),
                       "preview_partners_per_s": round(args.partners / draft)}))
 
 

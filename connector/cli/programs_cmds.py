@@ -13,9 +13,14 @@ from connector.cli.common import ConfigOption, JsonOption, console, emit
 from connector.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from collections.abc import Callable
+    from datetime import datetime
 
+    from sqlalchemy import Connection, Engine
+
+    from connector.mapping.spec import MappingSpec
     from connector.programs.spec import ProgramsSpec
+    from connector.settings import Settings
 
 __all__: list[str] = []
 
@@ -36,19 +41,47 @@ ByOption = Annotated[
 ]
 
 
-def _spec(config: Path | None) -> tuple[Any, ProgramsSpec]:
-    from connector.cli.common import load_config
-    from connector.programs.loader import load_programs
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait", help="If another run holds the store, wait for it instead of exiting 1."
+    ),
+]
 
-    settings, _ = load_config(config)
+
+def _no_programs(settings: Settings) -> ConfigError:
+    return ConfigError([ConfigProblem(str(settings.base_dir / "connector.yaml"), 1, 1, (
+        "no programs.yaml: put one next to connector.yaml or name it with `programs:` "
+        "(`prm-connector init DIR` writes a default one)"))])
+
+
+def _load(config: Path | None) -> tuple[Settings, MappingSpec, ProgramsSpec]:
+    """connector.yaml, mapping.yaml and programs.yaml, validated (exit 2) before the store."""
+    from connector.mapping import load_mapping
+    from connector.programs import setup_programs
+    from connector.settings import load_settings
+
+    settings = load_settings(config)
+    mapping = load_mapping(settings.mapping_path)
+    spec = setup_programs(settings.programs_path)  # loaded once, plugged into the triggers
+    if spec is None:
+        raise _no_programs(settings)
+    return settings, mapping, spec
+
+
+def _spec(config: Path | None) -> tuple[Settings, ProgramsSpec]:
+    """connector.yaml and programs.yaml: what the read-only views need (they read no
+    mapping.yaml and run no trigger, so neither is loaded: the commands start faster)."""
+    from connector.programs.loader import load_programs
+    from connector.settings import load_settings
+
+    settings = load_settings(config)
     if settings.programs_path is None:
-        raise ConfigError([ConfigProblem(str(settings.base_dir / "connector.yaml"), 1, 1, (
-            "no programs.yaml: put one next to connector.yaml or name it with `programs:` "
-            "(`prm-connector init DIR` writes a default one)"))])
+        raise _no_programs(settings)
     return settings, load_programs(settings.programs_path)
 
 
-def _engine(settings: Any) -> Engine:
+def _engine(settings: Settings) -> Engine:
     from connector.cli.common import open_engine
 
     return open_engine(settings)
@@ -58,6 +91,39 @@ def _now() -> Any:
     from connector.store.types import utcnow
 
     return utcnow()
+
+
+def _partner_view(
+    config: Path | None, partner: str,
+    view: Callable[[Connection, ProgramsSpec, int, datetime], dict[str, Any]],
+) -> dict[str, Any]:
+    """``view`` of one partner (a local id, Salesforce id or name) read from the store."""
+    from connector.programs.views import resolve_partner
+
+    settings, spec = _spec(config)
+    engine = _engine(settings)
+    try:
+        with engine.connect() as conn:
+            return view(conn, spec, resolve_partner(conn, partner), _now())
+    finally:
+        engine.dispose()
+
+
+def _locked(
+    config: Path | None, wait: bool, edit: Callable[[Engine, ProgramsSpec], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run a person's edit under the store's run lock, as sync does (one writer per store):
+    a held lock exits 1 naming its holder, or is waited for with ``wait``."""
+    from connector.service.lock import run_lock
+    from connector.service.runtime import Runtime
+
+    settings, mapping, spec = _load(config)
+    rt = Runtime(settings=settings, spec=mapping, engine=_engine(settings), programs=spec)
+    try:
+        with run_lock(rt, "record", wait=wait):
+            return edit(rt.engine, spec)
+    finally:
+        rt.close()
 
 
 @programs_app.command("show")
@@ -108,12 +174,9 @@ def partner_show(
     """Facts, segments, tracks with progress, points ledger, tier and why, eligibility."""
     from rich.table import Table
 
-    from connector.programs.views import partner_report, resolve_partner
+    from connector.programs.views import partner_report
 
-    settings, spec = _spec(config)
-    engine = _engine(settings)
-    with engine.connect() as conn:
-        report = partner_report(conn, spec, resolve_partner(conn, partner), _now())
+    report = _partner_view(config, partner, partner_report)
     if as_json:
         emit(report, as_json=True)
         return
@@ -148,12 +211,9 @@ def partner_eligible(
     partner: PartnerArg, config: ConfigOption = None, as_json: JsonOption = False
 ) -> None:
     """The programs, tracks and incentives this partner may see (a partner portal's answer)."""
-    from connector.programs.views import eligibility, resolve_partner
+    from connector.programs.views import eligibility
 
-    settings, spec = _spec(config)
-    engine = _engine(settings)
-    with engine.connect() as conn:
-        data = eligibility(conn, spec, resolve_partner(conn, partner), _now())
+    data = _partner_view(config, partner, eligibility)
     if as_json:
         emit(data, as_json=True)
         return
@@ -182,15 +242,15 @@ def record_step_complete(
     partner: PartnerArg,
     step: Annotated[str, typer.Argument(help="The step id from programs.yaml.")],
     by: ByOption = None,
+    wait: WaitOption = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Mark a step done; refused (exit 2, with the reason) when a prerequisite is missing."""
     from connector.programs.local import record_step
 
-    settings, spec = _spec(config)
-    result = record_step(_engine(settings), spec, partner, step, by=by or getpass.getuser(),
-                         now=_now())
+    result = _locked(config, wait, lambda engine, spec: record_step(
+        engine, spec, partner, step, by=by or getpass.getuser(), now=_now()))
     _print_record(result, as_json)
 
 
@@ -200,15 +260,15 @@ def record_points_cmd(
     points: Annotated[int, typer.Argument(help="Points to add (negative to deduct).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")],
     by: ByOption = None,
+    wait: WaitOption = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add points to a partner's ledger; the balance goes to Partner_Points__c."""
     from connector.programs.local import record_points
 
-    settings, spec = _spec(config)
-    result = record_points(_engine(settings), spec, partner, points, reason=reason,
-                           by=by or getpass.getuser(), now=_now())
+    result = _locked(config, wait, lambda engine, spec: record_points(
+        engine, spec, partner, points, reason=reason, by=by or getpass.getuser(), now=_now()))
     _print_record(result, as_json)
 
 
@@ -217,15 +277,15 @@ def record_enroll(
     partner: PartnerArg,
     track: Annotated[str, typer.Argument(help="The track id from programs.yaml.")],
     by: ByOption = None,
+    wait: WaitOption = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Enrol a partner in a track by hand."""
     from connector.programs.local import record_enrolment
 
-    settings, spec = _spec(config)
-    result = record_enrolment(_engine(settings), spec, partner, track,
-                              by=by or getpass.getuser(), now=_now())
+    result = _locked(config, wait, lambda engine, spec: record_enrolment(
+        engine, spec, partner, track, by=by or getpass.getuser(), now=_now()))
     _print_record(result, as_json)
 
 

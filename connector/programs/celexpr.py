@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import cel
@@ -17,9 +18,12 @@ from connector.programs.spec import PARTNER_FACTS
 __all__ = [
     "CEL_FUNCTIONS",
     "CelCheckError",
+    "Predicate",
     "certifications_in",
     "compile_predicate",
+    "evaluate_many",
     "evaluate_predicate",
+    "prepare_predicate",
     "referenced_facts",
     "sample_partner",
 ]
@@ -39,6 +43,8 @@ _OURS = frozenset({"certifications_in"})
 _HELPERS = frozenset({"certification_names", "track_certifications"})  # certifications_in's
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _FIELD = re.compile(r"\bpartner\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)(\s*\()?")
+# partner.certifications_in('a literal'): computed in Python before CEL runs (prepare_predicate)
+_CALL = re.compile(r"\bpartner\s*\.\s*certifications_in\s*\(\s*('[^'\\]*'|\"[^\"\\]*\")\s*\)")
 
 
 class CelCheckError(ValueError):
@@ -107,6 +113,88 @@ def evaluate_predicate(program: cel.Program, partner: Mapping[str, Any]) -> bool
     if not isinstance(result, bool):
         raise CelCheckError(f"must be true or false, got {type(result).__name__} {result!r}")
     return result
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A partner predicate made ready for many partners.
+
+    ``partner.certifications_in('x')`` with a literal argument is computed in Python and read
+    by CEL as a plain number (``partner._ci0``), so an expression over scalar facts hands CEL
+    only scalars; partners whose inputs are equal share one evaluation (``evaluate_many``).
+    """
+
+    source: str
+    program: Any  # cel.Program of the rewritten source
+    refs: tuple[str, ...]  # partner facts the rewritten source reads
+    calls: tuple[tuple[str, str], ...] = ()  # (variable, argument) of each literal call
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """The facts to fetch for ``inputs``."""
+        helpers = {"track_certifications", "certification_names"} if self.calls else set()
+        return frozenset(self.refs) | helpers
+
+    def inputs(self, partner: Mapping[str, Any]) -> dict[str, Any]:
+        """What CEL sees as ``partner`` for this predicate."""
+        values = {k: partner.get(k) for k in self.refs}
+        for var, arg in self.calls:
+            values[var] = certifications_in(partner, arg)
+        return values
+
+
+def prepare_predicate(source: str) -> Predicate:
+    """Check ``source`` (``compile_predicate``) and compile it once for ``evaluate_many``."""
+    program = compile_predicate(source)
+    strings = [m.span() for m in _STRING.finditer(source)]
+    calls: dict[str, str] = {}  # argument -> variable
+
+    def precomputed(m: re.Match[str]) -> str:
+        if any(a <= m.start() < b for a, b in strings):  # inside a string literal: text
+            return m.group(0)
+        arg = m.group(1)[1:-1]
+        var = calls.setdefault(arg, f"_ci{len(calls)}")
+        return f"partner.{var}"
+
+    rewritten = _CALL.sub(precomputed, source)
+    if calls:
+        program = cel.compile(rewritten)
+    refs = tuple(sorted(n for n in referenced_facts(rewritten) if not n.startswith("_ci")))
+    return Predicate(source, program, refs, tuple((v, a) for a, v in calls.items()))
+
+
+def _hashable(values: dict[str, Any]) -> tuple[Any, ...] | None:
+    """``values`` as a key when they are all scalars (else None: evaluate on its own)."""
+    out = tuple(values.values())
+    for v in out:
+        if isinstance(v, (list, dict, set)):
+            return None
+    return out
+
+
+def evaluate_many(
+    pred: Predicate, partners: Mapping[int, Mapping[str, Any]]
+) -> dict[int, Any]:
+    """Partner id -> the predicate's result (True/False, another value, or the exception a
+    partner's values raised). Equal inputs are evaluated once."""
+    ctx = cel.Context(functions=CEL_FUNCTIONS)
+    seen: dict[tuple[Any, ...], Any] = {}
+    out: dict[int, Any] = {}
+    for pid, partner in partners.items():
+        values = pred.inputs(partner)
+        key = _hashable(values)
+        if key is not None and key in seen:
+            out[pid] = seen[key]
+            continue
+        ctx.add_variable("partner", values)
+        try:
+            result = pred.program.execute(ctx)
+        except Exception as err:  # one partner's values must not stop the others
+            result = err
+        out[pid] = result
+        if key is not None:
+            seen[key] = result
+    return out
 
 
 def sample_partner(track_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:

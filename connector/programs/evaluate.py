@@ -48,7 +48,11 @@ def segments_for(
         if names is not None and name not in names:
             continue
         try:
-            if evaluate_predicate(seg.program, {k: partner.get(k) for k in seg.refs}):
+            pred = seg.predicate
+            inside_now = (evaluate_predicate(pred.program, pred.inputs(partner))
+                          if pred is not None else
+                          evaluate_predicate(seg.program, {k: partner.get(k) for k in seg.refs}))
+            if inside_now:
                 inside.append(name)
         except Exception as err:  # a CEL runtime error for this partner's values
             errors[name] = str(err).split("\n", 1)[0]

@@ -4,8 +4,10 @@
 ``EXECUTORS``): the facts ``type``, ``country``, ``industry``, ``segments``, ``tracks``,
 ``tracks_completed``, ``points`` (the ledger balance) and ``certifications_in`` (with the CEL
 function ``partner.certifications_in(x)``); the actions ``enroll {track}``,
-``complete_step {step}``, and ``award_points`` writing into the ledger. Called wherever config
-is loaded (service runtime, CLI), before triggers.yaml is, so rules are checked against them.
+``complete_step {step}``, ``review_tier`` (the quarterly review: the ladder sets the tier, up or
+down), and ``award_points`` writing into the ledger; and the segment names a
+rule's ``segment:`` may watch. Called wherever config is loaded (service runtime, CLI), before
+triggers.yaml is, so rules are checked against them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from connector.programs.celexpr import CEL_FUNCTIONS, certifications_in, sample_partner
+from connector.programs.evaluate import tier_for
 from connector.programs.facts import facts_for_partners
 from connector.programs.operations import (
     StepBlocked,
@@ -22,10 +25,18 @@ from connector.programs.operations import (
     award_points,
     complete_step,
     enroll,
+    ladder_program,
     writes_for_changes,
 )
 from connector.programs.spec import ProgramsSpec
-from connector.triggers.actions import EXECUTORS, ActionEnv, ActionFailed, ActionResult
+from connector.triggers.actions import (
+    EXECUTORS,
+    ActionEnv,
+    ActionFailed,
+    ActionResult,
+    review_tier_without_programs,
+    set_level_now,
+)
 from connector.triggers.catalogue import ACTIONS, ActionDef, _Params
 from connector.triggers.engine import PlannedAction
 from connector.triggers.facts import PARTNER_FACTS, FactEnv, FactRegistry
@@ -86,13 +97,16 @@ def install(spec: ProgramsSpec | None, registry: FactRegistry = PARTNER_FACTS) -
         registry.register(name, type_, desc, sample=fact_sample)(_fact(spec, name, needed))
     registry.functions.update(CEL_FUNCTIONS)
     registry.functions["certifications_in"] = certifications_in
+    registry.segments = frozenset(spec.segments) if spec is not None else None
     EXECUTORS["award_points"] = _award_points
     if spec is None:
+        EXECUTORS["review_tier"] = review_tier_without_programs
         return
     ACTIONS["enroll"] = ActionDef("enroll", Enroll)
     ACTIONS["complete_step"] = ActionDef("complete_step", CompleteStep)
     EXECUTORS["enroll"] = lambda env, action: _enroll(spec, env, action)
     EXECUTORS["complete_step"] = lambda env, action: _complete_step(spec, env, action)
+    EXECUTORS["review_tier"] = lambda env, action: _review_tier(spec, env, action)
 
 
 def _partner_id(env: ActionEnv, action: str) -> int:
@@ -135,3 +149,27 @@ def _award_points(env: ActionEnv, action: PlannedAction) -> ActionResult:
     writes = writes_for_changes(env.conn, env.spec, out.changes, env.cause)
     return ActionResult("award_points", "done" if out.done else "skipped", out.detail, writes,
                         partner_changed=out.done)
+
+
+def _review_tier(spec: ProgramsSpec, env: ActionEnv, action: PlannedAction) -> ActionResult:
+    """The partner's ladder (its region/vertical variant) sets its tier now, up or down."""
+    pid = _partner_id(env, "review_tier")
+    wanted = action.params.get("program")
+    if wanted is not None:
+        program = spec.programs.get(str(wanted))
+        if program is None:
+            raise ActionFailed(f"review_tier: no program '{wanted}' in programs.yaml "
+                               f"(known: {', '.join(spec.programs)})")
+    else:
+        program = ladder_program(env.conn, spec, pid)
+    if program is None or program.ladder is None:
+        return ActionResult("review_tier", "skipped", "no program with a tier ladder")
+    facts = facts_for_partners(env.conn, spec, env.now.date(), [pid],
+                               fiscal_year_start_month=env.settings.fiscal_year_start_month)
+    if pid not in facts:
+        raise ActionFailed(f"review_tier: no partner with local id {pid}")
+    tier = tier_for(program.ladder, facts[pid])
+    reason = str(action.params.get("reason") or "quarterly tier review")
+    if tier.level is None:
+        return ActionResult("review_tier", "skipped", f"{reason}: {tier.why()}")
+    return set_level_now(env, tier.level, f"{reason}: {tier.why()}", "review_tier")

@@ -19,6 +19,7 @@ from connector.programs.celexpr import (
     CelCheckError,
     compile_predicate,
     evaluate_predicate,
+    prepare_predicate,
     referenced_facts,
     sample_partner,
 )
@@ -207,7 +208,7 @@ class _Checker:
                 self.add((*path, "when"), f"segments.{name}.when: {_cel_runtime(err)}")
                 continue
             out[name] = Segment(name, seg.when.strip(), seg.description, program,
-                                referenced_facts(seg.when))
+                                referenced_facts(seg.when), prepare_predicate(seg.when))
         return out
 
     def program(

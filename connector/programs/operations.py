@@ -26,11 +26,12 @@ from connector.programs.facts import (
     ENROLMENT,
     LEDGER,
     MEMBERSHIP,
+    bulk_build,
     completed_steps,
     facts_for_partners,
     points_balance,
 )
-from connector.programs.spec import ProgramsSpec
+from connector.programs.spec import ProgramSpec, ProgramsSpec
 from connector.store.models import entity_table
 from connector.store.sqlutil import upsert_stmt
 from connector.sync.diffs import RecordDiff
@@ -45,6 +46,7 @@ __all__ = [
     "certification_key",
     "complete_step",
     "enroll",
+    "ladder_program",
     "local_diffs",
     "refresh_partner_mirror",
     "refresh_segments",
@@ -262,6 +264,18 @@ def _merged(changes: list[LocalChange]) -> list[LocalChange]:
     return list(out.values())
 
 
+def ladder_program(conn: Connection, spec: ProgramsSpec, pid: int) -> ProgramSpec | None:
+    """The program whose ladder sets ``pid``'s tier: its membership's, else the first."""
+    laddered = [p for p in spec.programs.values() if p.ladder is not None]
+    if not laddered:
+        return None
+    member, program = entity_table("membership"), entity_table("program")
+    names = set(conn.execute(
+        select(program.c.name).select_from(member.join(program, program.c.id == member.c.program))
+        .where(member.c.partner == pid, member.c.is_deleted.is_(False))).scalars())
+    return next((p for p in laddered if p.name in names), laddered[0])
+
+
 def refresh_segments(
     conn: Connection, spec: ProgramsSpec, now: datetime,
     partner_ids: Collection[int] | None = None, *, fiscal_year_start_month: int = 1,
@@ -271,8 +285,9 @@ def refresh_segments(
     Also enrols partners in ``enrol: auto`` tracks newly open to them. Returns the events and,
     per partner, segments whose predicate failed on its values.
     """
-    facts = facts_for_partners(conn, spec, now.date(), partner_ids,
-                               fiscal_year_start_month=fiscal_year_start_month)
+    with bulk_build():  # every partner at a backfill: no collector passes while building
+        facts = facts_for_partners(conn, spec, now.date(), partner_ids,
+                                   fiscal_year_start_month=fiscal_year_start_month)
     events: list[SegmentEvent] = []
     errors: dict[int, dict[str, str]] = {}
     for pid, f in facts.items():

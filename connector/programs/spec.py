@@ -83,6 +83,7 @@ class Segment:
     description: str = ""
     program: Any = field(default=None, compare=False, repr=False)  # compiled cel.Program
     refs: frozenset[str] = frozenset()  # the partner facts it reads
+    predicate: Any = field(default=None, compare=False, repr=False)  # celexpr.Predicate
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 For each batch, in one transaction with its offset (invariant 2): a certification recorded in
 Salesforce completes the matching certification steps; every partner a change touches gets its
 segments recomputed (entries and exits are logged as ``segment_entered``/``segment_left``
-partner entries, which triggers watch) and its ladder applied (an upgrade at once, a downgrade
-through ``set_tier``'s grace period). Writes to Salesforce are queued in the outbox.
+partner entries, which triggers watch) and its ladder applied upwards only: an upgrade lands at
+once, a downgrade waits for the quarterly tier review (the ``review_tier`` action of the
+built-in ``quarterly-tier-review`` rule). Writes to Salesforce are queued in the outbox.
 """
 
 from __future__ import annotations
@@ -15,20 +16,23 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from connector.mapping.spec import MappingSpec
 from connector.outbox.items import OutboxWrite, enqueue
 from connector.programs.evaluate import tier_for
 from connector.programs.facts import facts_for_partners
 from connector.programs.local import segment_diffs
-from connector.programs.operations import complete_step, refresh_segments, writes_for_changes
-from connector.programs.spec import ProgramSpec, ProgramsSpec
-from connector.store.models import entity_table
+from connector.programs.operations import (
+    complete_step,
+    ladder_program,
+    refresh_segments,
+    writes_for_changes,
+)
+from connector.programs.spec import ProgramsSpec
 from connector.store.stream import ChangeEvent, append_changes, commit_offset, read_changes
 from connector.store.types import utcnow
-from connector.triggers.actions import EXECUTORS, ActionEnv, ActionFailed
-from connector.triggers.engine import PlannedAction
+from connector.triggers.actions import ActionEnv, ActionFailed, set_level_now
 from connector.triggers.spec import TriggerSettings
 
 __all__ = ["CONSUMER", "ProgramsReport", "ProgramsStage", "run_programs"]
@@ -64,18 +68,6 @@ def _partner_of(event: ChangeEvent) -> int | None:
     return None
 
 
-def _ladder_program(conn: Connection, spec: ProgramsSpec, pid: int) -> ProgramSpec | None:
-    """The program whose ladder sets ``pid``'s tier: its membership's, else the first."""
-    laddered = [p for p in spec.programs.values() if p.ladder is not None]
-    if not laddered:
-        return None
-    member, program = entity_table("membership"), entity_table("program")
-    names = set(conn.execute(
-        select(program.c.name).select_from(member.join(program, program.c.id == member.c.program))
-        .where(member.c.partner == pid, member.c.is_deleted.is_(False))).scalars())
-    return next((p for p in laddered if p.name in names), laddered[0])
-
-
 def _apply_ladders(
     conn: Connection, mapping: MappingSpec, spec: ProgramsSpec, pids: set[int], now: datetime,
     seq: int, report: ProgramsReport, fiscal_year_start_month: int,
@@ -84,16 +76,19 @@ def _apply_ladders(
     facts = facts_for_partners(conn, spec, now.date(), pids,
                                fiscal_year_start_month=fiscal_year_start_month)
     for pid, f in facts.items():
-        prog = _ladder_program(conn, spec, pid)
+        prog = ladder_program(conn, spec, pid)
         if prog is None or prog.ladder is None:
             continue
         tier = tier_for(prog.ladder, f)
-        if tier.level is None or tier.level == (f.get("tier") or None):
+        if tier.level is None:
             continue
         env = ActionEnv(conn, mapping, TriggerSettings(), now, f"ladder:{prog.id}", "partner",
                         pid, f.get("sf_id"), {}, f"ladder|{prog.id}|{pid}|{tier.level}|{seq}")
         try:
-            result = EXECUTORS["set_tier"](env, PlannedAction("set_tier", {"level": tier.level}))
+            # between reviews a ladder only moves partners up: a downgrade waits for the
+            # quarterly tier review (review_tier), so a dip mid-quarter costs no tier
+            result = set_level_now(env, tier.level, f"ladder {prog.id}: {tier.why()}",
+                                   only_up=True)
         except ActionFailed:
             report.tier_errors += 1  # no such level in the store (yet): next change retries
             continue

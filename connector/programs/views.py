@@ -10,17 +10,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-import cel
 from sqlalchemy import Connection, func, select
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import did_you_mean
-from connector.programs.celexpr import (
-    CEL_FUNCTIONS,
-    CelCheckError,
-    compile_predicate,
-    referenced_facts,
-)
+from connector.programs.celexpr import CelCheckError, evaluate_many, prepare_predicate
 from connector.programs.evaluate import (
     TierResult,
     eligible_incentives,
@@ -33,6 +27,7 @@ from connector.programs.facts import (
     COMPLETION,
     LEDGER,
     MEMBERSHIP,
+    bulk_build,
     completed_steps,
     facts_for_partners,
 )
@@ -176,32 +171,20 @@ def segment_preview(
                           "preview a new one)")
     source = when if when is not None else spec.segments[name].when
     try:
-        program = compile_predicate(source)
+        pred = prepare_predicate(source)  # compiled once for every partner
     except CelCheckError as err:
         raise ConfigError([ConfigProblem("--when", 1, 1, str(err))]) from None
     members = set(conn.execute(select(MEMBERSHIP.c.partner_id).where(
         MEMBERSHIP.c.segment == name, MEMBERSHIP.c.left_at.is_(None))).scalars())
-    refs = sorted(referenced_facts(source))
-    facts = facts_for_partners(conn, spec, now.date(), needed={"name", *refs})
-    ctx = cel.Context(functions=CEL_FUNCTIONS)
+    with bulk_build():  # 10,000 small maps: no garbage collection passes while they are built
+        facts = facts_for_partners(conn, spec, now.date(), needed={"name", *pred.needs})
+        results = evaluate_many(pred, facts)
     would: set[int] = set()
     errors: dict[int, str] = {}
-    seen: dict[Any, Any] = {}  # partners with the same scalar values get the same answer
-    for pid, f in facts.items():
-        values = {k: f.get(k) for k in refs}
-        scalar = not any(isinstance(v, (list, dict)) for v in values.values())
-        key = tuple(values.values()) if scalar else pid
-        if key not in seen:
-            ctx.add_variable("partner", values)
-            try:
-                seen[key] = program.execute(ctx)
-            except Exception as err:  # one partner's values must not stop the preview
-                seen[key] = err
-        result = seen[key]
+    for pid, result in results.items():
         if isinstance(result, Exception):
             errors[pid] = str(result).split("\n", 1)[0]
-            continue
-        if result is True:
+        elif result is True:
             would.add(pid)
         elif not isinstance(result, bool):
             raise ConfigError([ConfigProblem("--when", 1, 1, (

@@ -3,22 +3,44 @@
 ``load_triggers`` reads triggers.yaml (checked against mapping.yaml); ``run_triggers`` consumes
 the change log; ``run_scheduled`` / ``run_scheduled_rule`` run cron rules; ``TriggersStage`` is
 the step ``sync`` runs after inbound; ``rule_stats`` feeds ``status``.
+
+The names below are imported on first use (PEP 562): a module that needs one part, such as
+``connector.triggers.facts``, does not pull in the consumer, the outbox and the Salesforce
+client with it (`partner eligible` and `segments preview` start faster).
 """
 
-from connector.triggers.audit import read_log, rule_stats
-from connector.triggers.backtest import backtest, try_record
-from connector.triggers.consumer import CONSUMER, TriggersReport, run_triggers
-from connector.triggers.facts import PARTNER_FACTS, FactRegistry
-from connector.triggers.loader import load_triggers, loads_triggers
-from connector.triggers.scheduled import (
-    last_slot,
-    run_scheduled,
-    run_scheduled_for,
-    run_scheduled_rule,
-    scheduled_jobs,
-)
-from connector.triggers.spec import Rule, RuleSet, TriggerSettings
-from connector.triggers.stage import TriggersStage
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connector.triggers.audit import read_log, rule_stats
+    from connector.triggers.backtest import backtest, try_record
+    from connector.triggers.consumer import CONSUMER, TriggersReport, run_triggers
+    from connector.triggers.facts import PARTNER_FACTS, FactRegistry
+    from connector.triggers.loader import load_triggers, loads_triggers
+    from connector.triggers.scheduled import (
+        last_slot,
+        run_scheduled,
+        run_scheduled_for,
+        run_scheduled_rule,
+        scheduled_jobs,
+    )
+    from connector.triggers.spec import Rule, RuleSet, TriggerSettings
+    from connector.triggers.stage import TriggersStage
+
+_HOME = {
+    "read_log": "audit", "rule_stats": "audit",
+    "backtest": "backtest", "try_record": "backtest",
+    "CONSUMER": "consumer", "TriggersReport": "consumer", "run_triggers": "consumer",
+    "PARTNER_FACTS": "facts", "FactRegistry": "facts",
+    "load_triggers": "loader", "loads_triggers": "loader",
+    "last_slot": "scheduled", "run_scheduled": "scheduled", "run_scheduled_for": "scheduled",
+    "run_scheduled_rule": "scheduled", "scheduled_jobs": "scheduled",
+    "Rule": "spec", "RuleSet": "spec", "TriggerSettings": "spec",
+    "TriggersStage": "stage",
+}
 
 __all__ = [
     "CONSUMER",
@@ -42,3 +64,12 @@ __all__ = [
     "scheduled_jobs",
     "try_record",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

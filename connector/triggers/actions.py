@@ -35,7 +35,9 @@ __all__ = [
     "ActionFailed",
     "ActionResult",
     "apply_due_pending",
+    "review_tier_without_programs",
     "run_action",
+    "set_level_now",
 ]
 
 FIRING: Table = TriggerFiring.__table__  # type: ignore[attr-defined]
@@ -237,6 +239,42 @@ def _set_tier(env: ActionEnv, action: PlannedAction) -> ActionResult:
     return ActionResult(action.name, "done", f"{was} -> {wanted}", writes, partner_changed=True)
 
 
+def set_level_now(
+    env: ActionEnv, wanted: str, why: str, name: str = "set_tier", *, only_up: bool = False
+) -> ActionResult:
+    """Set the partner's tier to ``wanted`` at once, with no grace period: up or down (the
+    quarterly tier review's verdict), or with ``only_up`` up only (a ladder between reviews).
+    The current tier is the membership's level, else the level named by the partner's tier
+    mirror. A pending downgrade is replaced. ``why`` is the detail."""
+    partner = _partner(env)
+    member = _membership(env, partner["id"])
+    program = member.get("program") if member else None
+    level = _level_named(env, wanted, program)
+    if level is None:
+        raise ActionFailed(f"{name}: no level named '{wanted}' in the partner's program")
+    current = None
+    if member is not None and member.get("level") is not None:
+        current = _row(env.conn, "level", member["level"])
+    elif partner.get("tier"):
+        current = _level_named(env, str(partner["tier"]), program)
+    if current is not None and current["id"] == level["id"]:
+        if not only_up:
+            env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
+        return ActionResult(name, "skipped", f"stays {wanted}: {why}")
+    if only_up and current is not None and \
+            float(current.get("rank") or 0) >= float(level.get("rank") or 0):
+        return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}")
+    writes = _apply_tier(env, partner, member, level)
+    was = current["name"] if current else "no level"
+    return ActionResult(name, "done", f"{was} -> {wanted}: {why}", writes,
+                        partner_changed=True)
+
+
+def review_tier_without_programs(env: ActionEnv, action: PlannedAction) -> ActionResult:
+    """Without programs.yaml there is no ladder to review against (programs replaces this)."""
+    return ActionResult(action.name, "skipped", "no programs.yaml: no tier ladder to review")
+
+
 def apply_due_pending(
     conn: Connection, spec: MappingSpec, settings: TriggerSettings, now: datetime
 ) -> list[tuple[str, dict[str, Any], ActionResult]]:
@@ -410,6 +448,7 @@ EXECUTORS: dict[str, Executor] = {
     "reject_registration": _registration,
     "route_for_review": _registration,
     "set_tier": _set_tier,
+    "review_tier": review_tier_without_programs,
     "allocate_mdf": _allocate_mdf,
     "approve_mdf_request": _approve_mdf_request,
     "award_points": _award_points,

@@ -19,6 +19,7 @@ __all__ = [
     "CreateTask",
     "Notify",
     "RegistrationDecision",
+    "ReviewTier",
     "SetField",
     "SetTier",
 ]
@@ -34,6 +35,14 @@ class SetTier(_Params):
     """``set_tier: {level: Gold}``: upgrade at once; a downgrade waits the grace period."""
 
     level: str
+
+
+class ReviewTier(_Params):
+    """``review_tier: {}``: the partner's program ladder (programs.yaml) sets its tier, up or
+    down, at once, with why (the built-in quarterly review)."""
+
+    program: str | None = None  # a program id of programs.yaml; default: the membership's
+    reason: str = "quarterly tier review"
 
 
 class AllocateMdf(_Params):
@@ -121,6 +130,7 @@ ACTIONS: dict[str, ActionDef] = {
     d.name: d
     for d in (
         ActionDef("set_tier", SetTier),
+        ActionDef("review_tier", ReviewTier, entities=("partner",)),
         ActionDef("allocate_mdf", AllocateMdf, {"amount": "number"}),
         ActionDef("approve_registration", RegistrationDecision, entities=_REG),
         ActionDef("reject_registration", RegistrationDecision, entities=_REG),

@@ -65,6 +65,8 @@ class FactRegistry:
     facts: dict[str, Fact] = field(default_factory=dict)
     # CEL functions rules may call, e.g. partner.certifications_in('cloud') (receiver first)
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # segment names a rule's ``segment:`` may watch (programs.yaml's); None: not checked
+    segments: frozenset[str] | None = None
 
     def register(
         self, name: str, type_: str, description: str = "", *, sample: Any = None

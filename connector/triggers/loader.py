@@ -231,6 +231,13 @@ class _Builder:
         if not watches:
             self.problem((*path, "segment"), "segment: only applies to on: [segment_entered, "
                                              "segment_left]")
+        known = self.facts.segments
+        if known is not None and segment not in known:
+            names = sorted(known)
+            self.problem((*path, "segment"), f"unknown segment '{segment}' (programs.yaml has: "
+                                             f"{', '.join(names) or 'none'})"
+                         + did_you_mean(segment, names))
+            return None
         return segment
 
     def _id(self, raw: dict[str, Any], path: PathKey, seen: dict[str, int]) -> str | None:

@@ -112,7 +112,7 @@ def test_entity_accessors(default_spec: MappingSpec) -> None:
     partner = default_spec.entities["partner"]
     assert partner.inbound_fields() == [
         "Name", "IsPartner", "Partner_Status__c", "Agreement_Signed_Date__c",
-        "Channel_Manager__c", "Website",
+        "Channel_Manager__c", "Website", "Partner_Type__c", "BillingCountry", "Industry",
     ]
     assert partner.outbound_fields() == [
         "Partner_Status__c", "Certifications__c", "Partner_Points__c", "Partner_Tier__c",

@@ -38,7 +38,7 @@ entities:
     sobject: Account
     fields:
       name: Name
-      industry: Industry
+      account_type: Type
       founded: {crm: Founded__c, type: date}
   contact:
     sobject: Contact

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, insert
 
 from connector.programs import ProgramsSpec, load_programs
-from connector.store.models import entity_table
+from connector.store.models import column_types, entity_table
 
 from dbfixtures import db_kind, engine
 
@@ -30,7 +30,9 @@ def _triggers_registries_restored() -> Iterator[None]:
 
     saved = (dict(PARTNER_FACTS.facts), dict(PARTNER_FACTS.functions), dict(ACTIONS),
              dict(EXECUTORS))
+    segments = PARTNER_FACTS.segments
     yield
+    PARTNER_FACTS.segments = segments
     for target, copy in zip((PARTNER_FACTS.facts, PARTNER_FACTS.functions, ACTIONS, EXECUTORS),
                             saved, strict=True):
         target.clear()
@@ -44,11 +46,15 @@ def default_spec() -> ProgramsSpec:
 
 
 def add_partner(conn: Connection, name: str, **extra: Any) -> int:
-    """Insert a partner row (type/country/industry go to ``extra`` as the mapping keeps them)."""
+    """Insert a partner row: columns (partner_type, billing_country, industry, ...) as columns,
+    any other keyword in ``extra`` as a field mapping.yaml adds would be kept."""
     table = entity_table("partner")
     values: dict[str, Any] = {"name": name, "status": extra.pop("status", "Active"),
                               "sf_id": extra.pop("sf_id", None), "is_deleted": False,
                               "created_at": NOW, "updated_at": NOW}
+    for column in column_types("partner"):
+        if column in extra:
+            values[column] = extra.pop(column)
     if extra:
         values["extra"] = extra
     return int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])

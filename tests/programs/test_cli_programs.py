@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connector.cli import main
 from connector.cli.config_cmds import write_defaults
+from connector.programs.facts import ENROLMENT, LEDGER
+from connector.service import open_runtime, run_lock
 from connector.store import make_engine, migrate
 from connector.store.stream import CHANGE_LOG
 
@@ -146,3 +151,107 @@ def test_programs_show_lists_tracks_ladders_and_incentives(config: Path) -> None
     assert res.returncode == 0, res.stderr
     for word in ("reseller-onboarding", "cloud-sales", "emerging-markets", "cloud-launch-mdf"):
         assert word in res.stdout
+
+
+LOCKED = re.compile(
+    r"^error: another run \(sync\) holds the store since "
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, pid (\d+); wait for it to finish or pass --wait\n$"
+)
+RECORDS = (
+    ("record", "step-complete", "Acme Cloud", "cloud-fundamentals"),
+    ("record", "points", "Acme Cloud", "50", "--reason", "Launch"),
+    ("record", "enroll", "Acme Cloud", "cloud-sales"),
+)
+
+
+def _ledger_and_enrolments(config: Path) -> tuple[int, int]:
+    engine = make_engine(f"sqlite:///{config.parent / 'prm.db'}")
+    with engine.connect() as conn:
+        counts = (conn.execute(select(func.count()).select_from(LEDGER)).scalar_one(),
+                  conn.execute(select(func.count()).select_from(ENROLMENT)).scalar_one())
+    engine.dispose()
+    return counts
+
+
+@pytest.mark.parametrize("args", RECORDS, ids=[a[1] for a in RECORDS])
+def test_record_commands_exit_1_at_once_on_a_locked_store_naming_the_holder(
+    config: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]
+) -> None:
+    """While a sync holds the store's run lock, a person's edit is refused with the same
+    one-line message sync gives (holder, since, pid) and changes nothing."""
+    before = _ledger_and_enrolments(config)
+    rt = open_runtime(config)
+    try:
+        with run_lock(rt, "sync"):
+            code, out, err = _run(capsys, *args, "-c", str(config))
+    finally:
+        rt.close()
+    assert code == 1 and out == ""
+    match = LOCKED.match(err)
+    assert match, err
+    assert int(match.group(1)) == os.getpid()
+    assert _ledger_and_enrolments(config) == before
+
+
+def test_record_with_wait_runs_once_the_holder_lets_go(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --wait the edit waits for the lock instead of exiting, then is recorded."""
+    rt = open_runtime(config)
+    held, release, order = threading.Event(), threading.Event(), []
+
+    def holder() -> None:
+        with run_lock(rt, "sync"):
+            held.set()
+            release.wait(30)
+            order.append("released")
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(30)
+        threading.Timer(0.5, release.set).start()
+        code, out, err = _run(capsys, "record", "points", "Acme Cloud", "50", "--reason",
+                              "Launch", "--wait", "--json", "-c", str(config))
+        order.append("recorded")
+    finally:
+        release.set()
+        thread.join(30)
+        rt.close()
+    assert code == 0, err
+    assert json.loads(out)["points"] == 50
+    assert order == ["released", "recorded"]
+
+
+SEGMENT_RULE = """\
+  - id: welcome-emea
+    entity: partner
+    on: [segment_entered]
+    segment: emea-growth
+    when: "true"
+    actions:
+      - award_points: {points: 10, reason: "Joined EMEA growth"}
+"""
+
+
+def test_check_reports_a_trigger_watching_an_unknown_segment_at_its_line(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` names the segments programs.yaml has and points at the rule's `segment:`;
+    without a programs.yaml there is nothing to check the name against."""
+    triggers = config.parent / "triggers.yaml"
+    text = triggers.read_text()
+    triggers.write_text(text + SEGMENT_RULE)
+    line = text.count("\n") + 4
+    code, _, err = _run(capsys, "check", "--offline", "-c", str(config))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{triggers}:{line}:14: unknown segment 'emea-growth' (programs.yaml has: "
+        "cloud-certified, emea-cloud-growth) (did you mean 'emea-cloud-growth'?)"]
+    triggers.write_text(text + SEGMENT_RULE.replace("emea-growth", "emea-cloud-growth"))
+    code, out, err = _run(capsys, "check", "--offline", "-c", str(config))
+    assert code == 0 and out.startswith("OK:"), err
+    (config.parent / "programs.yaml").unlink()
+    triggers.write_text(text + SEGMENT_RULE)
+    code, out, err = _run(capsys, "check", "--offline", "-c", str(config))
+    assert code == 0 and out.startswith("OK:"), err

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -21,16 +22,18 @@ from simple_salesforce import Salesforce
 from sqlalchemy import select
 
 from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.programs.facts import MEMBERSHIP, facts_for_partners
 from connector.programs.local import record_step
 from connector.programs.views import eligibility, partner_report
 from connector.service import open_runtime, sync_once
 from connector.store.models import entity_table
+from connector.store.stream import CHANGE_LOG
 from connector.store.types import utcnow
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTNER = "Litware Consulting"  # demo seed: Active, Registered, no certification
+PARTNER = "Litware Consulting"  # demo seed: Active, Registered, a Reseller, no certification
 TRIGGERS = """\
 triggers:
   - id: welcome-cloud-certified
@@ -90,7 +93,8 @@ def test_a_partner_completes_a_track_enters_a_segment_and_moves_up_a_tier(
         pid, sf_id = conn.execute(select(partner.c.id, partner.c.sf_id).where(
             partner.c.name == PARTNER)).one()
         before = eligibility(conn, rt.programs, pid, utcnow())
-    assert [i["incentive"] for i in before["incentives"]] == []
+    # a Reseller (Partner_Type__c read by the sync) may see the first-deal spiff, nothing else
+    assert [i["incentive"] for i in before["incentives"]] == ["first-deal-spiff"]
 
     # out of order: the architect certification needs the fundamentals first
     with rt.engine.connect() as conn:
@@ -141,3 +145,81 @@ def test_a_partner_completes_a_track_enters_a_segment_and_moves_up_a_tier(
         f"WHERE Partner__c = '{sf_id}' ORDER BY Name")["records"]
     assert [c["Name"] for c in certs] == ["Cloud Architect", "Cloud Fundamentals"]
     assert certs[1]["PRM_Key__c"].startswith("PRM-CERT-")
+
+
+SEGMENT = """\
+  emea-resellers:
+    description: Resellers and distributors in three EMEA countries.
+    when: >
+      partner.country in ['United Kingdom', 'Germany', 'France']
+      && partner.type in ['Reseller', 'Distributor']
+"""
+
+
+def test_a_sync_cycle_reads_type_country_and_industry_and_a_segment_uses_them(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Partner_Type__c, BillingCountry and Industry land in the store's columns; a segment on
+    partner.country and partner.type holds exactly the partners the org's values put in it,
+    and a country edited in Salesforce moves a partner into it on the next cycle."""
+    user = emulator.users["integration"]
+    env = {
+        "PRM_SF_LOGIN_URL": emulator.login_url, "PRM_SF_USERNAME": user["username"],
+        "PRM_SF_PASSWORD": user["password"], "PRM_SF_CLIENT_ID": emulator.client_id,
+        "PRM_SF_CLIENT_SECRET": emulator.client_secret, "PRM_SF_CA_BUNDLE": emulator.ca_bundle,
+        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+    }
+    cfg = _config(tmp_path)
+    programs = tmp_path / "programs.yaml"
+    programs.write_text(programs.read_text().replace("segments:\n", "segments:\n" + SEGMENT, 1))
+    rt = open_runtime(cfg, env=env)
+    assert rt.programs is not None and "emea-resellers" in rt.programs.segments
+    admin = _client(emulator, "admin")
+    org = {r["Id"]: (r["Partner_Type__c"], r["BillingCountry"], r["Industry"])
+           for r in admin.query_all("SELECT Id, Partner_Type__c, BillingCountry, Industry "
+                                    "FROM Account WHERE IsPartner = true")["records"]}
+    assert len({t for t, _, _ in org.values()}) >= 4  # the seed spreads the values
+
+    def expected() -> set[str]:
+        return {sf for sf, (t, c, _) in org.items()
+                if c in ("United Kingdom", "Germany", "France") and t in ("Reseller",
+                                                                          "Distributor")}
+
+    def members(conn: Any) -> set[str]:
+        partner = entity_table("partner")
+        return set(conn.execute(
+            select(partner.c.sf_id).select_from(MEMBERSHIP.join(
+                partner, partner.c.id == MEMBERSHIP.c.partner_id))
+            .where(MEMBERSHIP.c.segment == "emea-resellers",
+                   MEMBERSHIP.c.left_at.is_(None))).scalars())
+
+    try:
+        sync_once(rt)
+        partner = entity_table("partner")
+        with rt.engine.connect() as conn:
+            stored = {sf: (t, c, i) for sf, t, c, i in conn.execute(select(
+                partner.c.sf_id, partner.c.partner_type, partner.c.billing_country,
+                partner.c.industry))}
+            assert stored == org
+            assert members(conn) == expected() != set()
+            facts = facts_for_partners(conn, rt.programs, utcnow().date())
+            by_sf = {f["sf_id"]: f for f in facts.values()}
+            assert {sf: (f["type"], f["country"], f["industry"])
+                    for sf, f in by_sf.items()} == org
+
+        # a reseller outside EMEA moves to Germany in Salesforce: the next cycle puts it in
+        mover = next(sf for sf, (t, c, _) in org.items()
+                     if t == "Reseller" and c not in ("United Kingdom", "Germany", "France"))
+        admin.Account.update(mover, {"BillingCountry": "Germany"})
+        org[mover] = (org[mover][0], "Germany", org[mover][2])
+        time.sleep(1.5)  # past the signpost skew
+        run = sync_once(rt)
+        assert run.stages["programs"]["segment_events"] == 1
+        with rt.engine.connect() as conn:
+            assert mover in members(conn) and members(conn) == expected()
+            entered = conn.execute(select(CHANGE_LOG.c.sf_id, CHANGE_LOG.c.new).where(
+                CHANGE_LOG.c.op == "segment_entered")).all()
+        assert [(sf, new["segment"]) for sf, new in entered
+                if new["segment"] == "emea-resellers"][-1] == (mover, "emea-resellers")
+    finally:
+        rt.close()

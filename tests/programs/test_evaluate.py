@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from connector.programs import ProgramsSpec, loads_programs
-from connector.programs.celexpr import sample_partner
+from connector.programs.celexpr import (
+    compile_predicate,
+    evaluate_many,
+    evaluate_predicate,
+    prepare_predicate,
+    sample_partner,
+)
 from connector.programs.evaluate import (
     blocked_reason,
     eligible_incentives,
@@ -135,3 +143,49 @@ def test_incentives_need_their_segment_and_tier(default_spec: ProgramsSpec) -> N
     assert not got2["cloud-launch-mdf"].eligible
     assert "below Silver" in got2["cloud-launch-mdf"].why
     assert not got2["first-deal-spiff"].eligible
+
+
+PARTNERS: dict[int, dict[str, Any]] = {
+    1: {"country": "Germany", "closed_won_trailing_4q": 300000.0, "name": "partner 1",
+        "track_certifications": {"cloud-technical": 2},
+        "certification_names": ["Cloud Fundamentals", "Cloud Architect"]},
+    2: {"country": "Germany", "closed_won_trailing_4q": 300000.0, "name": "partner 2",
+        "track_certifications": {}, "certification_names": ["Cloud Architect"]},
+    3: {"country": None, "closed_won_trailing_4q": 0.0, "name": "partner 3",
+        "track_certifications": {}, "certification_names": []},
+    4: {"country": "Germany", "closed_won_trailing_4q": 300000.0, "name": "partner 4",
+        "track_certifications": {"cloud-technical": 2},
+        "certification_names": ["Cloud Fundamentals", "Cloud Architect"]},
+}
+
+
+@pytest.mark.parametrize("source", [
+    "partner.country in ['Germany'] && partner.certifications_in('cloud') >= 2",
+    'partner.certifications_in("cloud-technical") >= 2 && partner.certifications_in("cloud") > 0',
+    "partner.certifications_in(partner.name) == 0 && partner.certifications_in('cloud') >= 1",
+    "partner.name != \"partner.certifications_in('cloud')\" && partner.country.startsWith('G')",
+])
+def test_a_prepared_predicate_gives_what_plain_evaluation_gives(source: str) -> None:
+    """Literal certifications_in calls computed beforehand, equal partners evaluated once, a
+    call inside a string left as text, a partner whose values raise reported on its own: the
+    same answer per partner as evaluating the expression on each partner's full facts."""
+    pred = prepare_predicate(source)
+    program = compile_predicate(source)
+    got = evaluate_many(pred, PARTNERS)
+    for pid, partner in PARTNERS.items():
+        try:
+            want: Any = evaluate_predicate(program, partner)
+        except Exception as err:  # the CEL runtime error this partner's values raise
+            want = type(err)
+        assert (type(got[pid]) if isinstance(got[pid], Exception) else got[pid]) == want, pid
+
+
+def test_literal_calls_become_scalars_so_cel_reads_no_list() -> None:
+    """The default EMEA segment reads the country, revenue and one number per partner."""
+    pred = prepare_predicate(
+        "partner.country in ['Germany'] && partner.certifications_in('cloud') >= 2"
+        " && partner.certifications_in('cloud') < 5")
+    assert pred.calls == (("_ci0", "cloud"),)
+    assert pred.refs == ("country",)
+    assert pred.inputs(PARTNERS[2]) == {"country": "Germany", "_ci0": 1}
+    assert {"track_certifications", "certification_names"} <= pred.needs

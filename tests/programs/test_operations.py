@@ -148,3 +148,18 @@ def test_the_balance_is_always_the_ledger_sum(
         assert points_balance(conn, pid) == ledger
         assert float(mirror or 0) == float(ledger)
         assert partner_facts(conn, pid, lambda: NOW, spec=default_spec)["points"] == ledger
+
+
+def test_type_country_and_industry_come_from_the_columns_else_from_extra(
+    engine: Engine, default_spec: ProgramsSpec
+) -> None:
+    """The default mapping's columns win; a mapping that keeps them under other local names
+    (in the row's extra JSON) still gives the facts."""
+    with engine.begin() as conn:
+        cols = add_partner(conn, "Columns", partner_type="MSP", billing_country="Germany",
+                           industry="Finance", country="France")
+        extra = add_partner(conn, "Extra", type="Referral", country="Brazil")
+        facts = {pid: partner_facts(conn, pid, lambda: NOW, spec=default_spec)
+                 for pid in (cols, extra)}
+    assert [(f["type"], f["country"], f["industry"]) for f in facts.values()] == [
+        ("MSP", "Germany", "Finance"), ("Referral", "Brazil", None)]

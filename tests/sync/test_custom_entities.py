@@ -2,7 +2,7 @@
 
 The real CLI against the emulator over HTTPS, on SQLite and PostgreSQL. The emulator's org has
 no unmapped custom field, so the new fields on existing objects are standard ones the default
-mapping leaves out (Account.Industry, Opportunity.Probability); they take the same path.
+mapping leaves out (Account.Type, Opportunity.Probability); they take the same path.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _admin_mapping(cfg: Path) -> Path:
     mapping = cfg / "mapping.yaml"
     text = mapping.read_text()
     text = text.replace("      website: Website\n",
-                        "      website: Website\n      industry: Industry\n", 1)
+                        "      website: Website\n      account_type: Type\n", 1)
     text = text.replace("      is_won:     {crm: IsWon, type: bool}\n",
                         "      is_won:     {crm: IsWon, type: bool}\n"
                         "      probability: {crm: Probability, type: float}\n", 1)
@@ -74,7 +74,7 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
 
     admin = admin_sf(emulator)
     partners = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 2")["records"]
-    admin.Account.update(partners[0]["Id"], {"Industry": "Technology"})
+    admin.Account.update(partners[0]["Id"], {"Type": "Technology Partner"})
     made = [
         admin.Contact.create({"FirstName": f"Pat{i}", "LastName": f"Partner{i}",
                               "Email": f"pat{i}@partner.example",
@@ -110,8 +110,8 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
     assert cells[made[5]]["last_name"] == "'=HYPERLINK(\"http://x\")"
     partners_out = _cli(emulator, url, tmp_path, "export", "partner")
     exported_partners = map(json.loads, partners_out.stdout.splitlines())
-    industry = {r["sf_id"]: r["industry"] for r in exported_partners}
-    assert industry[partners[0]["Id"]] == "Technology"
+    account_type = {r["sf_id"]: r["account_type"] for r in exported_partners}
+    assert account_type[partners[0]["Id"]] == "Technology Partner"
 
     status = _cli(emulator, url, tmp_path, "status", "--json")
     assert status.returncode == 0, status.stderr
