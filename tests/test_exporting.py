@@ -17,6 +17,8 @@ from connector.cli.config_cmds import write_defaults
 from connector.exporting import FORMULA_TRIGGERS, csv_cell, csv_row, neutralise
 from connector.store import make_engine, migrate, repo
 
+from clirunner import CliResult, invoke
+
 TOLERANT = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SF_ENV = {
     "PRM_SF_LOGIN_URL": "https://login.example.com",
@@ -46,7 +48,13 @@ def test_csv_cells_quote_only_text_and_raw_keeps_it() -> None:
     assert csv_row(row, raw=True)["name"] == "=cmd|' /C calc'!A0"
 
 
+def _invoke(cfg: Path, url: str, *args: str) -> CliResult:
+    env: dict[str, str | None] = {"PRM_CONFIG": None, **SF_ENV, "PRM_DATABASE_URL": url}
+    return invoke("-c", str(cfg / "connector.yaml"), *args, env=env)
+
+
 def _run(cfg: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """In a new process: everything the process prints is checked for the secret."""
     env = {k: v for k, v in os.environ.items() if k != "PRM_CONFIG"}
     env.update(SF_ENV, PRM_DATABASE_URL=url)
     return subprocess.run(
@@ -68,11 +76,11 @@ def test_export_csv_neutralises_partner_entered_formulas_and_raw_opts_out(tmp_pa
             repo.RecordRow("001000000000002AAA", {"name": "-10+20", "status": "Active"}),
         ])
     eng.dispose()
-    safe = _run(tmp_path / "cfg", url, "export", "partner", "--format", "csv")
-    assert safe.returncode == 0, safe.stderr
+    safe = _invoke(tmp_path / "cfg", url, "export", "partner", "--format", "csv")
+    assert safe.exit_code == 0, safe.stderr
     rows = list(csv.DictReader(io.StringIO(safe.stdout)))
     assert [r["name"] for r in rows] == ["'" + evil, "'-10+20"]
-    raw = _run(tmp_path / "cfg", url, "export", "partner", "--format", "csv", "--raw")
+    raw = _invoke(tmp_path / "cfg", url, "export", "partner", "--format", "csv", "--raw")
     assert [r["name"] for r in csv.DictReader(io.StringIO(raw.stdout))] == [evil, "-10+20"]
 
 
