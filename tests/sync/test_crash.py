@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from procs import start_cli
 from simple_salesforce import Salesforce
 from sqlalchemy import Engine, Table, func, select
 
@@ -46,24 +45,21 @@ def _sync(
     """Run `sync --once` in a child process. With ``kill_at``, SIGKILL it once the change log
     holds ``kill_at`` entries, after a random few milliseconds more, so the kill lands while
     the next page is being fetched, applied or committed; returns the exit code."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connector", "sync", "--once", "--json", "-c", str(cfg)],
+    proc = start_cli(
+        ["sync", "--once", "--json", "-c", str(cfg)],
         env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        folder=cfg.parent,
     )
     if kill_at is None:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err.decode()
-        return proc.returncode
+        code = proc.wait(300)
+        assert code == 0, proc.stderr
+        return code
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline and _logged(engine) < kill_at:
         time.sleep(0.005)
     time.sleep(rng.uniform(0, 0.03))
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    return proc.returncode
+    proc.kill()
+    return proc.wait()
 
 
 def _each_change_logged_once(engine: Engine, edited: set[str]) -> None:
