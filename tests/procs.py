@@ -31,7 +31,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Child", "start", "start_cli"]
+__all__ = ["Child", "ready", "start", "start_cli"]
 
 # Imported once by the server; children inherit them already imported.
 _PRELOAD = [
@@ -129,6 +129,14 @@ class Child:
                 return predicate(self.stderr)
             time.sleep(0.02)
         return predicate(self.stderr)
+
+
+def ready() -> None:
+    """Start the server now (it starts with the first child otherwise): for a test that times
+    how long a child takes."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 def start(
