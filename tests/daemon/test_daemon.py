@@ -128,7 +128,7 @@ def test_sigterm_mid_cycle_exits_0_and_a_restart_converges_without_duplicates(
         params={"q": f"SELECT Id, Amount FROM Opportunity ORDER BY Id LIMIT {CHANGES}"},
     )["records"]
     assert len(opps) == CHANGES
-    emu.faults(latency_ms=300)  # slow pages, so SIGTERM lands inside the cycle
+    emu.faults(latency_ms=100)  # slow pages, so SIGTERM lands inside the cycle
     try:
         for start in range(0, CHANGES, 200):
             batch = [
@@ -157,13 +157,15 @@ def test_sigterm_mid_cycle_exits_0_and_a_restart_converges_without_duplicates(
     assert 0 < partial < CHANGES, partial
     assert first.saw("daemon.job_interrupted"), first.output()
 
-    second = DaemonProcess(config, env, poll_interval=1)
+    second = DaemonProcess(config, env, poll_interval=0.2)
     daemons.append(second)
     assert wait_for(lambda: len(_entries(engine, "deal", "updated", after)) >= CHANGES, 120), (
         second.output()
     )
     second.wait_event("daemon.sync_done")
-    time.sleep(2)  # a further cycle or two must add nothing
+    # two further cycles must add nothing
+    done = second.count("daemon.sync_done")
+    assert second.wait_event("daemon.sync_done", 60, times=done + 2), second.output()
     assert second.terminate() == 0
     updates = _entries(engine, "deal", "updated", after)
     assert len(updates) == CHANGES
