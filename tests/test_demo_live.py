@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
+
+pytestmark = pytest.mark.slow
 
 
 def _token(info: dict[str, Any]) -> tuple[str, str]:

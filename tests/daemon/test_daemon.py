@@ -17,6 +17,8 @@ from connector.store.bookkeeping import ChangeLog
 from .conftest import sf_env, write_config
 from .daemons import DaemonProcess, wait_for
 
+pytestmark = pytest.mark.slow
+
 CHANGES = 500
 
 

@@ -202,6 +202,7 @@ def test_nacked_notification_is_redelivered_with_growing_gaps_until_acked() -> N
         assert expected <= gap < expected * 1.5 + 30
 
 
+@pytest.mark.slow
 def test_never_acking_endpoint_is_dropped_after_the_configured_age() -> None:
     """A 500-answering endpoint: retried with doubling gaps capped at 2 h, dropped at 24 h."""
     org = FakeOrg()

@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from procs import Child, ready, start_cli
 from sqlalchemy import Engine, Table, func, select
 
@@ -16,6 +17,8 @@ from connector.store import read_connection
 from connector.store.bookkeeping import ChangeLog, Snapshot, SyncRun
 
 from .conftest import sf_env, write_config
+
+pytestmark = pytest.mark.slow
 
 LOCKED = re.compile(
     r"^error: another run \(sync\) holds the store since "
