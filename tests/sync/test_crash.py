@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 CHANGE_LOG: Table = ChangeLog.__table__  # type: ignore[attr-defined]
 SNAPSHOT: Table = Snapshot.__table__  # type: ignore[attr-defined]
-RECORDS = 4000  # extra opportunities: ~20 backfill pages of deals
+RECORDS = 2400  # extra opportunities: a dozen backfill pages of deals
 EDITS = 600  # opportunities edited per incremental round: three pages
 
 
@@ -113,14 +113,14 @@ def _edit_round(admin: Salesforce, ids: list[str], rng: random.Random, tag: int)
 def test_sigkill_during_backfill_and_incremental_cycles_converges_to_the_org(
     emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
 ) -> None:
-    """Given a 4,000-record org read in 200-row pages, when `sync --once` is killed inside
+    """Given a 2,400-record org read in 200-row pages, when `sync --once` is killed inside
     the backfill three times (at seeded random points of the change log, each kill landing
     while a page is in flight) and inside two incremental cycles, and restarted, the store ends
     equal to the org and no change is logged twice."""
     engine, url = store
     rng = random.Random(20261122)
     emulator.reset(seed="demo", records=RECORDS)
-    # 200-row pages (the smallest allowed) make ~20 commits of deals alone; 10 ms per API call
+    # 200-row pages (the smallest allowed) make a dozen commits of deals alone; 10 ms per API call
     # keeps each page in flight long enough for the kill to land inside it.
     cfg = write_config(
         tmp_path, {"bulk_threshold": 100000, "page_size": 200, "signpost_skew_seconds": 0}
