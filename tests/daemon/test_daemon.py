@@ -132,7 +132,7 @@ def test_sigterm_mid_cycle_exits_0_and_a_restart_converges_without_duplicates(
         params={"q": f"SELECT Id, Amount FROM Opportunity ORDER BY Id LIMIT {CHANGES}"},
     )["records"]
     assert len(opps) == CHANGES
-    emu.faults(latency_ms=50)  # slower calls: SIGTERM lands inside the cycle
+    emu.faults(latency_ms=300)  # slow pages, so SIGTERM lands inside the cycle
     try:
         for start in range(0, CHANGES, 200):
             batch = [
