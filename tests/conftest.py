@@ -24,13 +24,26 @@ Stores (``tests/dbfixtures.py``)
 Command line (``tests/clirunner.py``)
     ``invoke(*args, env=...)`` runs ``prm-connector ARGS`` in-process (exit code, stdout,
     stderr), through ``connector.cli.main`` so exit codes and error lines are the real ones.
-    Start a subprocess only when the process is the point (signals, locks, crash, start-up).
+    Start a process only when the process is the point (signals, locks, crash, start-up).
+
+Processes (``tests/procs.py``)
+    ``start_cli(argv, env=..., folder=...)`` runs ``prm-connector ARGV`` in a real process of its
+    own, forked from a server that imported the connector once, so it starts in milliseconds
+    instead of a second; ``start(func, *args, ...)`` runs any module-level function. Use them to
+    SIGKILL a run, hold a lock from another process or run the daemon; use ``subprocess`` when
+    the interpreter's start-up (or a limit set on the process) is under test.
+
+Order
+    Tests marked ``slow`` run first (``pytest_collection_modifyitems`` below), so with
+    ``-n 2`` the two workers share the long ones and finish together; mark a test or module
+    ``slow`` when it takes seconds.
 """
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # The store fixtures, for every test (their session-scoped templates must be seen suite-wide).
@@ -46,3 +59,8 @@ _TOLERANT = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_TOLERANT)
 settings.register_profile("dev", **_TOLERANT)
 settings.load_profile(os.environ.get(PROFILE_ENV) or "ci")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, each group in collection order (a module's tests stay together)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

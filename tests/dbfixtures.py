@@ -123,11 +123,23 @@ def _signature(conn: Connection) -> str:
     return f"{columns}/{revisions}"
 
 
-_SEQUENCES_SQL = "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
-_TABLES_SQL = (
-    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-    "AND tablename <> 'alembic_version'"
-)
+# Empties the current schema in one round trip: DELETE, not TRUNCATE (on a few rows it is ten
+# times cheaper), every sequence restarted. Run with session_replication_role = replica, which
+# skips the foreign-key triggers, so the order of the tables does not matter.
+_EMPTY_SQL = """
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT tablename FROM pg_tables
+           WHERE schemaname = current_schema() AND tablename <> 'alembic_version' LOOP
+    EXECUTE format('DELETE FROM %I', r.tablename);
+  END LOOP;
+  FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() LOOP
+    PERFORM setval(format('%I', r.sequencename)::regclass, 1, false);
+  END LOOP;
+END
+$$
+"""
 
 
 @dataclass
@@ -137,6 +149,7 @@ class _PgPool:
     free: list[str] = field(default_factory=list)
     made: list[str] = field(default_factory=list)
     signature: str | None = None
+    _admin: Engine | None = None  # one pooled connection that empties schemas given back
 
     def take(self) -> str:
         if self.free:
@@ -161,34 +174,30 @@ class _PgPool:
         The new name matters: state keyed by the schema's name (the run lock's advisory key)
         that a leftover connection might still hold cannot reach the next test.
         """
-        eng = make_engine(_schema_url(schema))
+        if self._admin is None:
+            self._admin = make_engine(_pg_url())
         renamed = f"prm_test_{uuid.uuid4().hex[:12]}"
         try:
-            with eng.begin() as conn:
+            with self._admin.begin() as conn:
+                conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
                 # A process the test started and killed may still hold a lock for a moment.
                 conn.execute(text("SET LOCAL lock_timeout = '5s'"))
                 if _signature(conn) != self.signature:
                     raise LookupError("the test changed the schema")
-                tables = list(conn.execute(text(_TABLES_SQL)).scalars())
-                sequences = list(conn.execute(text(_SEQUENCES_SQL)).scalars())
-                # DELETE, not TRUNCATE: on a few rows it is ten times cheaper. Replica role
-                # skips the foreign-key triggers, so the order of the tables does not matter.
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
-                for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
-                for seq in sequences:
-                    conn.execute(text(f"SELECT setval('\"{seq}\"', 1, false)"))
+                conn.execute(text(_EMPTY_SQL))
                 conn.execute(text(f'ALTER SCHEMA "{schema}" RENAME TO "{renamed}"'))
         except Exception:
-            eng.dispose()
             self.made.remove(schema)
             drop_schema(schema)
             return
-        eng.dispose()
         self.made[self.made.index(schema)] = renamed
         self.free.append(renamed)
 
     def close(self) -> None:
+        if self._admin is not None:
+            self._admin.dispose()
+            self._admin = None
         for schema in self.made:
             drop_schema(schema)
         self.made.clear()

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
+from procs import start
+
+pytestmark = pytest.mark.slow
 
 
 def _token(info: dict[str, Any]) -> tuple[str, str]:
@@ -33,29 +35,32 @@ def _token(info: dict[str, Any]) -> tuple[str, str]:
     return body["access_token"], body["instance_url"]
 
 
+def _demo_live_in(folder: str) -> None:
+    """In the child: `prm-connector demo --live --json` run from ``folder``."""
+    from connector.cli import main
+
+    os.chdir(folder)
+    main(["demo", "--live", "--json"])
+
+
 def test_live_demo_approves_a_pushed_registration_then_stops_on_sigterm(tmp_path: Path) -> None:
     """Given `demo --live`, when the partner submits a registration, then the daemon approves
     it without waiting for a poll, and SIGTERM stops everything with exit 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connector", "demo", "--live", "--json"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # a process of its own (from the forkserver), started in the demo's folder
+    proc = start(_demo_live_in, str(tmp_path), env=env, folder=tmp_path)
     try:
         info: dict[str, Any] | None = None
-        assert proc.stdout is not None
         deadline = time.monotonic() + 300
         while info is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
+            lines = [x for x in proc.stdout.splitlines() if x.startswith('{"live"')]
+            if lines:
+                info = json.loads(lines[0])["live"]
+            elif proc.poll() is not None:
                 break
-            if line.startswith('{"live"'):
-                info = json.loads(line)["live"]
-        assert info is not None, proc.stderr.read() if proc.poll() is not None else "no live line"
+            else:
+                time.sleep(0.05)
+        assert info is not None, proc.stderr if proc.poll() is not None else "no live line"
         assert requests.get(f"{info['receiver']}/healthz", timeout=10).status_code == 200
         token, instance = _token(info)
         headers = {"Authorization": f"Bearer {token}"}
@@ -90,9 +95,5 @@ def test_live_demo_approves_a_pushed_registration_then_stops_on_sigterm(tmp_path
         assert status == "Approved"
     finally:
         proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert code == 0, proc.stderr.read() if proc.stderr else ""
+        code = proc.wait(60)
+    assert code == 0, proc.stderr

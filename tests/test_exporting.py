@@ -6,16 +6,17 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from procs import start_cli
 
 from connector.cli.config_cmds import write_defaults
 from connector.exporting import FORMULA_TRIGGERS, csv_cell, csv_row, neutralise
 from connector.store import make_engine, migrate, repo
+
+from clirunner import CliResult, invoke
 
 TOLERANT = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SF_ENV = {
@@ -46,13 +47,19 @@ def test_csv_cells_quote_only_text_and_raw_keeps_it() -> None:
     assert csv_row(row, raw=True)["name"] == "=cmd|' /C calc'!A0"
 
 
-def _run(cfg: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _invoke(cfg: Path, url: str, *args: str) -> CliResult:
+    env: dict[str, str | None] = {"PRM_CONFIG": None, **SF_ENV, "PRM_DATABASE_URL": url}
+    return invoke("-c", str(cfg / "connector.yaml"), *args, env=env)
+
+
+def _run(cfg: Path, url: str, *args: str) -> CliResult:
+    """In a process of its own (from the forkserver): everything the process writes to its
+    stdout and stderr, logging handlers included, is checked for the secret."""
     env = {k: v for k, v in os.environ.items() if k != "PRM_CONFIG"}
     env.update(SF_ENV, PRM_DATABASE_URL=url)
-    return subprocess.run(
-        [sys.executable, "-m", "connector", "-c", str(cfg / "connector.yaml"), *args],
-        capture_output=True, text=True, env=env, timeout=120,
-    )
+    child = start_cli(["-c", str(cfg / "connector.yaml"), *args], env=env, folder=cfg)
+    code = child.wait(120)
+    return CliResult(code, child.stdout, child.stderr)
 
 
 def test_export_csv_neutralises_partner_entered_formulas_and_raw_opts_out(tmp_path: Path) -> None:
@@ -68,11 +75,11 @@ def test_export_csv_neutralises_partner_entered_formulas_and_raw_opts_out(tmp_pa
             repo.RecordRow("001000000000002AAA", {"name": "-10+20", "status": "Active"}),
         ])
     eng.dispose()
-    safe = _run(tmp_path / "cfg", url, "export", "partner", "--format", "csv")
-    assert safe.returncode == 0, safe.stderr
+    safe = _invoke(tmp_path / "cfg", url, "export", "partner", "--format", "csv")
+    assert safe.exit_code == 0, safe.stderr
     rows = list(csv.DictReader(io.StringIO(safe.stdout)))
     assert [r["name"] for r in rows] == ["'" + evil, "'-10+20"]
-    raw = _run(tmp_path / "cfg", url, "export", "partner", "--format", "csv", "--raw")
+    raw = _invoke(tmp_path / "cfg", url, "export", "partner", "--format", "csv", "--raw")
     assert [r["name"] for r in csv.DictReader(io.StringIO(raw.stdout))] == [evil, "-10+20"]
 
 
@@ -81,10 +88,10 @@ def test_status_json_and_db_upgrade_print_the_store_url_redacted(tmp_path: Path)
     write_defaults(tmp_path / "cfg")
     url = f"sqlite:///{tmp_path / 'prm.db'}?password=hunter2-db-secret"
     upgrade = _run(tmp_path / "cfg", url, "db", "upgrade")
-    assert upgrade.returncode == 0, upgrade.stderr
+    assert upgrade.exit_code == 0, upgrade.stderr
     assert "hunter2-db-secret" not in upgrade.stdout + upgrade.stderr
     assert "password=***" in upgrade.stdout.replace("\n", "")
     status = _run(tmp_path / "cfg", url, "status", "--json")
-    assert status.returncode == 0, status.stderr
+    assert status.exit_code == 0, status.stderr
     assert "hunter2-db-secret" not in status.stdout + status.stderr
     assert json.loads(status.stdout)["database"].endswith("prm.db?password=***")

@@ -9,6 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import pytest
+
 from clirunner import invoke
 from test_cli import _commands
 
@@ -54,6 +56,7 @@ def test_every_prm_connector_command_in_the_readme_exists() -> None:
             assert name in known or name.split()[0] in known, line
 
 
+@pytest.mark.slow
 def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
     """`prm-connector demo` tells the whole loop: every scene's effect is read back from
     Salesforce, MDF is released once, a quiet cycle writes nothing, nothing is dead-lettered."""

@@ -1,4 +1,5 @@
-"""Run `prm-connector run` as a subprocess, as an operator would, and watch its JSON logs."""
+"""Run `prm-connector run` in a process of its own, as an operator would, and watch its JSON
+logs."""
 
 from __future__ import annotations
 
@@ -6,15 +7,13 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
+from procs import start_cli
 
 __all__ = ["DaemonProcess", "wait_for"]
 
@@ -30,15 +29,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) 
 
 
 class DaemonProcess:
-    """One daemon subprocess; its stderr JSON lines are collected as events."""
+    """One daemon in a process of its own (from the forkserver); its stderr JSON lines are
+    read as events."""
 
     def __init__(self, config: Path, env: dict[str, str], *, poll_interval: float) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
-        self.proc = subprocess.Popen(
+        self.proc = start_cli(
             [
-                sys.executable,
-                "-m",
-                "connector",
                 "-c",
                 str(config),
                 "run",
@@ -47,32 +44,39 @@ class DaemonProcess:
                 "--poll-interval",
                 str(poll_interval),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
             env={**clean, **env},
+            folder=config.parent,
         )
-        self.events: list[dict[str, Any]] = []
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
+    @property
+    def lines(self) -> list[str]:
+        """The stderr lines written so far (a partial last line is left for the next read)."""
+        text = self.proc.stderr
+        return text.splitlines(keepends=True)[: text.count("\n")]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The JSON log events written so far."""
+        out: list[dict[str, Any]] = []
+        for line in self.lines:
             with contextlib.suppress(ValueError):
-                self.events.append(json.loads(line))
+                out.append(json.loads(line))
+        return out
 
-    def saw(self, event: str) -> bool:
-        """Whether the daemon logged ``event``."""
-        return any(e.get("event") == event for e in list(self.events))
+    def saw(self, event: str, times: int = 1) -> bool:
+        """Whether the daemon logged ``event`` (at least ``times`` times)."""
+        return sum(e.get("event") == event for e in self.events) >= times
 
-    def wait_event(self, event: str, timeout: float = 60.0) -> bool:
-        """Wait until the daemon logs ``event`` (False if it exits or times out first)."""
-        return wait_for(lambda: self.saw(event) or self.proc.poll() is not None, timeout) and (
-            self.saw(event)
-        )
+    def count(self, event: str) -> int:
+        """How many times the daemon logged ``event``."""
+        return sum(e.get("event") == event for e in self.events)
+
+    def wait_event(self, event: str, timeout: float = 60.0, times: int = 1) -> bool:
+        """Wait until the daemon logs ``event`` (``times`` times); False if it exits or times
+        out first."""
+        return wait_for(
+            lambda: self.saw(event, times) or self.proc.poll() is not None, timeout
+        ) and self.saw(event, times)
 
     @property
     def url(self) -> str:
@@ -91,7 +95,6 @@ class DaemonProcess:
     def kill(self) -> None:
         """SIGKILL: no chance to clean up."""
         self.proc.kill()
-        self.proc.wait(30)
 
     def output(self) -> str:
         return "".join(self.lines[-40:])
@@ -99,4 +102,3 @@ class DaemonProcess:
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(30)

@@ -1,4 +1,7 @@
-"""`emulator serve --env-file` writes the PRM_SF_* variables: two commands to a working setup."""
+"""`emulator serve --env-file` writes the PRM_SF_* variables: two commands to a working setup.
+
+The emulator runs in a process of its own (from the forkserver); `init` and `sync --once` run
+in-process through the CLI's entry point, with only the file's variables set."""
 
 from __future__ import annotations
 
@@ -6,35 +9,24 @@ import json
 import os
 import shlex
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from test_cli import run_cli
+from procs import start_cli
+
+from .daemons import wait_for
+from clirunner import invoke
 
 
 def test_env_file_points_the_default_config_at_the_emulated_org(tmp_path: Path) -> None:
     """Given `emulator serve --env-file F`, F (mode 0600) holds the six PRM_SF_* variables,
     and `sync --once` with the default config and only those variables syncs the org."""
     env_file = tmp_path / "emulator.env"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "connector",
-            "emulator",
-            "serve",
-            "--seed",
-            "demo",
-            "--env-file",
-            str(env_file),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    proc = start_cli(
+        ["emulator", "serve", "--seed", "demo", "--env-file", str(env_file)], folder=tmp_path
     )
     try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
+        assert wait_for(lambda: "\n" in proc.stdout or proc.poll() is not None, 60)
+        info = json.loads(proc.stdout.splitlines()[0])
         assert env_file.stat().st_mode & 0o777 == 0o600
         values = dict(
             shlex.split(line)[0].split("=", 1)
@@ -51,25 +43,17 @@ def test_env_file_points_the_default_config_at_the_emulated_org(tmp_path: Path) 
         }
         assert values["PRM_SF_LOGIN_URL"] == info["login_url"]
         assert values["PRM_SF_USERNAME"] == info["users"]["integration"]["username"]
-        assert run_cli("init", str(tmp_path / "cfg")).returncode == 0
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
-        res = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "connector",
-                "-c",
-                str(tmp_path / "cfg" / "connector.yaml"),
-                "sync",
-                "--once",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            env={**clean, **values},
-            timeout=300,
+        assert invoke("init", str(tmp_path / "cfg")).exit_code == 0
+        only: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PRM_")}
+        res = invoke(
+            "-c",
+            str(tmp_path / "cfg" / "connector.yaml"),
+            "sync",
+            "--once",
+            "--json",
+            env={**only, **values},
         )
-        assert res.returncode == 0, res.stderr
+        assert res.exit_code == 0, res.stderr
         assert "partner" in res.stdout
     finally:
         proc.send_signal(signal.SIGTERM)

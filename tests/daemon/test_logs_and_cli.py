@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 from pathlib import Path
 
 import pytest
 import structlog
+from procs import start_cli
 
 from connector.logs import configure_logging
 
-from test_cli import run_cli
+from clirunner import invoke
 
 
 def test_structlog_and_stdlib_loggers_share_one_json_pipeline_that_scrubs_secrets(
@@ -42,25 +44,23 @@ def test_structlog_and_stdlib_loggers_share_one_json_pipeline_that_scrubs_secret
 
 def test_run_rejects_a_bad_listen_address_with_exit_2(tmp_path: Path) -> None:
     """--listen without a port is bad input: exit 2 before anything starts."""
-    res = run_cli("run", "--listen", "localhost", "-c", str(tmp_path / "none.yaml"))
-    assert res.returncode == 2
+    res = invoke("run", "--listen", "localhost", "-c", str(tmp_path / "none.yaml"))
+    assert res.exit_code == 2
     assert "HOST:PORT" in res.stderr
 
 
 def test_run_on_a_busy_port_exits_1_with_one_line(tmp_path: Path) -> None:
     """A port another process holds: exit 1 and a one-line reason, no traceback."""
-    assert run_cli("init", str(tmp_path)).returncode == 0
+    assert invoke("init", str(tmp_path)).exit_code == 0
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        res = run_cli(
-            "run",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "-c",
-            str(tmp_path / "connector.yaml"),
+        # the daemon in a process of its own (from the forkserver): it installs signal handlers
+        res = start_cli(
+            ["run", "--listen", f"127.0.0.1:{port}", "-c", str(tmp_path / "connector.yaml")],
             env={
+                **os.environ,
                 "PRM_SF_LOGIN_URL": "https://127.0.0.1:9",
                 "PRM_SF_USERNAME": "u@example.com",
                 "PRM_SF_PASSWORD": "pw",
@@ -68,7 +68,9 @@ def test_run_on_a_busy_port_exits_1_with_one_line(tmp_path: Path) -> None:
                 "PRM_SF_CLIENT_SECRET": "secret",
                 "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
             },
+            folder=tmp_path,
         )
-    assert res.returncode == 1, res.stderr
+        code = res.wait(120)
+    assert code == 1, res.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in res.stderr
     assert "Traceback" not in res.stderr

@@ -202,11 +202,13 @@ def test_nacked_notification_is_redelivered_with_growing_gaps_until_acked() -> N
         assert expected <= gap < expected * 1.5 + 30
 
 
+@pytest.mark.slow
 def test_never_acking_endpoint_is_dropped_after_the_configured_age() -> None:
     """A 500-answering endpoint: retried with doubling gaps capped at 2 h, dropped at 24 h."""
     org = FakeOrg()
     receiver = Receiver(nacks=None, status=500)
-    with serving(receiver) as url, dispatcher(org, time_scale=1 / 20000) as d:
+    # a simulated day in about 2 s; a send may take 45 ms of real time (1,800 simulated s)
+    with serving(receiver) as url, dispatcher(org, time_scale=1 / 40000) as d:
         d.configure("Account", url)
         org.change()
         assert d.wait_idle(timeout=20)
@@ -217,7 +219,7 @@ def test_never_acking_endpoint_is_dropped_after_the_configured_age() -> None:
     # each gap is the scheduled backoff (15 s doubling, capped at 2 h) plus the send time
     scheduled = [min(15.0 * 2**k, 7200.0) for k in range(len(gaps))]
     for gap, planned in zip(gaps, scheduled, strict=True):
-        assert planned <= gap <= planned * 1.5 + 900
+        assert planned <= gap <= planned * 1.5 + 1800
     assert scheduled[-1] == 7200.0  # reached the cap
     assert times[-1] <= 86400  # never tried past the drop age
     assert len(d.history) >= 15  # 10 doubling steps to the cap, then every 2 h

@@ -1,5 +1,9 @@
-"""Subprocess for the crash test: dispatch the outbox, SIGKILL itself right after the N-th
-Salesforce write call returns (sent, results not yet recorded). N < 0: never."""
+"""The child of the outbox crash test: dispatch the outbox, SIGKILL itself right after the N-th
+Salesforce write call returns (sent, results not yet recorded). N < 0: never.
+
+Started with ``procs.start(dispatch_then_die, config, n)``, or by hand:
+``python tests/outbox/crash_dispatch.py CONFIG N``.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,13 @@ from connector.salesforce import SalesforceClient, connect
 from connector.settings import load_settings
 from connector.store import make_engine
 
+CLAIM = 50  # records per transaction (one collection call each): many crash points
 
-def main() -> None:
-    """``crash_dispatch.py CONFIG KILL_AFTER_WRITE_CALLS``."""
-    config, kill_after = sys.argv[1], int(sys.argv[2])
+
+def dispatch_then_die(config: str, kill_after: int) -> None:
+    """Dispatch everything due; SIGKILL this process after write call ``kill_after``."""
     settings = load_settings(config)
-    settings.outbox.claim_records = 200  # one call per transaction: many crash points
+    settings.outbox.claim_records = CLAIM
     engine = make_engine(settings.database.url)
     client = connect(settings.salesforce)
     real = SalesforceClient.collection
@@ -39,4 +44,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    dispatch_then_die(sys.argv[1], int(sys.argv[2]))

@@ -1,4 +1,5 @@
-"""`outbox dispatch|list|retry|drop|conflicts` as a user runs them, against the emulator."""
+"""`outbox dispatch|list|retry|drop|conflicts` as a user runs them (in-process, through the
+CLI's entry point), against the emulator."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from connector.emulator.testing import EmulatorHandle
 from connector.outbox import OutboxWrite
 
 from .orgdata import approvals, create_registrations, org_registrations, queue
+from clirunner import invoke
 from sync.conftest import sf_env, write_config
 from sync.orgtools import admin_sf
-from test_cli import run_cli
 
 
 def test_a_dead_write_is_listed_with_its_reason_retried_after_a_fix_and_another_dropped(
@@ -36,15 +37,15 @@ def test_a_dead_write_is_listed_with_its_reason_retried_after_a_fix_and_another_
         for i in (bad, worse)
     ])
 
-    sent = run_cli("outbox", "dispatch", "--json", env=env)
-    assert sent.returncode == 0, sent.stderr
+    sent = invoke("outbox", "dispatch", "--json", env=env)
+    assert sent.exit_code == 0, sent.stderr
     assert json.loads(sent.stdout)["written"] == 1
 
-    listed = run_cli("outbox", "list", "--status", "dead", "--json", env=env)
+    listed = invoke("outbox", "list", "--status", "dead", "--json", env=env)
     dead = json.loads(listed.stdout)
     assert dead["summary"]["dead"] == 2
     assert {i["error_code"] for i in dead["items"]} == {"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"}
-    status = json.loads(run_cli("status", "--json", env=env).stdout)
+    status = json.loads(invoke("status", "--json", env=env).stdout)
     assert (status["outbox"]["dead"], status["outbox"]["done"]) == (2, 1)
     first = next(i for i in dead["items"] if i["record"] == bad)
     other = next(i for i in dead["items"] if i["record"] == worse)
@@ -59,25 +60,25 @@ def test_a_dead_write_is_listed_with_its_reason_retried_after_a_fix_and_another_
                    .mappings().one()["payload"]}
         payload["fields"] = {"Status__c": "Rejected"}
         conn.execute(update(ITEMS).where(ITEMS.c.id == first["id"]).values(payload=payload))
-    retried = run_cli("outbox", "retry", "--id", first["id"][:12], "--json", env=env)
+    retried = invoke("outbox", "retry", "--id", first["id"][:12], "--json", env=env)
     assert json.loads(retried.stdout)["retried"] == [first["id"]]
-    dropped = run_cli("outbox", "drop", other["id"], "--reason", "registration withdrawn",
+    dropped = invoke("outbox", "drop", other["id"], "--reason", "registration withdrawn",
                       env=env)
-    assert dropped.returncode == 0, dropped.stderr
-    again = run_cli("outbox", "dispatch", "--json", env=env)
+    assert dropped.exit_code == 0, dropped.stderr
+    again = invoke("outbox", "dispatch", "--json", env=env)
     assert json.loads(again.stdout)["written"] == 1
 
     org = org_registrations(admin_sf(emulator), [good, bad, worse])
     assert [org[i]["Status__c"] for i in (good, bad, worse)] == [
         "Approved", "Rejected", "Submitted"]
-    final = json.loads(run_cli("outbox", "list", "--json", env=env).stdout)
+    final = json.loads(invoke("outbox", "list", "--json", env=env).stdout)
     assert final["summary"] | {"oldest_pending": None} == {
         "pending": 0, "dead": 0, "done": 2, "dropped": 1, "oldest_pending": None,
         "conflicts": 0}
     assert next(i for i in final["items"] if i["id"] == other["id"])["reason"] == (
         "registration withdrawn")
-    assert json.loads(run_cli("outbox", "conflicts", "--json", env=env).stdout) == []
+    assert json.loads(invoke("outbox", "conflicts", "--json", env=env).stdout) == []
 
-    usage = run_cli("outbox", "retry", env=env)
-    assert usage.returncode == 2
+    usage = invoke("outbox", "retry", env=env)
+    assert usage.exit_code == 2
     assert "exactly one of --id ID or --all" in usage.stderr

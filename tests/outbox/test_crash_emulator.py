@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
+import signal
 import time
 from pathlib import Path
 
 import pytest
+from procs import start
 from sqlalchemy import Engine, select
 
 from connector.emulator.testing import EmulatorHandle
@@ -18,13 +18,13 @@ from connector.outbox import OutboxWrite
 from connector.store import read_connection
 from connector.store.bookkeeping import OutboxItem
 
+from .crash_dispatch import dispatch_then_die
 from .orgdata import approvals, context, create_registrations, org_registrations, queue
 from sync.conftest import sf_env
 from sync.orgtools import admin_sf
 
 pytestmark = pytest.mark.slow
 ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
-SCRIPT = Path(__file__).with_name("crash_dispatch.py")
 
 
 def _certifications(partner_id: str, n: int) -> list[OutboxWrite]:
@@ -43,54 +43,48 @@ def _certifications(partner_id: str, n: int) -> list[OutboxWrite]:
     ]
 
 
-@pytest.mark.parametrize("seed", [11, 23])
-def test_sigkill_after_a_batch_is_sent_then_restart_writes_everything_once(
-    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path, seed: int
+APPROVALS, CERTIFICATIONS = 150, 100  # three and two batches of crash_dispatch.CLAIM
+
+
+def test_sigkill_after_each_batch_is_sent_then_restart_writes_everything_once(
+    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
 ) -> None:
-    """Given 600 approvals and 400 certification upserts queued, when the dispatcher is
-    killed with SIGKILL right after seeded random write calls return (and once at a random
-    moment), and restarted until it finishes, every write is in the org once: no duplicate
+    """Given 150 approvals and 100 certification upserts queued (five batches of 50), when the
+    dispatcher is killed with SIGKILL right after each batch's write call returns, before its
+    results are recorded (every batch once, the upserts included), then once at a random
+    moment, and restarted until it finishes, every write is in the org once: no duplicate
     certification, no registration left unapproved, no item left pending."""
     emulator.reset(seed="demo")
-    context(emulator, store, tmp_path)  # writes connector.yaml for the subprocess
+    context(emulator, store, tmp_path)  # writes connector.yaml for the child
     engine, url = store
-    ids = create_registrations(emulator, 600, user="admin")
+    ids = create_registrations(emulator, APPROVALS, user="admin")
     admin = admin_sf(emulator)
     partner = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 1")["records"][0]
     queue(engine, approvals(ids))
-    queue(engine, _certifications(partner["Id"], 400))
+    queue(engine, _certifications(partner["Id"], CERTIFICATIONS))
     env = {**os.environ, **sf_env(emulator, url)}
     config = str(tmp_path / "connector.yaml")
-    rng = random.Random(seed)
+    rng = random.Random(11)
 
-    kills = 0
-    for _ in range(10):
-        proc = subprocess.run(
-            [sys.executable, str(SCRIPT), config, str(rng.randint(1, 3))],
-            env=env, capture_output=True, text=True, timeout=300,
-        )
-        if proc.returncode == 0:
-            break
-        assert proc.returncode == -9, proc.stderr[-2000:]
-        kills += 1
-    assert kills >= 2
+    # A run that dies after its k-th call has recorded k-1 batches: dying after call 1, then
+    # after call 2 four times, leaves each of the five batches sent once and not recorded.
+    for kill_after in (1, 2, 2, 2, 2):
+        child = start(dispatch_then_die, config, kill_after, env=env, folder=tmp_path)
+        assert child.wait() == -signal.SIGKILL, child.stderr[-2000:]
     # one more kill at a random moment, then a clean run
-    proc2 = subprocess.Popen([sys.executable, str(SCRIPT), config, "-1"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(rng.uniform(0.2, 2.0))
-    proc2.kill()
-    proc2.wait(30)
-    final = subprocess.run([sys.executable, str(SCRIPT), config, "-1"], env=env,
-                           capture_output=True, text=True, timeout=300)
-    assert final.returncode == 0, final.stderr[-2000:]
+    child = start(dispatch_then_die, config, -1, env=env, folder=tmp_path)
+    time.sleep(rng.uniform(0.05, 0.5))
+    child.kill()
+    final = start(dispatch_then_die, config, -1, env=env, folder=tmp_path)
+    assert final.wait() == 0, final.stderr[-2000:]
 
     with read_connection(engine) as conn:
         statuses = conn.execute(select(ITEMS.c.status)).scalars().all()
-    assert set(statuses) == {"done"} and len(statuses) == 1000
+    assert set(statuses) == {"done"} and len(statuses) == APPROVALS + CERTIFICATIONS
     org = org_registrations(admin, ids)
     assert all(r["Status__c"] == "Approved" for r in org.values())
     certs = list(admin.query_all_iter(
         "SELECT Id, PRM_Key__c FROM Partner_Certification__c WHERE PRM_Key__c LIKE 'crash-%'"
     ))
     keys = [c["PRM_Key__c"] for c in certs]
-    assert len(keys) == 400 and len(set(keys)) == 400
+    assert len(keys) == CERTIFICATIONS and len(set(keys)) == CERTIFICATIONS

@@ -100,23 +100,24 @@ def test_writes_salesforce_already_holds_are_settled_without_a_call(
     assert _statuses(ctx.engine) == {"done": 20}
 
 
-def test_ten_thousand_writes_take_the_bulk_path(
+def test_writes_above_the_threshold_take_the_bulk_path(
     emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
 ) -> None:
-    """Given 10,000 approvals queued (threshold 2,000), they go out as one Bulk API 2.0
+    """Given 1,500 approvals queued (threshold 1,000), they go out as one Bulk API 2.0
     ingest job and all land."""
     emulator.reset(seed="demo")
     ctx, settings = context(emulator, store, tmp_path)
-    ids = create_registrations(emulator, 10_000, user="admin")
+    settings.outbox.bulk_threshold = 1000
+    ids = create_registrations(emulator, 1500, user="admin")
     queue(ctx.engine, approvals(ids))
 
     report = dispatch((ctx.engine, ctx.client, ctx.spec, settings))
 
-    assert (report.bulk_records, report.collection_records) == (10_000, 0)
-    assert report.written == 10_000
+    assert (report.bulk_records, report.collection_records) == (1500, 0)
+    assert report.written == 1500
     assert report.calls < 20
     after = org_registrations(admin_sf(emulator), ids)
-    assert sum(1 for r in after.values() if r["Status__c"] == "Approved") == 10_000
+    assert sum(1 for r in after.values() if r["Status__c"] == "Approved") == 1500
 
 
 def test_validation_errors_go_to_the_dead_letter_with_code_and_fields(

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 
 from connector.emulator.testing import EmulatorHandle
 from connector.outbox import OutboxWrite, dispatch
+from connector.salesforce import connect
 from connector.store import read_connection
 from connector.store.bookkeeping import OutboxItem
 from connector.store.types import utcnow
@@ -19,17 +20,25 @@ from sync.orgtools import admin_sf
 ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
 
 
-def test_five_thousand_write_backs_land_once_through_ten_percent_transient_faults(
+WRITES, BAD = 1000, 20
+
+
+def test_a_thousand_write_backs_land_once_through_ten_percent_transient_faults(
     emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
 ) -> None:
-    """Given 5,000 writes (50 of them with a value the org's picklist refuses) and the
-    emulator failing 10% of calls with 503, 500, row locks, request limits, connection resets
-    and expired sessions, dispatching until nothing is due lands the 4,950 good writes
-    exactly once and parks the 50 bad ones with their reason."""
+    """Given 1,000 writes (20 of them with a value the org's picklist refuses), claimed 25 at a
+    time (40 calls a round), and the emulator failing 10% of calls with 503, 500, row locks,
+    request limits, connection resets and expired sessions, dispatching until nothing is due
+    lands the 980 good writes exactly once and parks the 20 bad ones with their reason.
+
+    The client's backoff waits are recorded instead of slept: the faults, retries and their
+    order are the emulator's seeded sequence either way."""
     emulator.reset(seed="demo")
     ctx, settings = context(emulator, store, tmp_path)
-    ids = create_registrations(emulator, 5000, user="admin")
-    good, bad = ids[:4950], ids[4950:]
+    waits: list[float] = []
+    ctx.client = connect(settings.salesforce, sleep=waits.append)
+    ids = create_registrations(emulator, WRITES, user="admin")
+    good, bad = ids[: WRITES - BAD], ids[WRITES - BAD :]
     queue(ctx.engine, approvals(good))
     queue(ctx.engine, [
         OutboxWrite(sobject="Deal_Registration__c", operation="update", sf_id=i,
@@ -37,8 +46,10 @@ def test_five_thousand_write_backs_land_once_through_ten_percent_transient_fault
                     entity="deal_registration")
         for i in bad
     ])
-    # collections below the threshold: the soak exercises per-record results and retries
+    # collections below the threshold: the soak exercises per-record results and retries;
+    # small claims make as many calls (and injected faults) as 5,000 records in 200s would
     settings.outbox.bulk_threshold = 100_000
+    settings.outbox.claim_records = 25
     emulator.faults(rate=0.10, seed=7)
     clock_offset = timedelta()
     reports = []
@@ -65,9 +76,10 @@ def test_five_thousand_write_backs_land_once_through_ten_percent_transient_fault
     assert all("Approved-ish" in r["last_error"] and r["error_fields"] == ["Status__c"]
                for r in dead)
     org = org_registrations(admin_sf(emulator), ids)
-    assert len(org) == 5000  # updates never create: no duplicates
+    assert len(org) == WRITES  # updates never create: no duplicates
     assert all(org[i]["Status__c"] == "Approved" for i in good)
     assert all(org[i]["Status__c"] == "Submitted" for i in bad)
-    assert sum(r.written for r in reports) == 4950  # each good record written exactly once
+    assert sum(r.written for r in reports) == WRITES - BAD  # each good one written once
     assert injected > 0
+    assert waits, "the faults should have made the client back off"
     print(f"fault soak: {injected} faults injected, {[r.counts() for r in reports]}")

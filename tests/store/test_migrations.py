@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from procs import start
 from sqlalchemy import Column, Engine, Integer, MetaData, inspect, text
 from sqlmodel import SQLModel
 
@@ -70,13 +69,13 @@ def test_schema_comparison_does_notice_a_difference(engine: Engine) -> None:
     assert [d[0] for d in diffs if isinstance(d, tuple)] == ["add_column"]
 
 
-_MIGRATE_SCRIPT = """
-import sys
-from connector.store import make_engine, migrate, current_revision
-engine = make_engine(sys.argv[1])
-migrate(engine)
-print(current_revision(engine))
-"""
+def migrate_and_print(url: str) -> None:
+    """In a child process: migrate the store at ``url`` and print its revision."""
+    from connector.store import current_revision, make_engine, migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    print(current_revision(engine), flush=True)
 
 
 def test_concurrent_migrations_both_succeed(engine: Engine, tmp_path: Path) -> None:
@@ -86,19 +85,11 @@ def test_concurrent_migrations_both_succeed(engine: Engine, tmp_path: Path) -> N
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(text(f'DROP TABLE "{table.name}"'))
     url = engine.url.render_as_string(hide_password=False)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _MIGRATE_SCRIPT, url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err
-        assert out.strip() == head_revision()
+    # from the forkserver: both start within milliseconds of each other
+    procs = [start(migrate_and_print, url, folder=tmp_path) for _ in range(2)]
+    for proc in procs:
+        assert proc.wait(120) == 0, proc.stderr
+        assert proc.stdout.strip() == head_revision()
     assert _diff(engine, SQLModel.metadata) == []
 
 

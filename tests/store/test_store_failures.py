@@ -2,7 +2,8 @@
 
 Each case builds the broken store for real (a closed port, a missing database, a damaged file,
 a file size limit, a store migrated by a newer version, a role without rights, a read-only
-file) and runs ``python -m connector`` on it as a user would.
+file) and runs ``prm-connector`` on it as a user would: in-process through its entry point
+(same exit code and stderr), in a new process only where a limit is set on the process.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from connector.cli.config_cmds import write_defaults
 from connector.store import make_engine, migrate
 from connector.store.failures import StoreError, translate
 
+from clirunner import CliResult, invoke
+
 SF_ENV = {
     "PRM_SF_LOGIN_URL": "https://login.example.com",
     "PRM_SF_USERNAME": "integration@example.com",
@@ -36,17 +39,25 @@ SF_ENV = {
 
 def _run(
     cfg: Path, url: str, *args: str, preexec: Callable[[], None] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PRM_DEBUG", "PRM_CONFIG")}
-    env.update(SF_ENV, PRM_DATABASE_URL=url)
-    return subprocess.run(
-        [sys.executable, "-m", "connector", "-c", str(cfg / "connector.yaml"), *args],
+) -> CliResult:
+    """``prm-connector -c CFG ARGS`` on the store at ``url``: in-process through the CLI's
+    entry point, or in a new process when ``preexec`` must limit that process first."""
+    env: dict[str, str | None] = {
+        "PRM_DEBUG": None, "PRM_CONFIG": None, **SF_ENV, "PRM_DATABASE_URL": url
+    }
+    argv = ["-c", str(cfg / "connector.yaml"), *args]
+    if preexec is None:
+        return invoke(*argv, env=env)
+    full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    done = subprocess.run(
+        [sys.executable, "-m", "connector", *argv],
         capture_output=True,
         text=True,
-        env=env,
+        env=full,
         timeout=120,
         preexec_fn=preexec,
     )
+    return CliResult(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture()
@@ -55,9 +66,9 @@ def cfg(tmp_path: Path) -> Path:
     return tmp_path / "cfg"
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str], *phrases: str) -> str:
+def _one_line_error(result: CliResult, *phrases: str) -> str:
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr
+    assert result.exit_code == 1, result.stderr
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr
@@ -172,7 +183,7 @@ def test_missing_folder_is_one_line(cfg: Path, tmp_path: Path) -> None:
 def test_debug_adds_the_traceback(cfg: Path) -> None:
     """--debug prints the traceback, and still ends with the one-line error."""
     result = _run(cfg, "postgresql://prm@127.0.0.1:1/prm", "--debug", "status")
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot connect")
 

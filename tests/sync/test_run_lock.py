@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import pytest
+from procs import Child, ready, start_cli
 from sqlalchemy import Engine, Table, func, select
 
 from connector.emulator.testing import EmulatorHandle
@@ -17,6 +17,8 @@ from connector.store import read_connection
 from connector.store.bookkeeping import ChangeLog, Snapshot, SyncRun
 
 from .conftest import sf_env, write_config
+
+pytestmark = pytest.mark.slow
 
 LOCKED = re.compile(
     r"^error: another run \(sync\) holds the store since "
@@ -27,13 +29,12 @@ LOCKED = re.compile(
 RUNS: Table = SyncRun.__table__  # type: ignore[attr-defined]
 
 
-def _start(cfg: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "connector", "sync", "--once", "--json", "-c", str(cfg), *extra],
+def _start(cfg: Path, env: dict[str, str], *extra: str) -> Child:
+    """`sync --once` in a process of its own (from the forkserver: started in milliseconds)."""
+    return start_cli(
+        ["sync", "--once", "--json", "-c", str(cfg), *extra],
         env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        folder=cfg.parent,
     )
 
 
@@ -43,13 +44,14 @@ def test_four_concurrent_syncs_one_runs_the_others_exit_1_and_each_change_is_log
     """Given four `sync --once` started together on one store, exactly one runs; the others
     exit 1 at once naming the holder's pid; the change log holds each record's creation once."""
     engine, url = store
-    emulator.reset(seed="demo", records=1000)
+    emulator.reset(seed="demo", records=400)
     cfg = write_config(tmp_path, {"page_size": 200, "bulk_threshold": 100000})
     env = sf_env(emulator, url)
-    emulator.faults(rate=0, latency_ms=60)  # the winner holds the lock for many seconds
+    # 60 ms a call: the winner's two dozen calls hold the lock well past the others' start
+    emulator.faults(rate=0, latency_ms=60)
     try:
         procs = [_start(cfg, env) for _ in range(4)]
-        results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+        results = [(p.wait(600), p.stdout, p.stderr) for p in procs]
     finally:
         emulator.faults(rate=0, latency_ms=0)
 
@@ -80,7 +82,7 @@ def test_four_concurrent_syncs_one_runs_the_others_exit_1_and_each_change_is_log
     assert dupes == []
     # one creation per record the store holds, and never two for one record
     assert tuple(created) == (snapshots, snapshots)
-    assert snapshots > 1000
+    assert snapshots > 400
     assert [tuple(r) for r in runs] == [("sync", "ok")]
 
 
@@ -94,18 +96,21 @@ def test_wait_waits_for_the_holder_then_runs(
     env = sf_env(emulator, url)
     rt = open_runtime(cfg, env=env)
     try:
+        ready()
         with run_lock(rt, "backfill"):
+            began = time.monotonic()
             refused = _start(cfg, env)
-            _, err = refused.communicate(timeout=300)
-            assert refused.returncode == 1
-            assert "another run (backfill) holds the store" in err
+            assert refused.wait(300) == 1
+            assert "another run (backfill) holds the store" in refused.stderr
+            # the refused run took this long to start, try the lock and give up: a waiting run
+            # still going after twice that (and a few of its 0.5 s retries) is waiting
+            patience = 2 * (time.monotonic() - began) + 1.2
             waiting = _start(cfg, env, "--wait")
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + patience
             while time.monotonic() < deadline:
-                assert waiting.poll() is None, waiting.communicate()
-                time.sleep(0.2)
-        out, err = waiting.communicate(timeout=300)
-        assert waiting.returncode == 0, err
-        assert '"status": "ok"' in out
+                assert waiting.poll() is None, waiting.stderr
+                time.sleep(0.1)
+        assert waiting.wait(300) == 0, waiting.stderr
+        assert '"status": "ok"' in waiting.stdout
     finally:
         rt.close()

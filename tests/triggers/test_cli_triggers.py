@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,34 +12,33 @@ import pytest
 from connector.store import make_engine, migrate
 
 from .trigtools import ROOT, Store, days_ago
+from clirunner import CliResult, invoke
 
 pytestmark = pytest.mark.slow
 
 
 class Cli:
-    """`python -m connector` against a config folder and a SQLite store in tmp_path."""
+    """`prm-connector` (in-process, through its entry point) against a config folder and a
+    SQLite store in tmp_path."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.dir = tmp_path
         for name in ("connector.yaml", "mapping.yaml", "triggers.yaml"):
             (tmp_path / name).write_text((ROOT / "config" / name).read_text())
         self.url = f"sqlite:///{tmp_path / 'prm.db'}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("PRM_")},
+        self.env: dict[str, str | None] = {
+            **{k: None for k in os.environ if k.startswith("PRM_")},
             "PRM_SF_LOGIN_URL": "https://login.example.com", "PRM_SF_USERNAME": "u",
             "PRM_SF_PASSWORD": "p", "PRM_SF_CLIENT_ID": "c", "PRM_SF_CLIENT_SECRET": "s",
             "PRM_DATABASE_URL": self.url,
         }
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "connector", "-c", str(self.dir / "connector.yaml"), *args],
-            capture_output=True, text=True, env=self.env, timeout=180,
-        )
+    def __call__(self, *args: str) -> CliResult:
+        return invoke("-c", str(self.dir / "connector.yaml"), *args, env=self.env)
 
     def json(self, *args: str) -> Any:
         res = self(*args, "--json")
-        assert res.returncode == 0, res.stderr
+        assert res.exit_code == 0, res.stderr
         return json.loads(res.stdout)
 
 
@@ -146,7 +143,7 @@ def test_check_reports_broken_rules_with_file_and_line(cli: Cli) -> None:
     actions: [{award_point: {points: 1}}]
 """)
     res = cli("check", "--offline")
-    assert res.returncode == 2
+    assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert lines[0].startswith(f"{path}:5:11: when: unknown field 'new.ammount'")
     assert lines[1].startswith(f"{path}:6:16: unknown action 'award_point'")
@@ -157,4 +154,4 @@ def test_an_unknown_rule_is_bad_input(cli: Cli, tmp_path: Path) -> None:
     """--rule naming no trigger exits 2 with the known ids."""
     (tmp_path / "r.json").write_text("{}")
     res = cli("triggers", "test", "--rule", "nope", "--record", str(tmp_path / "r.json"))
-    assert res.returncode == 2 and "unknown trigger 'nope'" in res.stderr
+    assert res.exit_code == 2 and "unknown trigger 'nope'" in res.stderr

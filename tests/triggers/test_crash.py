@@ -4,46 +4,45 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from procs import start
 from sqlalchemy import Engine
 
 from .trigtools import ROOT, Store, days_ago
 
 pytestmark = pytest.mark.slow
 
-CHILD = """
-import os, signal, sys
-from connector.mapping import load_mapping
-from connector.store import make_engine
-from connector.triggers import load_triggers, run_triggers
-from datetime import datetime, UTC
+def run_then_die(url: str, root: str, kill_at: int) -> None:
+    """In the child: run the shipped rules in batches of 4; SIGKILL this process when batch
+    ``kill_at`` has written every effect and committed nothing (0: never)."""
+    from datetime import UTC, datetime
 
-url, root, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
-spec = load_mapping(root + "/config/mapping.yaml")
-rules = load_triggers(root + "/config/triggers.yaml", spec)
-seen = 0
+    from connector.mapping import load_mapping
+    from connector.store import make_engine
+    from connector.triggers import load_triggers, run_triggers
 
-def hook(conn, events):
-    global seen
-    seen += 1
-    if seen == kill_at:  # every effect of this batch is written, nothing committed
-        os.kill(os.getpid(), signal.SIGKILL)
+    spec = load_mapping(root + "/config/mapping.yaml")
+    rules = load_triggers(root + "/config/triggers.yaml", spec)
+    seen = 0
 
-report = run_triggers(make_engine(url), spec, rules,
-                      lambda: datetime(2026, 11, 30, 12, tzinfo=UTC),
-                      batch_size=4, before_commit=hook)
-print(report.fired)
-"""
+    def hook(conn: object, events: object) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == kill_at:  # every effect of this batch is written, nothing committed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    report = run_triggers(make_engine(url), spec, rules,
+                          lambda: datetime(2026, 11, 30, 12, tzinfo=UTC),
+                          batch_size=4, before_commit=hook)
+    print(report.fired, flush=True)
 
 
-def _child(url: str, kill_at: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", CHILD, url, str(ROOT), str(kill_at)],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+def _child(url: str, kill_at: int, folder: Path) -> tuple[int, str, str]:
+    child = start(run_then_die, url, str(ROOT), kill_at, folder=folder)
+    code = child.wait()
+    return code, child.stdout, child.stderr
 
 
 def _seed(store: Store) -> None:
@@ -64,11 +63,11 @@ def test_kill_before_commit_then_rerun_fires_each_rule_once(
     store = Store(engine)
     _seed(store)
     url = engine.url.render_as_string(hide_password=False)
-    killed = _child(url, kill_at=2)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    killed, _, err = _child(url, 2, tmp_path)
+    assert killed == -signal.SIGKILL, err
     after_kill = store.firings()
-    rerun = _child(url, kill_at=0)
-    assert rerun.returncode == 0, rerun.stderr
+    rerun, _, err = _child(url, 0, tmp_path)
+    assert rerun == 0, err
     firings, outbox = store.firings(), store.outbox()
     # 9 registrations approved; per partner: silver tier + certification points
     assert len(firings) == 9 + 3 * 2
@@ -79,4 +78,4 @@ def test_kill_before_commit_then_rerun_fires_each_rule_once(
     assert sorted(d["firing_key"] for d in fired) == firings
     assert [store.row("partner", p["id"])["points"] for p in store.rows("partner")] == \
         [100.0] * 3
-    assert _child(url, kill_at=0).stdout.strip() == "0"
+    assert _child(url, 0, tmp_path)[1].strip() == "0"
