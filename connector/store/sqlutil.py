@@ -9,7 +9,6 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = [
     "MAX_IN_PARAMS",
@@ -34,9 +33,15 @@ def chunks(items: Sequence[T], size: int = MAX_IN_PARAMS) -> Iterator[Sequence[T
 def upsert_stmt(conn: Connection, table: Table) -> Any:
     """An INSERT that supports ``on_conflict_do_update/nothing`` on this connection's dialect."""
     name = conn.dialect.name
+    # Imported here: the PostgreSQL dialect module costs ~80 ms to import, which a command on a
+    # SQLite store (or one that never writes) should not pay.
     if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise NotImplementedError(f"no upsert for dialect {name}")
 
