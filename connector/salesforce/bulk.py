@@ -173,8 +173,14 @@ def _all_none(d: dict[str, Any]) -> bool:
     )
 
 
+# Job polls wait 0.1 s, then 1.5 times longer each time (up to backoff_max_seconds): a small
+# job is done within tenths of a second, and a long one costs a few more status calls only.
+POLL_FIRST_SECONDS = 0.1
+POLL_GROWTH = 1.5
+
+
 def _wait_for_job(transport: Transport, path: str, *, query: bool) -> dict[str, Any]:
-    delay = 0.5
+    delay = POLL_FIRST_SECONDS
     while True:
         job: dict[str, Any] = transport.json("GET", path, query=query)
         state = job.get("state")
@@ -190,7 +196,7 @@ def _wait_for_job(transport: Transport, path: str, *, query: bool) -> dict[str, 
                 raise BadRequest(err.message, status=400, code=err.code)
             raise err
         transport.sleep(delay)
-        delay = min(delay * 2, transport.settings.backoff_max_seconds)
+        delay = min(delay * POLL_GROWTH, transport.settings.backoff_max_seconds)
 
 
 def query_pages(
