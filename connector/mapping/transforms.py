@@ -273,6 +273,11 @@ class Pipeline:
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.steps)
 
+    @property
+    def local_converter(self) -> Fn:
+        """``to_local`` as one callable: a single step's own function, without the loop."""
+        return self.steps[0].to_local if len(self.steps) == 1 else self.to_local
+
     def to_local(self, value: Any) -> Any:
         for step in self.steps:
             value = step.to_local(value)
