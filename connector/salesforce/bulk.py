@@ -52,7 +52,13 @@ def format_sf_datetime(value: datetime) -> str:
 
 def _datetime(text: str) -> str:
     parsed = parse_sf_datetime(text)
-    return format_sf_datetime(parsed) if parsed else text
+    if parsed is None:
+        return text
+    if len(text) == 24 and text[23] == "Z" and text[19] == "." and text[10] == "T":
+        # ``2026-11-22T10:16:09.000Z`` (what Bulk API 2.0 writes): the REST form is the same
+        # digits with +0000, without formatting the parsed value again (strftime is slow)
+        return text[:23] + "+0000"
+    return format_sf_datetime(parsed)
 
 
 def _boolean(text: str) -> bool:

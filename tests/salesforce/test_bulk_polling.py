@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import responses
 from sf_fakes import API, Sleeps
@@ -26,5 +28,5 @@ def test_a_slow_job_is_polled_with_growing_waits_up_to_the_cap(
     assert [r["Id"] for page in client.bulk_query("SELECT Id FROM Account") for r in page] == [
         "001A"]
     assert sleeps[0] == pytest.approx(0.1)
-    assert all(b == pytest.approx(min(a * 1.5, 8)) for a, b in zip(sleeps, sleeps[1:]))
+    assert all(b == pytest.approx(min(a * 1.5, 8)) for a, b in pairwise(sleeps))
     assert max(sleeps) == 8 and len(sleeps) == 12
