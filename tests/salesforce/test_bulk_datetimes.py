@@ -22,4 +22,5 @@ def test_bulk_datetimes_read_like_rest(value: datetime, suffix: str) -> None:
     assert parse_sf_datetime(converted) == parse_sf_datetime(text)
     assert converted.endswith("+0000") and len(converted) == 28
     assert parse_sf_datetime(converted) == value.replace(
-        microsecond=value.microsecond // 1000 * 1000, tzinfo=UTC)
+        microsecond=value.microsecond // 1000 * 1000, tzinfo=UTC
+    )

@@ -23,10 +23,15 @@ def test_a_slow_job_is_polled_with_growing_waits_up_to_the_cap(
     for _ in range(12):
         rsps.get(JOBS + "/750P", json={"id": "750P", "state": "InProgress"})
     rsps.get(JOBS + "/750P", json={"id": "750P", "state": "JobComplete"})
-    rsps.get(JOBS + "/750P/results", body="Id\n001A\n", content_type="text/csv",
-             headers={"Sforce-Locator": "null"})
+    rsps.get(
+        JOBS + "/750P/results",
+        body="Id\n001A\n",
+        content_type="text/csv",
+        headers={"Sforce-Locator": "null"},
+    )
     assert [r["Id"] for page in client.bulk_query("SELECT Id FROM Account") for r in page] == [
-        "001A"]
+        "001A"
+    ]
     assert sleeps[0] == pytest.approx(0.1)
     assert all(b == pytest.approx(min(a * 1.5, 8)) for a, b in pairwise(sleeps))
     assert max(sleeps) == 8 and len(sleeps) == 12

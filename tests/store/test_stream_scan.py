@@ -18,11 +18,25 @@ from connector.sync.diffs import RecordDiff
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def _diff(sf_id: str, entity: str = "deal", source: str = "backfill", op: str = "created",
-          echo: bool = False) -> RecordDiff:
-    return RecordDiff(entity=entity, sf_id=sf_id, op=op, old=None,  # type: ignore[arg-type]
-                      new={"name": sf_id}, changed=("name",), origin="005X", modstamp=T0,
-                      source=source, echo=echo)
+def _diff(
+    sf_id: str,
+    entity: str = "deal",
+    source: str = "backfill",
+    op: str = "created",
+    echo: bool = False,
+) -> RecordDiff:
+    return RecordDiff(
+        entity=entity,
+        sf_id=sf_id,
+        op=op,  # type: ignore[arg-type]
+        old=None,
+        new={"name": sf_id},
+        changed=("name",),
+        origin="005X",
+        modstamp=T0,
+        source=source,
+        echo=echo,
+    )
 
 
 def _seed(engine: Engine) -> None:
@@ -38,8 +52,9 @@ def test_a_filtered_scan_returns_matches_and_moves_past_the_skipped(engine: Engi
     """Only live partner creations pass; the range examined is the whole log."""
     _seed(engine)
     with engine.begin() as conn:
-        batch = scan_changes(conn, "t", entities={"partner"}, sources={"poll"},
-                             ops={"created"}, echo=False)
+        batch = scan_changes(
+            conn, "t", entities={"partner"}, sources={"poll"}, ops={"created"}, echo=False
+        )
         assert [e.sf_id for e in batch.events] == ["P1"]
         assert (batch.start, batch.upto) == (0, latest_seq(conn))
         assert count_changes(conn, batch.start, batch.upto) == (9, 1)
