@@ -120,7 +120,7 @@ def _touched_partners(conn: Connection, start: int, upto: int) -> set[int]:
     stmt = select(c.entity, c.local_id, c.new["partner"], c.old["partner"]).where(
         c.id > start, c.id <= upto, c.echo.is_(False))
     touched: set[int] = set()
-    for entity, local_id, new_pid, old_pid in conn.execute(stmt):
+    for entity, local_id, new_pid, old_pid in conn.execute(stmt).all():
         pid = local_id if entity == "partner" else (
             new_pid if isinstance(new_pid, int) else old_pid)
         if isinstance(pid, int):
