@@ -179,10 +179,10 @@ def _all_none(d: dict[str, Any]) -> bool:
     )
 
 
-# Job polls wait 0.1 s, then 1.5 times longer each time (up to backoff_max_seconds): a small
+# Job polls wait 0.05 s, then 1.3 times longer each time (up to backoff_max_seconds): a small
 # job is done within tenths of a second, and a long one costs a few more status calls only.
-POLL_FIRST_SECONDS = 0.1
-POLL_GROWTH = 1.5
+POLL_FIRST_SECONDS = 0.05
+POLL_GROWTH = 1.3
 
 
 def _wait_for_job(transport: Transport, path: str, *, query: bool) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import responses
 from sf_fakes import API, Sleeps
 
 from connector.salesforce import SalesforceClient
+from connector.salesforce.bulk import POLL_FIRST_SECONDS, POLL_GROWTH
 
 JOBS = API + "jobs/query"
 DESCRIBE = {"name": "Account", "fields": [{"name": "Id", "type": "id"}]}
@@ -17,10 +18,10 @@ DESCRIBE = {"name": "Account", "fields": [{"name": "Id", "type": "id"}]}
 def test_a_slow_job_is_polled_with_growing_waits_up_to_the_cap(
     client: SalesforceClient, rsps: responses.RequestsMock, sleeps: Sleeps
 ) -> None:
-    """Twelve polls in progress: waits start at 0.1 s, grow 1.5 times, stop growing at 8 s."""
+    """25 polls in progress: waits start short, grow by a factor, stop growing at 8 s."""
     rsps.get(API + "sobjects/Account/describe/", json=DESCRIBE)
     rsps.post(JOBS, json={"id": "750P", "state": "UploadComplete"})
-    for _ in range(12):
+    for _ in range(25):
         rsps.get(JOBS + "/750P", json={"id": "750P", "state": "InProgress"})
     rsps.get(JOBS + "/750P", json={"id": "750P", "state": "JobComplete"})
     rsps.get(
@@ -32,6 +33,6 @@ def test_a_slow_job_is_polled_with_growing_waits_up_to_the_cap(
     assert [r["Id"] for page in client.bulk_query("SELECT Id FROM Account") for r in page] == [
         "001A"
     ]
-    assert sleeps[0] == pytest.approx(0.1)
-    assert all(b == pytest.approx(min(a * 1.5, 8)) for a, b in pairwise(sleeps))
-    assert max(sleeps) == 8 and len(sleeps) == 12
+    assert sleeps[0] == pytest.approx(POLL_FIRST_SECONDS) and sleeps[0] <= 0.1
+    assert all(b == pytest.approx(min(a * POLL_GROWTH, 8)) for a, b in pairwise(sleeps))
+    assert max(sleeps) == 8 and len(sleeps) == 25
