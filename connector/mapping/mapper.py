@@ -55,11 +55,14 @@ def to_local(entity: EntityMapping, row: dict[str, Any]) -> dict[str, Any]:
     A field missing from the row counts as null. Raises ``MappingError`` naming the field.
     """
     out: dict[str, Any] = {}
-    for local, crm, values, convert, f in entity.inbound_plan:
+    for local, crm, values, convert, null_safe, f in entity.inbound_plan:
         raw = row.get(crm)
         value = raw
         if values is not None and isinstance(value, str):
             value = values.get(value, value)
+        if value is None and null_safe:
+            out[local] = None
+            continue
         try:
             out[local] = convert(value)
         except (ValueError, TypeError, OverflowError) as err:

@@ -71,8 +71,11 @@ class FieldMapping:
         return self.direction != "in"
 
 
-# (local name, CRM name, picklist map, inbound converter, field): EntityMapping.inbound_plan
-InboundStep = tuple[str, str, "Mapping[str, Any] | None", Callable[[Any], Any], FieldMapping]
+# (local name, CRM name, picklist map, inbound converter, None stays None, field):
+# EntityMapping.inbound_plan
+InboundStep = tuple[
+    str, str, "Mapping[str, Any] | None", Callable[[Any], Any], bool, FieldMapping
+]
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,11 @@ class EntityMapping:
 
     @cached_property
     def inbound_plan(self) -> tuple[InboundStep, ...]:
-        """Per ``in``/``both`` field: local name, CRM name, picklist map, its inbound converter
-        and the field (computed once: ``to_local`` runs it for every row of a load)."""
+        """Per ``in``/``both`` field: local name, CRM name, picklist map, its inbound converter,
+        whether None skips the converter, and the field (computed once: ``to_local`` runs it
+        for every row of a load)."""
         return tuple(
-            (f.local, f.crm, f.values, f.pipeline.local_converter, f)
+            (f.local, f.crm, f.values, *f.pipeline.local_converter, f)
             for f in self.fields.values()
             if f.inbound
         )
