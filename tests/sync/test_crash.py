@@ -117,13 +117,13 @@ def test_sigkill_during_backfill_and_incremental_cycles_converges_to_the_org(
     emulator.faults(rate=0, latency_ms=20)
     try:
         for _ in range(4):
-            kills += _sync(cfg, env, rng.uniform(1.5, 5.0)) == -signal.SIGKILL
+            kills += _sync(cfg, env, rng.uniform(1.0, 3.0)) == -signal.SIGKILL
         _sync(cfg, env, None)
         ids = [r["Id"] for r in admin.query_all_iter("SELECT Id FROM Opportunity ORDER BY Id")]
         edited: set[str] = set()
         for tag in range(3):
             edited |= _edit_round(admin, ids, rng, tag)
-            kills += _sync(cfg, env, rng.uniform(1.3, 2.2)) == -signal.SIGKILL
+            kills += _sync(cfg, env, rng.uniform(0.9, 1.8)) == -signal.SIGKILL
         _sync(cfg, env, None)
     finally:
         emulator.faults(rate=0, latency_ms=0)
