@@ -54,10 +54,12 @@ def connector_env(info: dict[str, Any], db_url: str) -> dict[str, str]:
 
 
 def write_config(target: Path) -> Path:
-    """The default config files, copied into ``target``."""
+    """Every file of the default config (connector, mapping, triggers, programs ...), copied
+    into ``target``: a benchmark runs the whole default pipeline, not a part of it."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("connector.yaml", "mapping.yaml", "triggers.yaml"):
-        shutil.copyfile(ROOT / "config" / name, target / name)
+    for source in sorted((ROOT / "config").iterdir()):
+        if source.is_file():
+            shutil.copyfile(source, target / source.name)
     return target / "connector.yaml"
 
 

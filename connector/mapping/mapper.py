@@ -55,15 +55,16 @@ def to_local(entity: EntityMapping, row: dict[str, Any]) -> dict[str, Any]:
     A field missing from the row counts as null. Raises ``MappingError`` naming the field.
     """
     out: dict[str, Any] = {}
-    for f in entity.fields.values():
-        if not f.inbound:
-            continue
-        raw = row.get(f.crm)
+    for local, crm, values, convert, null_safe, f in entity.inbound_plan:
+        raw = row.get(crm)
         value = raw
-        if f.values is not None and isinstance(value, str):
-            value = f.values.get(value, value)
+        if values is not None and isinstance(value, str):
+            value = values.get(value, value)
+        if value is None and null_safe:
+            out[local] = None
+            continue
         try:
-            out[f.local] = f.pipeline.to_local(value)
+            out[local] = convert(value)
         except (ValueError, TypeError, OverflowError) as err:
             raise _error(entity, f, raw, str(err), "to") from None
     return out

@@ -20,8 +20,9 @@ once as a ``ConfigError`` with file:line:col.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from connector.errors import ConfigProblem
@@ -70,6 +71,13 @@ class FieldMapping:
         return self.direction != "in"
 
 
+# (local name, CRM name, picklist map, inbound converter, None stays None, field):
+# EntityMapping.inbound_plan
+InboundStep = tuple[
+    str, str, "Mapping[str, Any] | None", Callable[[Any], Any], bool, FieldMapping
+]
+
+
 @dataclass(frozen=True)
 class EntityMapping:
     """One local entity: an sObject, an optional filter, its key and its fields."""
@@ -79,6 +87,17 @@ class EntityMapping:
     fields: dict[str, FieldMapping]
     key: str = "Id"
     filter: str | None = None
+
+    @cached_property
+    def inbound_plan(self) -> tuple[InboundStep, ...]:
+        """Per ``in``/``both`` field: local name, CRM name, picklist map, its inbound converter,
+        whether None skips the converter, and the field (computed once: ``to_local`` runs it
+        for every row of a load)."""
+        return tuple(
+            (f.local, f.crm, f.values, *f.pipeline.local_converter, f)
+            for f in self.fields.values()
+            if f.inbound
+        )
 
     def inbound_fields(self) -> list[str]:
         """CRM names to SELECT: the ``in`` and ``both`` fields, in file order."""

@@ -67,6 +67,7 @@ def _nullable(fn: Fn) -> Fn:
     def wrapped(value: Any) -> Any:
         return None if value is None else fn(value)
 
+    wrapped.__wrapped__ = fn  # type: ignore[attr-defined]  # lets hot loops test None inline
     return wrapped
 
 
@@ -272,6 +273,16 @@ class Pipeline:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.steps)
+
+    @property
+    def local_converter(self) -> tuple[Fn, bool]:
+        """``to_local`` as one callable, and whether None maps to None without calling it:
+        a single null-safe step's own function (no loop, no wrapper), else the pipeline."""
+        if len(self.steps) == 1:
+            step = self.steps[0].to_local
+            inner = getattr(step, "__wrapped__", None)
+            return (inner, True) if inner is not None else (step, False)
+        return self.to_local, False
 
     def to_local(self, value: Any) -> Any:
         for step in self.steps:

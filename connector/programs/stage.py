@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from connector.mapping.spec import MappingSpec
 from connector.outbox.items import OutboxWrite, enqueue
@@ -30,7 +30,15 @@ from connector.programs.operations import (
     writes_for_changes,
 )
 from connector.programs.spec import ProgramsSpec
-from connector.store.stream import ChangeEvent, append_changes, commit_offset, read_changes
+from connector.store.stream import (
+    CHANGE_LOG,
+    SOURCES,
+    ChangeEvent,
+    append_changes,
+    commit_offset,
+    count_changes,
+    scan_changes,
+)
 from connector.store.types import utcnow
 from connector.triggers.actions import ActionEnv, ActionFailed, set_level_now
 from connector.triggers.spec import TriggerSettings
@@ -38,6 +46,8 @@ from connector.triggers.spec import TriggerSettings
 __all__ = ["CONSUMER", "ProgramsReport", "ProgramsStage", "run_programs"]
 
 CONSUMER = "programs"
+# Sources whose certifications complete steps (a local one was recorded by the step itself).
+_SALESFORCE = tuple(s for s in SOURCES if s != "local")
 Clock = Callable[[], datetime]
 
 
@@ -98,29 +108,46 @@ def _apply_ladders(
     return writes
 
 
+def _touched_partners(conn: Connection, start: int, upto: int) -> set[int]:
+    """Partners the non-echo entries of ``(start, upto]`` touch (what ``_partner_of`` says),
+    reading only the entity, local id and the ``partner`` values, not whole entries."""
+    c = CHANGE_LOG.c
+    stmt = select(c.entity, c.local_id, c.new["partner"], c.old["partner"]).where(
+        c.id > start, c.id <= upto, c.echo.is_(False))
+    touched: set[int] = set()
+    for entity, local_id, new_pid, old_pid in conn.execute(stmt).all():
+        pid = local_id if entity == "partner" else (
+            new_pid if isinstance(new_pid, int) else old_pid)
+        if isinstance(pid, int):
+            touched.add(pid)
+    return touched
+
+
 def run_programs(
     engine: Engine, mapping: MappingSpec, spec: ProgramsSpec, clock: Clock = utcnow, *,
-    batch_size: int = 5000, fiscal_year_start_month: int = 1,
+    batch_size: int = 5000, window: int = 50_000, fiscal_year_start_month: int = 1,
 ) -> ProgramsReport:
-    """Consume the change log from the ``programs`` offset to its end, batch by batch."""
+    """Consume the change log from the ``programs`` offset to its end, batch by batch.
+
+    A batch examines at most ``window`` entries; of them only certifications recorded in
+    Salesforce are read whole (at most ``batch_size``), the others just for the partner
+    they touch.
+    """
     report = ProgramsReport()
     now = clock()
     while True:
         with engine.begin() as conn:
-            events = read_changes(conn, CONSUMER, limit=batch_size)
-            if not events:
+            batch = scan_changes(conn, CONSUMER, limit=batch_size, window=window,
+                                 entities=("certification",), sources=_SALESFORCE,
+                                 ops=("created", "updated", "undeleted"), echo=False)
+            if batch.empty:
                 break
+            report.changes += count_changes(conn, batch.start, batch.upto)[0]
             writes: list[OutboxWrite] = []
-            touched: set[int] = set()
-            for ev in events:
-                report.changes += 1
-                if ev.echo:
-                    continue
+            touched = _touched_partners(conn, batch.start, batch.upto)
+            for ev in batch.events:
                 pid = _partner_of(ev)
-                if pid is not None:
-                    touched.add(pid)
-                if ev.entity == "certification" and ev.source != "local" and pid is not None \
-                        and ev.op in ("created", "updated", "undeleted") and ev.new:
+                if pid is not None and ev.new:
                     for step in spec.certification_steps(str(ev.new.get("name") or "")):
                         out = complete_step(conn, spec, pid, step.id, source="salesforce",
                                             cause=f"certification:{ev.sf_id}", now=now,
@@ -135,10 +162,10 @@ def run_programs(
                 report.segment_events += append_changes(
                     conn, segment_diffs(conn, seg_events),
                     cycle_id=f"programs-{uuid.uuid4().hex[:12]}")
-                writes += _apply_ladders(conn, mapping, spec, touched, now, events[-1].seq,
+                writes += _apply_ladders(conn, mapping, spec, touched, now, batch.upto,
                                          report, fiscal_year_start_month)
             report.outbox += len(enqueue(conn, writes))
-            commit_offset(conn, CONSUMER, events[-1].seq)
+            commit_offset(conn, CONSUMER, batch.upto)
         report.batches += 1
     return report
 

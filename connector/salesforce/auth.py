@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.redact import redact_url
 from connector.salesforce.errors import (
@@ -68,6 +66,10 @@ def build_jwt_assertion(
     *, client_id: str, username: str, audience: str, private_key_pem: bytes, now: float
 ) -> str:
     """An RS256-signed JWT for the JWT-bearer flow (iss=client_id, sub=username, aud, exp)."""
+    # imported here: only the jwt flow signs anything
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise AuthFailed("salesforce.private_key_file must hold an RSA private key (PEM).")

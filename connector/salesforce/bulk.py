@@ -52,7 +52,13 @@ def format_sf_datetime(value: datetime) -> str:
 
 def _datetime(text: str) -> str:
     parsed = parse_sf_datetime(text)
-    return format_sf_datetime(parsed) if parsed else text
+    if parsed is None:
+        return text
+    if len(text) == 24 and text[23] == "Z" and text[19] == "." and text[10] == "T":
+        # ``2026-11-22T10:16:09.000Z`` (what Bulk API 2.0 writes): the REST form is the same
+        # digits with +0000, without formatting the parsed value again (strftime is slow)
+        return text[:23] + "+0000"
+    return format_sf_datetime(parsed)
 
 
 def _boolean(text: str) -> bool:
@@ -173,8 +179,14 @@ def _all_none(d: dict[str, Any]) -> bool:
     )
 
 
+# Job polls wait 0.05 s, then 1.3 times longer each time (up to backoff_max_seconds): a small
+# job is done within tenths of a second, and a long one costs a few more status calls only.
+POLL_FIRST_SECONDS = 0.05
+POLL_GROWTH = 1.3
+
+
 def _wait_for_job(transport: Transport, path: str, *, query: bool) -> dict[str, Any]:
-    delay = 0.5
+    delay = POLL_FIRST_SECONDS
     while True:
         job: dict[str, Any] = transport.json("GET", path, query=query)
         state = job.get("state")
@@ -190,7 +202,7 @@ def _wait_for_job(transport: Transport, path: str, *, query: bool) -> dict[str, 
                 raise BadRequest(err.message, status=400, code=err.code)
             raise err
         transport.sleep(delay)
-        delay = min(delay * 2, transport.settings.backoff_max_seconds)
+        delay = min(delay * POLL_GROWTH, transport.settings.backoff_max_seconds)
 
 
 def query_pages(

@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import requests
 import structlog
-from simple_salesforce import Salesforce
 
 from connector.redact import redact_url
 from connector.salesforce import bulk
@@ -24,6 +23,9 @@ from connector.salesforce.results import DeletedResult, RecordError, RecordResul
 from connector.salesforce.retry import BackoffWait, retry_policy
 from connector.salesforce.transport import Transport
 from connector.settings import SalesforceSettings
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 __all__ = ["COLLECTION_SIZE", "CollectionOp", "SalesforceClient", "connect"]
 

@@ -12,12 +12,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import requests
 import structlog
-from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError
 
 from connector.redact import redact_url
 from connector.salesforce.auth import Authenticator, Token
@@ -33,6 +32,9 @@ from connector.salesforce.errors import (
 )
 from connector.salesforce.retry import parse_retry_after, retry_policy
 from connector.settings import SalesforceSettings
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 __all__ = ["Transport", "error_from_response", "maybe_applied", "translate"]
 
@@ -99,6 +101,9 @@ def translate(exc: BaseException, *, query: bool = False) -> SalesforceApiError:
     ``client.sf`` directly; the transport itself never lets them through)."""
     if isinstance(exc, SalesforceApiError):
         return exc
+    # imported here: simple-salesforce (zeep, lxml) is only loaded by code that uses it
+    from simple_salesforce.exceptions import SalesforceError
+
     if isinstance(exc, SalesforceError):
         content: Any = exc.content
         if isinstance(content, bytes):
@@ -143,12 +148,23 @@ class Transport:
         self._refresh_lock = threading.Lock()
         self._budget_lock = threading.Lock()
         self.guard = BudgetGuard(settings.api_budget, clock=clock)
-        self.sf = Salesforce(
-            instance_url=token.instance_url,
-            session_id=token.access_token,
-            session=session,
-            version=settings.api_version,
-        )
+        self._sf: Salesforce | None = None
+
+    @property
+    def sf(self) -> Salesforce:
+        """The simple-salesforce object on this session, made on first use (its import is
+        heavy and the transport's own calls do not need it)."""
+        with self._refresh_lock:
+            if self._sf is None:
+                from simple_salesforce import Salesforce
+
+                self._sf = Salesforce(
+                    instance_url=self.token.instance_url,
+                    session_id=self.token.access_token,
+                    session=self.session,
+                    version=self.settings.api_version,
+                )
+            return self._sf
 
     @property
     def calls(self) -> int:
@@ -159,14 +175,21 @@ class Transport:
     @property
     def base_url(self) -> str:
         """``https://host/services/data/vNN.0/``."""
-        return str(self.sf.base_url)
+        return f"https://{self.instance}/services/data/v{self.settings.api_version}/"
+
+    @property
+    def instance(self) -> str:
+        """The org's host (and port unless 443), as simple-salesforce's ``sf_instance``."""
+        parsed = urlparse(self.token.instance_url)
+        host = str(parsed.hostname)
+        return host if parsed.port in (None, 443) else f"{host}:{parsed.port}"
 
     def url(self, path: str) -> str:
         """An absolute URL for a path under the data API, or one starting with ``/services``."""
         if path.startswith("https://"):
             return path
         if path.startswith("/"):
-            return f"https://{self.sf.sf_instance}{path}"
+            return f"https://{self.instance}{path}"
         return self.base_url + path
 
     # --- calls --------------------------------------------------------------------------
@@ -257,8 +280,9 @@ class Transport:
                 return
             log.info("salesforce.session_refresh", instance=redact_url(self.token.instance_url))
             token = self.auth.refresh(self.token)
-            self.sf.session_id = token.access_token
-            self.sf._generate_headers()
+            if self._sf is not None:
+                self._sf.session_id = token.access_token
+                self._sf._generate_headers()
             self.token = token
 
     def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:

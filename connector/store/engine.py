@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -164,6 +164,23 @@ def _check_known_revisions(conn: Connection, cfg: Config, url: str) -> None:
         )
 
 
+def _create_fresh(conn: Connection, cfg: Config) -> None:
+    """An empty store: the tables as the models declare them, stamped at the newest revision.
+
+    The schema is the one every migration in turn would build (tests/store compares the two
+    on SQLite and PostgreSQL), in a fraction of the time: a first ``sync`` starts sooner.
+    """
+    from sqlmodel import SQLModel
+
+    import connector.store.bookkeeping
+    import connector.store.models
+    import connector.store.programs
+    import connector.store.trigger_log  # noqa: F401  (these register the tables)
+
+    SQLModel.metadata.create_all(conn)
+    MigrationContext.configure(conn).stamp(ScriptDirectory.from_config(cfg), "heads")
+
+
 def migrate(engine: Engine) -> None:
     """Check the store, then upgrade it to the newest schema; a no-op when it is there already.
 
@@ -186,7 +203,10 @@ def migrate(engine: Engine) -> None:
                     )
                 )
             _check_known_revisions(conn, cfg, url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")
+            if inspect(conn).get_table_names():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "heads")
+            else:
+                _create_fresh(conn, cfg)
     except DBAPIError as err:
         raise (translate(err, url) or err) from err

@@ -99,12 +99,14 @@ class Partner(EntityBase, table=True):
     agreement_signed_date: date | None = None
     channel_manager: str | None = None
     website: str | None = None
-    partner_type: str | None = None
-    billing_country: str | None = None
-    industry: str | None = None
     certifications: float | None = None
     points: float | None = None
     tier: str | None = None
+    # added by 0009_partner_facts, which appends them: declared last so a fresh store (created
+    # from these models) has the column order an upgraded one has
+    partner_type: str | None = None
+    billing_country: str | None = None
+    industry: str | None = None
 
 
 class Program(EntityBase, table=True):

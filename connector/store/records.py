@@ -69,7 +69,7 @@ def _local_ids(conn: Connection, table: Table, sf_ids: Sequence[str]) -> dict[st
     out: dict[str, int] = {}
     for part in chunks(sf_ids):
         stmt = select(table.c.sf_id, table.c.id).where(table.c.sf_id.in_(part))
-        out.update({sf_id: local_id for sf_id, local_id in conn.execute(stmt)})
+        out.update({sf_id: local_id for sf_id, local_id in conn.execute(stmt).all()})
     return out
 
 
@@ -82,7 +82,7 @@ def load_snapshots(conn: Connection, entity: str, sf_ids: Iterable[str]) -> dict
         stmt = select(c.sf_id, c["values"], c.modstamp, c.hash, c.deleted, c.local_id).where(
             c.entity == entity, c.sf_id.in_(part)
         )
-        for row in conn.execute(stmt).mappings():
+        for row in conn.execute(stmt).mappings().all():
             out[row["sf_id"]] = SnapshotRow(
                 values=row["values"] or {},
                 modstamp=row["modstamp"],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Table, case, func, insert, select
 
 from connector.store.bookkeeping import ChangeLog, ConsumerOffset
 from connector.store.sqlutil import executemany, to_json_safe, upsert_stmt
@@ -25,12 +25,15 @@ from connector.sync.diffs import RecordDiff
 
 __all__ = [
     "SOURCES",
+    "ChangeBatch",
     "ChangeEvent",
     "append_changes",
     "commit_offset",
+    "count_changes",
     "get_offset",
     "latest_seq",
     "read_changes",
+    "scan_changes",
 ]
 
 SOURCES = ("backfill", "poll", "reconcile", "push", "local")
@@ -112,6 +115,26 @@ def latest_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.max(CHANGE_LOG.c.id))).scalar() or 0)
 
 
+def _filtered(
+    stmt: Any,
+    *,
+    sources: Collection[str] | None = None,
+    entities: Collection[str] | None = None,
+    ops: Collection[str] | None = None,
+    echo: bool | None = None,
+) -> Any:
+    c = CHANGE_LOG.c
+    if sources is not None:
+        stmt = stmt.where(c.source.in_(sorted(sources)))
+    if entities is not None:
+        stmt = stmt.where(c.entity.in_(sorted(entities)))
+    if ops is not None:
+        stmt = stmt.where(c.op.in_(sorted(ops)))
+    if echo is not None:
+        stmt = stmt.where(c.echo.is_(echo))
+    return stmt
+
+
 def read_changes(
     conn: Connection,
     consumer: str,
@@ -120,19 +143,22 @@ def read_changes(
     after: int | None = None,
     sources: Collection[str] | None = None,
     entities: Collection[str] | None = None,
+    ops: Collection[str] | None = None,
+    echo: bool | None = None,
+    upto: int | None = None,
 ) -> list[ChangeEvent]:
     """The next ``limit`` entries after ``consumer``'s offset (or ``after``), oldest first.
 
-    ``sources``/``entities`` filter what is returned; the caller still commits the offset of
-    the last entry it examined (``latest_seq`` bounds a batch that filtered everything out).
+    ``sources``/``entities``/``ops``/``echo`` filter what is returned, in SQL; ``upto`` is
+    the last sequence to consider. The caller still commits the offset of the last entry it
+    examined (``scan_changes`` works that out for a filtered read).
     """
     start = get_offset(conn, consumer) if after is None else after
     c = CHANGE_LOG.c
     stmt = select(CHANGE_LOG).where(c.id > start)
-    if sources is not None:
-        stmt = stmt.where(c.source.in_(list(sources)))
-    if entities is not None:
-        stmt = stmt.where(c.entity.in_(list(entities)))
+    if upto is not None:
+        stmt = stmt.where(c.id <= upto)
+    stmt = _filtered(stmt, sources=sources, entities=entities, ops=ops, echo=echo)
     stmt = stmt.order_by(c.id).limit(limit)
     return [
         ChangeEvent(
@@ -153,3 +179,62 @@ def read_changes(
         )
         for row in conn.execute(stmt).mappings()
     ]
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """A filtered read of the change log: the entries that passed the filter, and the range
+    ``(start, upto]`` that was examined. Committing ``upto`` as the offset moves past the
+    entries the filter skipped, exactly once, with the batch's effects."""
+
+    events: list[ChangeEvent]
+    start: int
+    upto: int
+
+    @property
+    def empty(self) -> bool:
+        """True when the range holds no entry at all (the consumer is at the log's end)."""
+        return self.upto <= self.start
+
+
+def scan_changes(
+    conn: Connection,
+    consumer: str,
+    *,
+    limit: int = 1000,
+    window: int | None = None,
+    sources: Collection[str] | None = None,
+    entities: Collection[str] | None = None,
+    ops: Collection[str] | None = None,
+    echo: bool | None = None,
+) -> ChangeBatch:
+    """The next entries after ``consumer``'s offset that pass the filter (at most ``limit``),
+    and the sequence to commit as the new offset.
+
+    The range examined ends at the log's current end (at most ``window`` sequences past the
+    offset when given); when ``limit`` entries pass the filter, it ends at the last of them
+    instead. Entries in the range that the filter skipped are examined too: the consumer has
+    nothing to do for them, so committing ``upto`` with its effects is exactly-once.
+    """
+    start = get_offset(conn, consumer)
+    top = latest_seq(conn)
+    if window is not None:
+        top = min(top, start + window)
+    if top <= start:
+        return ChangeBatch([], start, start)
+    events = read_changes(
+        conn, consumer, limit=limit, after=start, upto=top, sources=sources,
+        entities=entities, ops=ops, echo=echo,
+    )
+    upto = events[-1].seq if len(events) >= limit else top
+    return ChangeBatch(events, start, upto)
+
+
+def count_changes(conn: Connection, after: int, upto: int) -> tuple[int, int]:
+    """How many entries the range ``(after, upto]`` holds, and how many of them are echoes."""
+    c = CHANGE_LOG.c
+    echoes = func.coalesce(func.sum(case((c.echo.is_(True), 1), else_=0)), 0)
+    row = conn.execute(
+        select(func.count(), echoes).where(c.id > after, c.id <= upto)
+    ).one()
+    return int(row[0]), int(row[1])

@@ -97,7 +97,7 @@ def plan_diffs(
         if snap is not None and snap.deleted:
             op = "undeleted"
         if old is None:  # every field that has a value (what diff(None, new) says, faster)
-            changed = tuple(str(k) for k, v in new.items() if v is not None)
+            changed = tuple([k for k, v in new.items() if v is not None])  # keys: str
         else:
             changed = tuple(diff(old, new))
         if op == "updated" and not changed:

@@ -93,7 +93,7 @@ def test_bulk_query_types_rows_like_rest_and_pages_by_locator(
     }
     locator_call = [c for c in rsps.calls if "/results" in c.request.url][1]
     assert parse_qs(urlsplit(locator_call.request.url).query)["locator"] == ["MTAwMDA"]
-    assert sleeps == [0.5]  # one poll wait while the job ran
+    assert sleeps == [0.05]  # one short poll wait while the job ran
 
 
 def test_bulk_query_is_lazy(client: SalesforceClient, rsps: responses.RequestsMock) -> None:
