@@ -5,19 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from connector.redact import redact_url
 from connector.store.failures import StoreError, translate
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "StoreError",
@@ -31,6 +43,16 @@ __all__ = [
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest revision(s) in migrations/versions. A store already there needs no Alembic at all
+# (importing it and reading the scripts cost ~0.15 s a command); tests/store/test_migrations.py
+# fails when a new migration is added without updating this.
+SCHEMA_HEADS: tuple[str, ...] = ("0009_partner_facts",)
+# Alembic's version table, as Alembic itself creates it (name, column, primary key name).
+_VERSION_TABLE = Table(
+    "alembic_version", MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option: a connection that only reads may open a deferred SQLite transaction
 # (no write lock), e.g. a long export: ``engine.connect().execution_options(sqlite_deferred=True)``.
@@ -110,6 +132,8 @@ def read_connection(engine: Engine) -> Connection:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -122,11 +146,15 @@ def _joined(heads: Sequence[str]) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision(s) the code knows, ``+``-joined when there are several heads."""
+    from alembic.script import ScriptDirectory
+
     return _joined(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision(s) the database is at (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return _joined(MigrationContext.configure(conn).get_current_heads())
 
@@ -153,6 +181,9 @@ def check_integrity(engine: Engine) -> None:
 
 def _check_known_revisions(conn: Connection, cfg: Config, url: str) -> None:
     """A store migrated by a newer prm-connector has revisions this one does not know."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     heads = MigrationContext.configure(conn).get_current_heads()
     known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
     unknown = [h for h in heads if h not in known]
@@ -164,7 +195,14 @@ def _check_known_revisions(conn: Connection, cfg: Config, url: str) -> None:
         )
 
 
-def _create_fresh(conn: Connection, cfg: Config) -> None:
+def _stamped_heads(conn: Connection, tables: Sequence[str]) -> set[str] | None:
+    """The revisions in the version table, or None when the store has none."""
+    if _VERSION_TABLE.name not in tables:
+        return None
+    return set(conn.execute(select(_VERSION_TABLE.c.version_num)).scalars())
+
+
+def _create_fresh(conn: Connection) -> None:
     """An empty store: the tables as the models declare them, stamped at the newest revision.
 
     The schema is the one every migration in turn would build (tests/store compares the two
@@ -178,7 +216,8 @@ def _create_fresh(conn: Connection, cfg: Config) -> None:
     import connector.store.trigger_log  # noqa: F401  (these register the tables)
 
     SQLModel.metadata.create_all(conn)
-    MigrationContext.configure(conn).stamp(ScriptDirectory.from_config(cfg), "heads")
+    _VERSION_TABLE.create(conn)
+    conn.execute(_VERSION_TABLE.insert(), [{"version_num": h} for h in SCHEMA_HEADS])
 
 
 def migrate(engine: Engine) -> None:
@@ -193,7 +232,6 @@ def migrate(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
     try:
         check_integrity(engine)
-        cfg = _alembic_config()
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(
@@ -202,11 +240,17 @@ def migrate(engine: Engine) -> None:
                         "|| current_schema()))"
                     )
                 )
+            tables = inspect(conn).get_table_names()
+            if not tables:
+                _create_fresh(conn)
+                return
+            if _stamped_heads(conn, tables) == set(SCHEMA_HEADS):
+                return  # at the newest schema: the common case, without loading Alembic
+            from alembic import command
+
+            cfg = _alembic_config()
             _check_known_revisions(conn, cfg, url)
-            if inspect(conn).get_table_names():
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "heads")
-            else:
-                _create_fresh(conn, cfg)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
     except DBAPIError as err:
         raise (translate(err, url) or err) from err

@@ -34,6 +34,35 @@ def test_fresh_database_has_no_revision_until_migrated(db_kind: str, tmp_path: P
         drop_test_engine(eng)
 
 
+def test_the_heads_migrate_trusts_are_the_scripts_heads() -> None:
+    """migrate() skips Alembic for a store stamped at SCHEMA_HEADS: that constant must name
+    exactly the heads of migrations/versions (add a migration, update it)."""
+    from connector.store.engine import SCHEMA_HEADS
+
+    assert "+".join(sorted(SCHEMA_HEADS)) == head_revision()
+
+
+def test_a_store_one_revision_behind_is_upgraded(db_kind: str, tmp_path: Path) -> None:
+    """A store at the revision before the head is not mistaken for a current one: migrate()
+    runs the last migration and the store ends at the head with its columns."""
+    from alembic import command
+
+    from connector.store.engine import _alembic_config
+
+    eng = make_test_engine(db_kind, tmp_path)
+    try:
+        cfg = _alembic_config()
+        with eng.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0008_merge")
+        assert "partner_type" not in {c["name"] for c in inspect(eng).get_columns("partner")}
+        migrate(eng)
+        assert current_revision(eng) == head_revision()
+        assert "partner_type" in {c["name"] for c in inspect(eng).get_columns("partner")}
+    finally:
+        drop_test_engine(eng)
+
+
 def test_migrating_twice_is_a_no_op(engine: Engine) -> None:
     """A second migrate keeps the revision and the tables (and their rows)."""
     with engine.begin() as conn:
