@@ -172,4 +172,6 @@ def _review_tier(spec: ProgramsSpec, env: ActionEnv, action: PlannedAction) -> A
     reason = str(action.params.get("reason") or "quarterly tier review")
     if tier.level is None:
         return ActionResult("review_tier", "skipped", f"{reason}: {tier.why()}")
-    return set_level_now(env, tier.level, f"{reason}: {tier.why()}", "review_tier")
+    max_down = action.params.get("max_levels_down", 1)
+    return set_level_now(env, tier.level, f"{reason}: {tier.why()}", "review_tier",
+                         max_down=None if max_down is None else int(max_down))

@@ -239,11 +239,28 @@ def _set_tier(env: ActionEnv, action: PlannedAction) -> ActionResult:
     return ActionResult(action.name, "done", f"{was} -> {wanted}", writes, partner_changed=True)
 
 
+def _levels_below(
+    env: ActionEnv, current: dict[str, Any], down_to: dict[str, Any], program: int | None
+) -> list[dict[str, Any]]:
+    """The program's levels ranked below ``current`` and at or above ``down_to``, highest
+    first: the steps a downgrade from ``current`` to ``down_to`` passes."""
+    level = entity_table("level")
+    stmt = select(level).where(level.c.is_deleted.is_(False),
+                               level.c.rank < current.get("rank"),
+                               level.c.rank >= down_to.get("rank"))
+    if program is not None:
+        stmt = stmt.where(level.c.program == program)
+    rows = env.conn.execute(stmt.order_by(level.c.rank.desc(), level.c.id)).mappings().all()
+    return [dict(r) for r in rows]
+
+
 def set_level_now(
-    env: ActionEnv, wanted: str, why: str, name: str = "set_tier", *, only_up: bool = False
+    env: ActionEnv, wanted: str, why: str, name: str = "set_tier", *, only_up: bool = False,
+    max_down: int | None = None,
 ) -> ActionResult:
     """Set the partner's tier to ``wanted`` at once, with no grace period: up or down (the
     quarterly tier review's verdict), or with ``only_up`` up only (a ladder between reviews).
+    With ``max_down`` a downgrade passes at most that many levels (by rank) at a time.
     The current tier is the membership's level, else the level named by the partner's tier
     mirror. A pending downgrade is replaced. ``why`` is the detail."""
     partner = _partner(env)
@@ -261,12 +278,21 @@ def set_level_now(
         if not only_up:
             env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
         return ActionResult(name, "skipped", f"stays {wanted}: {why}")
-    if only_up and current is not None and \
-            float(current.get("rank") or 0) >= float(level.get("rank") or 0):
+    down = current is not None and \
+        float(current.get("rank") or 0) >= float(level.get("rank") or 0)
+    if only_up and down:
+        assert current is not None
         return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}")
+    limited = ""
+    if down and max_down is not None and current is not None \
+            and current.get("rank") is not None and level.get("rank") is not None:
+        steps = _levels_below(env, current, level, program)
+        if len(steps) > max_down >= 1:
+            level = steps[max_down - 1]
+            limited = f" (the ladder says {wanted}; at most {max_down} level(s) down a review)"
     writes = _apply_tier(env, partner, member, level)
     was = current["name"] if current else "no level"
-    return ActionResult(name, "done", f"{was} -> {wanted}: {why}", writes,
+    return ActionResult(name, "done", f"{was} -> {level['name']}{limited}: {why}", writes,
                         partner_changed=True)
 
 

@@ -43,6 +43,10 @@ class ReviewTier(_Params):
 
     program: str | None = None  # a program id of programs.yaml; default: the membership's
     reason: str = "quarterly tier review"
+    # a downgrade passes at most this many levels a review (null: straight to the ladder's
+    # level); 1 keeps a partner whose figures are not in the PRM yet from falling from
+    # Platinum to Registered at the first review after install
+    max_levels_down: int | None = Field(default=1, ge=1)
 
 
 class AllocateMdf(_Params):

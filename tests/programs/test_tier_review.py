@@ -5,6 +5,7 @@ up or down with the reason, through the outbox, once per cron slot."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -135,3 +136,39 @@ def test_the_review_uses_the_partners_regional_ladder_and_keeps_a_tier_it_still_
         details = {r["local_id"]: r["actions"][0]["detail"] for r in read_log(conn, rule=REVIEW)}
     assert details[got["Recife"][1]].startswith(
         "stays Gold: Quarterly tier review: Gold (emerging-markets ladder)")
+
+
+def test_a_partner_with_no_figures_in_the_prm_drops_one_level_a_review(
+    engine: Engine, installed: ProgramsSpec
+) -> None:
+    """A Platinum partner whose points, certifications and deals are not in the PRM (the first
+    review after install): the ladder says Registered, the review takes it to Gold and says
+    why; the next quarter's review to Silver. `max_levels_down: null` goes straight there."""
+    from connector.triggers import loads_triggers
+
+    store = Store(engine)
+    mapping = store.spec
+    levels = store.program()
+    sf, _ = store.partner("New Install", level="Platinum", levels=levels,
+                            billing_country="Germany")
+    rules = store.shipped_rules()
+    first = run_scheduled(engine, mapping, rules, lambda: NEXT_QUARTER, rule_id=REVIEW)
+    assert (first.fired, first.errors) == (1, 0)
+    assert _level(store) == "Gold"
+    with engine.connect() as conn:
+        detail = read_log(conn, rule=REVIEW)[0]["actions"][0]["detail"]
+    assert detail.startswith("Platinum -> Gold (the ladder says Registered; at most 1 level(s)")
+    assert _tier_writes(store, sf) == [{"Partner_Tier__c": "Gold"}]
+
+    later = datetime(2027, 4, 1, 4, 30, tzinfo=UTC)
+    assert run_scheduled(engine, mapping, rules, lambda: later, rule_id=REVIEW).fired == 1
+    assert _level(store) == "Silver"
+
+    shipped = (Path(__file__).resolve().parents[2] / "config" / "triggers.yaml").read_text()
+    assert 'review_tier: {reason: "Quarterly tier review"}' in shipped
+    unlimited = loads_triggers(shipped.replace(
+        '- review_tier: {reason: "Quarterly tier review"}',
+        '- review_tier: {reason: "Quarterly tier review", max_levels_down: null}'), mapping)
+    last = datetime(2027, 7, 1, 4, 30, tzinfo=UTC)
+    assert run_scheduled(engine, mapping, unlimited, lambda: last, rule_id=REVIEW).fired == 1
+    assert _level(store) == "Registered"
