@@ -7,8 +7,9 @@ does not import the dispatcher and the Salesforce client.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from connector.lazy import lazy_names
 
 if TYPE_CHECKING:
     from connector.outbox.dispatcher import Dispatcher, DispatchReport, dispatch
@@ -25,10 +26,4 @@ __all__ = ["DispatchReport", "Dispatcher", "OutboxStage", "OutboxWrite", "dispat
            "outbox_id"]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)

@@ -8,8 +8,9 @@ store) imports the table modules itself.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from connector.lazy import lazy_names
 
 if TYPE_CHECKING:
     from connector.store import repo
@@ -23,16 +24,12 @@ if TYPE_CHECKING:
     from connector.store.locks import acquire_run_lock
     from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
 
-_WHERE = {
-    "ENTITY_MODELS": "connector.store.models",
-    "acquire_run_lock": "connector.store.locks",
-    "column_types": "connector.store.models",
-    "current_revision": "connector.store.engine",
-    "head_revision": "connector.store.engine",
-    "lookup_targets": "connector.store.models",
-    "make_engine": "connector.store.engine",
-    "migrate": "connector.store.engine",
-    "read_connection": "connector.store.engine",
+_HOME = {
+    "ENTITY_MODELS": "models", "column_types": "models", "lookup_targets": "models",
+    "acquire_run_lock": "locks",
+    "current_revision": "engine", "head_revision": "engine", "make_engine": "engine",
+    "migrate": "engine", "read_connection": "engine",
+    "repo": "repo",
 }
 
 __all__ = [
@@ -49,12 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "repo":
-        value: Any = importlib.import_module("connector.store.repo")
-    elif name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-    else:
-        raise AttributeError(f"module 'connector.store' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)
