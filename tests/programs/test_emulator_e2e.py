@@ -78,13 +78,7 @@ def test_a_partner_completes_a_track_enters_a_segment_and_moves_up_a_tier(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     """Local step + Salesforce certification -> track, segment, incentive, Silver, write-back."""
-    user = emulator.users["integration"]
-    env = {
-        "PRM_SF_LOGIN_URL": emulator.login_url, "PRM_SF_USERNAME": user["username"],
-        "PRM_SF_PASSWORD": user["password"], "PRM_SF_CLIENT_ID": emulator.client_id,
-        "PRM_SF_CLIENT_SECRET": emulator.client_secret, "PRM_SF_CA_BUNDLE": emulator.ca_bundle,
-        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-    }
+    env = {**emulator.connector_env(), "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     rt = open_runtime(_config(tmp_path), env=env)
     assert rt.programs is not None
     sync_once(rt)  # backfill
@@ -162,13 +156,7 @@ def test_a_sync_cycle_reads_type_country_and_industry_and_a_segment_uses_them(
     """Partner_Type__c, BillingCountry and Industry land in the store's columns; a segment on
     partner.country and partner.type holds exactly the partners the org's values put in it,
     and a country edited in Salesforce moves a partner into it on the next cycle."""
-    user = emulator.users["integration"]
-    env = {
-        "PRM_SF_LOGIN_URL": emulator.login_url, "PRM_SF_USERNAME": user["username"],
-        "PRM_SF_PASSWORD": user["password"], "PRM_SF_CLIENT_ID": emulator.client_id,
-        "PRM_SF_CLIENT_SECRET": emulator.client_secret, "PRM_SF_CA_BUNDLE": emulator.ca_bundle,
-        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-    }
+    env = {**emulator.connector_env(), "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     cfg = _config(tmp_path)
     programs = tmp_path / "programs.yaml"
     programs.write_text(programs.read_text().replace("segments:\n", "segments:\n" + SEGMENT, 1))

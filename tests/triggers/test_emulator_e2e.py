@@ -60,13 +60,7 @@ def test_sync_once_approves_or_routes_partner_registrations(
 ) -> None:
     """A certified partner's new registration is approved; one for a customer another partner
     registered first is routed, naming that registration; backfill fired nothing."""
-    user = emulator.users["integration"]
-    env = {
-        "PRM_SF_LOGIN_URL": emulator.login_url, "PRM_SF_USERNAME": user["username"],
-        "PRM_SF_PASSWORD": user["password"], "PRM_SF_CLIENT_ID": emulator.client_id,
-        "PRM_SF_CLIENT_SECRET": emulator.client_secret, "PRM_SF_CA_BUNDLE": emulator.ca_bundle,
-        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-    }
+    env = {**emulator.connector_env(), "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     rt = open_runtime(_config(emulator, tmp_path), env=env)
     engine = rt.engine
     backfilled = sync_once(rt).stages["triggers"]
