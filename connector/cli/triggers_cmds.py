@@ -243,28 +243,62 @@ def run_scheduled_cmd(
     rule: RuleOption = None,
     wait: Annotated[bool, typer.Option("--wait", help=(
         "Wait for another run holding the store instead of exiting."))] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=(
+        "Show each record's verdict (a tier review's 'Platinum -> Gold: ...') without "
+        "changing, queueing or claiming anything: the run is rolled back."))] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the scheduled triggers (or one) for their latest cron slot; once per slot."""
     from connector.service import open_runtime, run_lock
     from connector.triggers.loader import load_triggers
-    from connector.triggers.scheduled import run_scheduled_for
+    from connector.triggers.scheduled import preview_scheduled, run_scheduled_for
 
     rt = open_runtime(config)
+    decisions: list[dict[str, Any]] = []
     try:
-        load_triggers(rt.settings.triggers_path, rt.spec)  # bad rules: exit 2 before the lock
+        rules = load_triggers(rt.settings.triggers_path, rt.spec)  # bad rules: exit 2 first
         with run_lock(rt, "triggers", wait=wait):
-            report = run_scheduled_for(rt, rule)
+            if dry_run:
+                report, decisions = preview_scheduled(rt.engine, rt.spec, rules, rt.clock,
+                                                      rule_id=rule)
+            else:
+                report = run_scheduled_for(rt, rule)
     finally:
         rt.close()
     counts = report.counts()
+    if dry_run:
+        _print_preview(counts, decisions, as_json)
+        return
     if as_json:
         emit(counts, as_json=True)
         return
     console.print(f"records {counts['changes']}, fired {counts['fired']}, dry run "
                   f"{counts['dry_run']}, already fired {counts['already_fired']}, errors "
                   f"{counts['errors']}, outbox items {counts['outbox']}")
+
+
+def _print_preview(counts: dict[str, int], decisions: list[dict[str, Any]],
+                   as_json: bool) -> None:
+    rows = [{"rule": d["trigger_id"], "record": d["sf_id"] or d["local_id"],
+             "outcome": d["outcome"], "reason": d["reason"],
+             "actions": [{k: a.get(k) for k in ("action", "status", "detail")}
+                         for a in d["actions"] or []]} for d in decisions]
+    if as_json:
+        emit({**counts, "preview": True, "decisions": rows}, as_json=True)
+        return
+    from rich.table import Table
+
+    table = Table(title="What the scheduled run would do (dry run: nothing was changed)")
+    for col in ("rule", "record", "outcome", "actions"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        acts = "; ".join(f"{a['action']}: {a['status'] or 'planned'}"
+                         + (f" ({a['detail']})" if a["detail"] else "") for a in r["actions"])
+        table.add_row(r["rule"], str(r["record"]), r["outcome"], acts or r["reason"] or "")
+    console.print(table)
+    console.print(f"records {counts['changes']}, would fire {counts['fired']}, errors "
+                  f"{counts['errors']}, outbox items it would queue {counts['outbox']}")
 
 
 def status_section(conn: Connection) -> list[dict[str, Any]]:

@@ -8,15 +8,17 @@ fires nothing twice; a missed slot run late fires once, for that slot.
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.spec import MappingSpec
 from connector.store.models import entity_table
 from connector.store.types import utcnow
+from connector.triggers.audit import DECISIONS
 from connector.triggers.consumer import (
     BatchProcessor,
     Clock,
@@ -28,6 +30,7 @@ from connector.triggers.spec import Rule, RuleSet
 
 __all__ = [
     "last_slot",
+    "preview_scheduled",
     "run_scheduled",
     "run_scheduled_for",
     "run_scheduled_rule",
@@ -69,8 +72,12 @@ def run_scheduled_rule(
     run_id: str | None = None,
     batch_size: int = 500,
     report: TriggersReport | None = None,
+    within: Connection | None = None,
 ) -> TriggersReport:
-    """Evaluate one scheduled ``rule`` over every live record of its entity (the daemon's job)."""
+    """Evaluate one scheduled ``rule`` over every live record of its entity (the daemon's job).
+
+    Each batch commits on its own, or with ``within`` everything runs in that connection's
+    transaction (the caller commits or rolls back: ``preview_scheduled``)."""
     report = report if report is not None else TriggersReport()
     run_id = run_id or uuid.uuid4().hex[:12]
     now = clock()
@@ -83,7 +90,9 @@ def run_scheduled_rule(
     table = entity_table(rule.entity)
     last = 0
     while True:
-        with engine.begin() as conn:
+        batch: AbstractContextManager[Connection] = (
+            nullcontext(within) if within is not None else engine.begin())
+        with batch as conn:
             rows = conn.execute(
                 select(table).where(table.c.id > last, table.c.is_deleted.is_(False))
                 .order_by(table.c.id).limit(batch_size)
@@ -116,19 +125,53 @@ def run_scheduled(
 ) -> TriggersReport:
     """Run every enabled scheduled rule (or the one named) for its latest slot."""
     report = TriggersReport()
-    if rule_id is not None:
-        rule = rules.get(rule_id)
-        if rule is None or rule.schedule is None:
-            known = ", ".join(r.id for r in rules.scheduled()) or "none"
-            raise ConfigError([ConfigProblem("<command line>", 1, 1, (
-                f"no scheduled trigger '{rule_id}' (scheduled: {known})"))])
-        todo = [rule]
-    else:
-        todo = rules.scheduled()
+    todo = _todo(rules, rule_id)
     apply_pending(engine, spec, rules, clock(), report)
     for rule in todo:
         run_scheduled_rule(engine, spec, rules, rule, clock, run_id=run_id, report=report)
     return report
+
+
+def _todo(rules: RuleSet, rule_id: str | None) -> list[Rule]:
+    if rule_id is None:
+        return rules.scheduled()
+    rule = rules.get(rule_id)
+    if rule is None or rule.schedule is None:
+        known = ", ".join(r.id for r in rules.scheduled()) or "none"
+        raise ConfigError([ConfigProblem("<command line>", 1, 1, (
+            f"no scheduled trigger '{rule_id}' (scheduled: {known})"))])
+    return [rule]
+
+
+def preview_scheduled(
+    engine: Engine,
+    spec: MappingSpec,
+    rules: RuleSet,
+    clock: Clock = utcnow,
+    *,
+    rule_id: str | None = None,
+) -> tuple[TriggersReport, list[dict[str, Any]]]:
+    """What ``run_scheduled`` would do now, without doing it: the rules run as they would, in
+    one transaction that is then rolled back, so the verdicts are the real ones (a tier review's
+    "Platinum -> Gold: ...") and nothing is changed, queued, logged or claimed for the slot.
+    Returns the report and the decisions the run would have logged, oldest first. Downgrades
+    whose grace period is over are not included (they are not the rules' doing)."""
+    report = TriggersReport()
+    todo = _todo(rules, rule_id)
+    run_id = f"preview-{uuid.uuid4().hex[:12]}"
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            for rule in todo:
+                run_scheduled_rule(engine, spec, rules, rule, clock, run_id=run_id,
+                                   report=report, within=conn)
+            c = DECISIONS.c
+            rows = conn.execute(select(DECISIONS).where(c.run_id == run_id)
+                                .order_by(c.id)).mappings().all()
+            decisions = [dict(r) for r in rows]
+        finally:
+            trans.rollback()
+    return report, decisions
 
 
 def scheduled_jobs(rules: RuleSet) -> list[tuple[str, str]]:

@@ -172,3 +172,27 @@ def test_a_partner_with_no_figures_in_the_prm_drops_one_level_a_review(
     last = datetime(2027, 7, 1, 4, 30, tzinfo=UTC)
     assert run_scheduled(engine, mapping, unlimited, lambda: last, rule_id=REVIEW).fired == 1
     assert _level(store) == "Registered"
+
+
+def test_a_dry_run_of_the_review_shows_each_verdict_and_leaves_no_trace(
+    engine: Engine, installed: ProgramsSpec
+) -> None:
+    """`triggers run-scheduled --dry-run`: the real verdict ("Platinum -> Gold ..."), with no
+    tier changed, nothing queued, logged or claimed: the real run afterwards still fires."""
+    from connector.triggers.scheduled import preview_scheduled
+
+    store = Store(engine)
+    mapping = store.spec
+    levels = store.program()
+    store.partner("Preview Partner", level="Platinum", levels=levels, billing_country="France")
+    rules = store.shipped_rules()
+    report, decisions = preview_scheduled(engine, mapping, rules, lambda: NEXT_QUARTER,
+                                          rule_id=REVIEW)
+    assert (report.fired, report.outbox) == (1, 2)  # the member's level and the Account's tier
+    assert [d["outcome"] for d in decisions] == ["fired"]
+    assert decisions[0]["actions"][0]["detail"].startswith("Platinum -> Gold")
+    assert _level(store) == "Platinum" and store.outbox() == []
+    with engine.connect() as conn:
+        assert read_log(conn, rule=REVIEW) == []
+    real = run_scheduled(engine, mapping, rules, lambda: NEXT_QUARTER, rule_id=REVIEW)
+    assert real.fired == 1 and _level(store) == "Gold"

@@ -132,6 +132,27 @@ def test_run_scheduled_runs_one_rule(cli: Cli) -> None:
     assert store.row("deal_registration", reg)["status"] == "Expired"
 
 
+def test_run_scheduled_dry_run_shows_the_verdict_and_changes_nothing(cli: Cli) -> None:
+    """`--dry-run` lists what would fire with each action's outcome; the registration stays
+    Approved, and the real run afterwards still expires it."""
+    store = _store(cli)
+    _, pid = store.partner()
+    _, reg = store.put("deal_registration", {"name": "DR-OLD", "partner": pid,
+                                             "status": "Approved",
+                                             "expiration_date": days_ago(400)}, log=False)
+    preview = cli.json("triggers", "run-scheduled", "--rule", "registration-expiry",
+                       "--dry-run")
+    assert preview["preview"] is True and preview["fired"] == 1
+    assert [d["outcome"] for d in preview["decisions"]] == ["fired"]
+    assert preview["decisions"][0]["actions"][0]["status"] == "done"
+    assert store.row("deal_registration", reg)["status"] == "Approved"
+    table = cli("triggers", "run-scheduled", "--rule", "registration-expiry", "--dry-run")
+    assert table.exit_code == 0, table.stderr
+    assert "nothing was changed" in " ".join(table.stdout.split()), table.stdout
+    assert cli.json("triggers", "run-scheduled", "--rule", "registration-expiry")["fired"] == 1
+    assert store.row("deal_registration", reg)["status"] == "Expired"
+
+
 def test_check_reports_broken_rules_with_file_and_line(cli: Cli) -> None:
     """`check --offline` validates triggers.yaml against mapping.yaml: exit 2, file:line:col."""
     path = cli.dir / "triggers.yaml"
