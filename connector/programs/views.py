@@ -67,9 +67,16 @@ def resolve_partner(conn: Connection, text: str) -> int:
         ids = ", ".join(str(r[0]) for r in rows)
         raise UnknownName(f"{len(rows)} partners are called '{text}' (local ids {ids}): "
                           "give the id instead")
-    names = conn.execute(select(partner.c.name).where(
+    names = [n for n in conn.execute(select(partner.c.name).where(
         func.lower(partner.c.name).like(f"%{text.lower()[:3]}%"), live).limit(200)).scalars()
-    hint = did_you_mean(text, [n for n in names if n])
+        if n]
+    containing = sorted(n for n in names if text.lower() in n.lower())
+    if containing:  # a part of a name: say which, never guess (record commands write)
+        shown = ", ".join(f"'{n}'" for n in containing[:5])
+        more = f" and {len(containing) - 5} more" if len(containing) > 5 else ""
+        hint = f" (partners whose name contains it: {shown}{more})"
+    else:
+        hint = did_you_mean(text, names)
     raise UnknownName(f"no partner '{text}' (a local id, Salesforce id or name){hint}")
 
 

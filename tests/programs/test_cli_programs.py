@@ -127,6 +127,9 @@ def test_unknown_or_ambiguous_partners_exit_2(
     assert code == 2 and "2 partners are called 'Twin'" in err
     code, _, err = _run(capsys, "partner", "show", "Acme Clod", "-c", str(config))
     assert code == 2 and "did you mean 'Acme Cloud'" in err
+    code, _, err = _run(capsys, "record", "points", "acme", "5", "--reason", "x",
+                        "-c", str(config))  # part of a name: named back, never guessed
+    assert code == 2 and "partners whose name contains it: 'Acme Cloud'" in err
 
 
 def test_segments_preview_compares_a_draft_with_the_members(
