@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from connector.logs import get_logger
 from connector.salesforce.errors import BadRequest, ErrorAction, error_for
 from connector.salesforce.results import RecordError, RecordResult, parse_sf_datetime
 
@@ -34,7 +33,7 @@ __all__ = [
     "to_csv",
 ]
 
-log = structlog.get_logger("connector.salesforce")
+log = get_logger("connector.salesforce")
 
 QUERY_PAGE_SIZE = 5000
 _FROM = re.compile(r"\bFROM\s+([A-Za-z0-9_]+)", re.IGNORECASE)

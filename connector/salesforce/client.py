@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import requests
-import structlog
 
+from connector.logs import get_logger
 from connector.redact import redact_url
 from connector.salesforce import bulk
 from connector.salesforce.auth import Authenticator, Token
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COLLECTION_SIZE", "CollectionOp", "SalesforceClient", "connect"]
 
-log = structlog.get_logger("connector.salesforce")
+log = get_logger("connector.salesforce")
 
 CollectionOp = Literal["create", "update", "upsert", "delete"]
 COLLECTION_SIZE = 200
