@@ -118,10 +118,6 @@ def _configure_sqlite(engine: Engine) -> None:
             # row the store refuses can be isolated), and a file-backed journal copied every
             # page the upsert touched to a temporary file first (~40% of a backfill's inserts).
             cur.execute("PRAGMA temp_store = MEMORY")
-            # Checkpoint the WAL every 8,192 pages (32 MiB) instead of 1,000: a 5,000-row page
-            # commits ~1,500 pages, and checkpointing after every commit copied the same index
-            # pages back again and again. The last connection to close checkpoints the rest.
-            cur.execute("PRAGMA wal_autocheckpoint = 8192")
         finally:
             cur.close()
 
