@@ -10,13 +10,18 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
-__all__ = ["configure_logging", "current_level"]
+__all__ = ["configure_logging", "current_level", "get_logger"]
 
 _LEVEL = {"name": "WARNING"}
+# structlog (with its console renderer, rich tracebacks and stdlib bridge) costs ~50 ms to
+# import, and a quiet command logs nothing: until a logger emits an event at or above the
+# configured level, ``configure_logging`` only records what to set up here.
+_DEFERRED: dict[str, Any] = {"numeric": None, "json_logs": None}
 # Chatty at INFO about every job they run: kept at WARNING unless DEBUG is asked for.
 _QUIET = ("apscheduler", "sqlalchemy", "alembic.runtime.migration")
 
@@ -54,6 +59,16 @@ def configure_logging(
         json_logs = not sys.stderr.isatty()
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.WARNING)
     _LEVEL["name"] = logging.getLevelName(numeric)
+    if not stdlib and "structlog" not in sys.modules:
+        _DEFERRED.update(numeric=numeric, json_logs=json_logs)
+        return
+    _DEFERRED.update(numeric=None, json_logs=None)
+    _configure(numeric, json_logs, stdlib)
+
+
+def _configure(numeric: int, json_logs: bool, stdlib: bool) -> None:
+    import structlog
+
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
     )
@@ -76,6 +91,8 @@ def configure_logging(
 def _route_stdlib(
     level: int, shared: list[structlog.types.Processor], renderer: structlog.types.Processor
 ) -> None:
+    import structlog
+
     handler = logging.StreamHandler(_STDERR)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -92,3 +109,66 @@ def _route_stdlib(
         lg.propagate = True
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def _structlog_ready() -> None:
+    """Apply a deferred ``configure_logging`` (imports structlog)."""
+    numeric = _DEFERRED["numeric"]
+    if numeric is not None:
+        _DEFERRED["numeric"] = None
+        _configure(numeric, bool(_DEFERRED["json_logs"]), False)
+
+
+def _enabled(level: int) -> bool:
+    """False only for an event below a deferred configuration's level (structlog would drop
+    it too); anything else goes to structlog, which decides as it always has."""
+    numeric = _DEFERRED["numeric"]
+    return numeric is None or level >= numeric
+
+
+class _Logger:
+    """``structlog.get_logger(name)``, imported and configured on the first event emitted."""
+
+    __slots__ = ("_name", "_real")
+
+    def __init__(self, name: str | None) -> None:
+        self._name = name
+        self._real: Any = None
+
+    def _logger(self) -> Any:
+        _structlog_ready()
+        if self._real is None:
+            import structlog
+
+            self._real = structlog.get_logger(self._name)
+        return self._real
+
+    def debug(self, event: str, **kw: Any) -> None:
+        if _enabled(logging.DEBUG):
+            self._logger().debug(event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        if _enabled(logging.INFO):
+            self._logger().info(event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        if _enabled(logging.WARNING):
+            self._logger().warning(event, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        if _enabled(logging.ERROR):
+            self._logger().error(event, **kw)
+
+    def exception(self, event: str, **kw: Any) -> None:
+        if _enabled(logging.ERROR):
+            self._logger().exception(event, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        # bind(), critical() and the rest: structlog's own logger
+        return getattr(self._logger(), name)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A logger for ``name``, like ``structlog.get_logger``; structlog is imported when the
+    first event at an enabled level is emitted (a quiet run never imports it)."""
+    return _Logger(name)

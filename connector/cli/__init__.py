@@ -22,6 +22,8 @@ __all__ = ["app", "main"]
 
 # Garbage collector thresholds while a command runs (generation 0, 1, 2); see ``main``.
 GC_THRESHOLDS = (50_000, 20, 10)
+# ... and while the process starts (imports, config), until the runtime is open.
+GC_STARTUP_THRESHOLDS = (2_000_000, 20, 10)
 # Set by the root callback; read by ``main`` after the command has failed.
 _STATE: dict[str, bool] = {"debug": False}
 
@@ -116,6 +118,11 @@ def main(argv: list[str] | None = None) -> None:
         # Frozen objects are skipped; they are freed with the process. atexit handlers
         # registered later (log handlers, temporary folders) run before this one.
         atexit.register(gc.freeze)
+        # No young collections while the command imports and loads its config; the runtime
+        # freezes what start-up built once it is open (connector.gctune).
+        from connector import gctune
+
+        gctune.arm(GC_STARTUP_THRESHOLDS, GC_THRESHOLDS)
     try:
         _run(argv)
     finally:

@@ -60,8 +60,11 @@ def serve(
     """Serve an emulated org; prints ONE JSON line (URLs, CA bundle, users) when ready."""
     if seed not in ("empty", "demo"):
         raise typer.BadParameter("must be empty or demo", param_hint="--seed")
+    from connector import gctune
     from connector.emulator.persist import StateError
     from connector.emulator.server import EmulatorOptions, serve_forever
+
+    gctune.settle(freeze=False)  # a server: the collector as it always runs
 
     options = EmulatorOptions(
         host=host,

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Select, func, select
 
+from connector.logs import get_logger
 from connector.store.bookkeeping import (
     DeadLetter,
     OutboxItem,
@@ -31,7 +31,7 @@ __all__ = ["CONTENT_TYPE", "DaemonMetrics", "StoreCollector"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
-log = structlog.get_logger("connector.daemon.metrics")
+log = get_logger("connector.daemon.metrics")
 
 
 class DaemonMetrics:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import structlog
 from sqlalchemy import Connection, Engine
 
 from connector.daemon.inbox import Pending, mark_failed, mark_processed, pending
 from connector.errors import ConnectorError, FatalError
+from connector.logs import get_logger
 from connector.mapping import EntityMapping, MappingSpec
 from connector.store import read_connection
 from connector.sync.apply import apply_page
@@ -38,7 +38,7 @@ __all__ = [
 
 FETCH_SIZE = 200  # Ids per query: keeps the SOQL well under the URI length limit
 _SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
-log = structlog.get_logger("connector.daemon.push")
+log = get_logger("connector.daemon.push")
 
 
 class RowSource(Protocol):

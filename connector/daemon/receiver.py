@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import structlog
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -45,11 +44,12 @@ from connector.daemon.soap import (
     parse_outbound,
     same_org,
 )
+from connector.logs import get_logger
 from connector.settings import DaemonSettings
 
 __all__ = ["ReceiverDeps", "create_receiver_app"]
 
-log = structlog.get_logger("connector.daemon.receiver")
+log = get_logger("connector.daemon.receiver")
 XML = "text/xml; charset=utf-8"
 JSON = "application/json"
 

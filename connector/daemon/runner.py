@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import func, or_, select, text
 
 from connector.daemon.http import HttpServer, parse_listen
@@ -29,6 +28,7 @@ from connector.daemon.receiver import ReceiverDeps, create_receiver_app
 from connector.daemon.scheduler import Plan, build_scheduler
 from connector.daemon.writer import StoreWriter
 from connector.errors import ConnectorError, FatalError
+from connector.logs import get_logger
 from connector.mapping import EntityMapping
 from connector.service import (
     STORE_LOCK,
@@ -44,7 +44,7 @@ from connector.sync.apply import apply_rows
 
 __all__ = ["Daemon", "DaemonOptions"]
 
-log = structlog.get_logger("connector.daemon")
+log = get_logger("connector.daemon")
 PRIORITY = ("push", "outbox", "sync", "reconcile")
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import structlog
+from connector.logs import get_logger
 
 if TYPE_CHECKING:
     from connector.service import Runtime
 
 __all__ = ["scheduled_jobs"]
 
-log = structlog.get_logger("connector.daemon.triggers")
+log = get_logger("connector.daemon.triggers")
 
 
 def scheduled_jobs(rt: Runtime) -> Sequence[tuple[str, str, Callable[[], object]]]:

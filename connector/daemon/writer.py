@@ -13,11 +13,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-import structlog
+from connector.logs import get_logger
 
 __all__ = ["Interrupted", "StoreWriter"]
 
-log = structlog.get_logger("connector.daemon.writer")
+log = get_logger("connector.daemon.writer")
 
 
 class Interrupted(Exception):

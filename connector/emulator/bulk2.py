@@ -405,7 +405,7 @@ class Bulk2:
             result = self.org.query(job.query or "", job.operation == "queryAll")
             if result.aggregate:
                 raise ApiError(400, "API_ERROR", "Aggregate queries are not supported")
-            rows = csv_rows(result.records, columns, job.column_fields)
+            records = result.records
         except ApiError as exc:
             with self._lock:
                 job.error_message = exc.message
@@ -414,7 +414,7 @@ class Bulk2:
             return
         with self._lock:
             if job.state == "InProgress":
-                job.rows = rows
+                job.records, job.select = records, columns
                 job.processing_ms = _ms_between(started, self.org.now())
                 self._touch(job, "JobComplete")
             job.done.set()
@@ -449,7 +449,9 @@ class Bulk2:
         if page < 1:
             raise ApiError(400, "INVALID_QUERY_PARAM", "maxRecords must be positive")
         start = offset_of(params["locator"]) if params.get("locator") else 0
-        chunk = job.rows[start : start + page]
+        # CSV cells for this page only: a page costs the same whenever it is read, and the
+        # job completes without converting rows nobody has asked for yet.
+        chunk = csv_rows(job.records[start : start + page], job.select, job.column_fields)
         end = start + len(chunk)
         text = csv_text(
             job.columns,
@@ -462,7 +464,7 @@ class Bulk2:
             media_type="text/csv",
             headers={
                 "Sforce-NumberOfRecords": str(len(chunk)),
-                "Sforce-Locator": locator(end) if end < len(job.rows) else "null",
+                "Sforce-Locator": locator(end) if end < len(job.records) else "null",
             },
         )
 

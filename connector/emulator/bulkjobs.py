@@ -58,7 +58,11 @@ class Job:
     unprocessed: list[list[str]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     column_fields: list[FieldDef | None] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
+    # A query job's result: the records as the query rendered them when the job ran (copies,
+    # so later DML does not change them) and the SELECT's column paths; each results page is
+    # written as CSV cells when it is asked for.
+    records: list[dict[str, Any]] = field(default_factory=list)
+    select: list[str] = field(default_factory=list)
     processing_ms: int = 0
     done: threading.Event = field(default_factory=threading.Event)
     states: list[str] = field(default_factory=list)  # every state it went through, in order
@@ -105,7 +109,7 @@ class Job:
         else:
             body.update(
                 {
-                    "numberRecordsProcessed": len(self.rows),
+                    "numberRecordsProcessed": len(self.records),
                     "retries": 0,
                     "totalProcessingTime": self.processing_ms,
                     "isPkChunkingSupported": True,

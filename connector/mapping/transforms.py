@@ -99,12 +99,17 @@ def _to_float(value: Any) -> float:
     return out
 
 
+# Compiled once: these run once per value of a page (re's cache lookup is slower than a match).
+_WHOLE = re.compile(r"\s*[-+]?\d+\s*")
+_DATETIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a whole number, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
         return int(value)
     number = _to_float(value)
     if not number.is_integer():
@@ -148,7 +153,7 @@ def parse_sf_datetime(value: Any) -> datetime:
         parsed = value
     elif isinstance(value, str):
         text = value.strip()
-        if not re.match(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
+        if not _DATETIME_START.match(text):
             raise ValueError("expected a date-time such as 2026-11-22T10:16:09.000+0000")
         try:
             parsed = _parse(text)
@@ -179,8 +184,11 @@ def _date_to_crm(value: Any) -> str:
     return _to_date(value).isoformat()
 
 
+_SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+
 def _sf_id(value: Any) -> str:
-    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?", value):
+    if isinstance(value, str) and _SF_ID.fullmatch(value):
         return value
     raise ValueError("expected a Salesforce Id (15 or 18 letters and digits)")
 

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import structlog
 from sqlalchemy import Connection, Engine
 
+from connector.logs import get_logger
 from connector.mapping import MappingSpec
 from connector.outbox import queue
 from connector.outbox.coalesce import RecordWrite, coalesce
@@ -33,7 +33,7 @@ from connector.store.types import utcnow
 
 __all__ = ["DispatchReport", "Dispatcher", "dispatch"]
 
-log = structlog.get_logger("connector.outbox")
+log = get_logger("connector.outbox")
 
 
 @dataclass

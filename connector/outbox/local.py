@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import structlog
 from sqlalchemy import Connection, Engine
 
+from connector.logs import get_logger
 from connector.mapping import EntityMapping, MappingError, MappingSpec
 from connector.outbox.crmform import crm_rows
 from connector.outbox.items import OutboxWrite, enqueue
@@ -19,7 +19,7 @@ from connector.store.stream import ChangeEvent, commit_offset, latest_seq, read_
 __all__ = ["CONSUMER", "LocalReport", "queue_local_changes", "writes_for"]
 
 CONSUMER = "outbox-local"
-log = structlog.get_logger("connector.outbox")
+log = get_logger("connector.outbox")
 
 
 @dataclass

@@ -12,11 +12,11 @@ import io
 import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from connector.logs import get_logger
 from connector.salesforce.errors import BadRequest, ErrorAction, error_for
 from connector.salesforce.results import RecordError, RecordResult, parse_sf_datetime
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from connector.salesforce.transport import Transport
 
 __all__ = [
+    "QueryJob",
     "column_converters",
     "convert_row",
     "convert_rows",
@@ -31,10 +32,11 @@ __all__ = [
     "ingest",
     "parse_bulk_error",
     "query_pages",
+    "start_query",
     "to_csv",
 ]
 
-log = structlog.get_logger("connector.salesforce")
+log = get_logger("connector.salesforce")
 
 QUERY_PAGE_SIZE = 5000
 _FROM = re.compile(r"\bFROM\s+([A-Za-z0-9_]+)", re.IGNORECASE)
@@ -205,20 +207,27 @@ def _wait_for_job(transport: Transport, path: str, *, query: bool) -> dict[str, 
         delay = min(delay * POLL_GROWTH, transport.settings.backoff_max_seconds)
 
 
-def query_pages(
+@dataclass(frozen=True)
+class QueryJob:
+    """A Bulk API 2.0 query job that has been created: the org works on it from then on."""
+
+    id: str
+    sobject: str
+    converters: dict[str, Converter]
+
+
+def start_query(
     transport: Transport,
     describe: Callable[[str], dict[str, Any]],
     soql: str,
     include_deleted: bool = False,
-    page_size: int = QUERY_PAGE_SIZE,
-) -> Iterator[list[dict[str, Any]]]:
-    """Run a query job and yield typed rows one results page at a time (constant memory)."""
+) -> QueryJob:
+    """Create a query job (the object's describe gives the column types); do not wait."""
     m = _FROM.search(soql)
     if not m:
         raise BadRequest(f"Cannot find the object in the query: {soql[:200]}")
     sobject = m.group(1)
     converters = column_converters(describe(sobject))
-    version = transport.settings.api_version
     job = transport.json(
         "POST",
         "jobs/query",
@@ -226,7 +235,26 @@ def query_pages(
         query=True,
         idempotent=True,  # a second query job only reads
     )
-    job_id = job["id"]
+    return QueryJob(id=job["id"], sobject=sobject, converters=converters)
+
+
+def query_pages(
+    transport: Transport,
+    describe: Callable[[str], dict[str, Any]],
+    soql: str,
+    include_deleted: bool = False,
+    page_size: int = QUERY_PAGE_SIZE,
+    job: QueryJob | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Run a query job and yield typed rows one results page at a time (constant memory).
+
+    ``job``: one ``start_query`` already created for ``soql`` (the org may have finished it
+    meanwhile); else the job is created when the first page is asked for.
+    """
+    if job is None:
+        job = start_query(transport, describe, soql, include_deleted)
+    version = transport.settings.api_version
+    job_id = job.id
     _wait_for_job(transport, f"jobs/query/{job_id}", query=True)
     locator: str | None = None
     while True:
@@ -236,7 +264,9 @@ def query_pages(
         resp = transport.request(
             "GET", f"jobs/query/{job_id}/results", params=params, headers={"Accept": "text/csv"}
         )
-        yield convert_rows(resp.content.decode("utf-8-sig"), converters, sobject, version)
+        yield convert_rows(
+            resp.content.decode("utf-8-sig"), job.converters, job.sobject, version
+        )
         locator = resp.headers.get("Sforce-Locator")
         if not locator or locator == "null":
             return

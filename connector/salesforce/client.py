@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import requests
-import structlog
 
+from connector.logs import get_logger
 from connector.redact import redact_url
 from connector.salesforce import bulk
 from connector.salesforce.auth import Authenticator, Token
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COLLECTION_SIZE", "CollectionOp", "SalesforceClient", "connect"]
 
-log = structlog.get_logger("connector.salesforce")
+log = get_logger("connector.salesforce")
 
 CollectionOp = Literal["create", "update", "upsert", "delete"]
 COLLECTION_SIZE = 200
@@ -242,11 +242,18 @@ class SalesforceClient:
         return [_result(i, row, op) for i, row in enumerate(rows)]
 
     # --- Bulk API 2.0 -------------------------------------------------------------------
+    def start_bulk_query(self, soql: str, *, include_deleted: bool = False) -> bulk.QueryJob:
+        """Create a Bulk API 2.0 query job now; read it later with ``bulk_query(job=...)``."""
+        return bulk.start_query(self.transport, self.describe, soql, include_deleted)
+
     def bulk_query(
-        self, soql: str, *, include_deleted: bool = False
+        self, soql: str, *, include_deleted: bool = False, job: bulk.QueryJob | None = None
     ) -> Iterator[list[dict[str, Any]]]:
-        """Bulk API 2.0 query: pages of rows typed like REST rows (see ``bulk.py``)."""
-        return bulk.query_pages(self.transport, self.describe, soql, include_deleted)
+        """Bulk API 2.0 query: pages of rows typed like REST rows (see ``bulk.py``); ``job``
+        is the one ``start_bulk_query`` created for ``soql``, if any."""
+        return bulk.query_pages(
+            self.transport, self.describe, soql, include_deleted, job=job
+        )
 
     def bulk_ingest(
         self,

@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC
 
-import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from connector.logs import get_logger
 from connector.salesforce.errors import ErrorAction, SalesforceApiError, scrub
 
 __all__ = ["BackoffWait", "parse_retry_after", "retry_policy"]
 
-log = structlog.get_logger("connector.salesforce")
+log = get_logger("connector.salesforce")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

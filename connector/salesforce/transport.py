@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import requests
-import structlog
 
+from connector.logs import get_logger
 from connector.redact import redact_url
 from connector.salesforce.auth import Authenticator, Token
 from connector.salesforce.budget import BudgetGuard, parse_limit_info, usage_from_limits
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Transport", "error_from_response", "maybe_applied", "translate"]
 
-log = structlog.get_logger("connector.salesforce")
+log = get_logger("connector.salesforce")
 
 # Failures Salesforce reports before doing anything: a request that got one was not applied,
 # so even a non-idempotent request may be sent again.

@@ -20,7 +20,7 @@ from connector.service.runtime import Runtime
 from connector.service.stages import pipeline_stages
 from connector.store import repo
 from connector.sync.apply import PageResult, apply_rows
-from connector.sync.backfill import Mode, backfill_entity
+from connector.sync.backfill import Mode, backfill_entity, prepare_backfills
 from connector.sync.context import Progress, new_cycle_id
 from connector.sync.cycle import sync_entity
 from connector.sync.reasons import safe_reason
@@ -180,13 +180,24 @@ def sync_once(
     stages = pipeline_stages(rt)
     with recorded_run(rt, "sync") as report:
         ctx = rt.context(progress)
-        for entity in rt.spec.entities.values():
-            if entities is not None and entity.name not in entities:
-                continue
-            if entity.inbound_fields() == []:
-                continue  # an out-only entity has nothing to read
+        chosen = [
+            entity
+            for entity in rt.spec.entities.values()
+            if (entities is None or entity.name in entities)
+            and entity.inbound_fields() != []  # an out-only entity has nothing to read
+        ]
+        # First loads: counts made and Bulk jobs created up front, so the org builds the big
+        # results while the small objects are read.
+        prepared = prepare_backfills(ctx, chosen, mode=backfill_mode)
+        for entity in chosen:
             try:
-                run = sync_entity(ctx, entity, keep_diffs=False, backfill_mode=backfill_mode)
+                run = sync_entity(
+                    ctx,
+                    entity,
+                    keep_diffs=False,
+                    backfill_mode=backfill_mode,
+                    prepared=prepared.get(entity.name),
+                )
             except Exception as err:
                 if stops_the_cycle(err):
                     raise

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from connector import gctune
 from connector.mapping import MappingSpec, load_mapping
 from connector.settings import SalesforceSettings, Settings, load_settings
 from connector.store import make_engine, migrate
@@ -111,6 +112,7 @@ def open_runtime(
     spec = load_mapping(settings.mapping_path)
     programs = setup_programs(settings.programs_path)
     engine = open_store(settings.database.url)
+    gctune.settle()  # start-up is over: its objects leave the collector's scans
     return Runtime(
         settings=settings, spec=spec, engine=engine, clock=clock, connector=connector or _connect,
         programs=programs,

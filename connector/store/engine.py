@@ -96,7 +96,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """Pragmas on every connection; transactions we begin ourselves.
+    """Pragmas on every connection (temporary storage in memory); transactions we begin
+    ourselves.
 
     The sqlite3 module would start transactions lazily (only before a write), so reads made
     earlier in a transaction would not be in it. Instead the driver is left in autocommit and
@@ -113,6 +114,10 @@ def _configure_sqlite(engine: Engine) -> None:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
+            # Savepoint journals in memory: a page's rows are written inside a savepoint (so a
+            # row the store refuses can be isolated), and a file-backed journal copied every
+            # page the upsert touched to a temporary file first (~40% of a backfill's inserts).
+            cur.execute("PRAGMA temp_store = MEMORY")
         finally:
             cur.close()
 

@@ -137,8 +137,11 @@ def upsert_records(conn: Connection, entity: str, rows: Sequence[RecordRow]) -> 
     now = utcnow()
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in latest.values():
-        cols = {k: v for k, v in r.values.items() if k in business}
-        extra = {k: v for k, v in r.values.items() if k not in business}
+        if business.issuperset(r.values):  # the usual row: every value has a column
+            cols, extra = r.values, None
+        else:
+            cols = {k: v for k, v in r.values.items() if k in business}
+            extra = {k: v for k, v in r.values.items() if k not in business}
         params = {
             **cols,
             "sf_id": r.sf_id,

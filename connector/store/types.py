@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect
@@ -58,6 +59,10 @@ def JSONValue() -> Any:
     return JSON(none_as_null=True)
 
 
+# A page writes each row's SystemModstamp three times (the row, its snapshot, its change-log
+# entry): the text is made once per value. Equal datetimes are the same instant, which gives
+# the same text; the cache holds more than a Bulk results page of values.
+@lru_cache(maxsize=16_384)
 def _sqlite_bind(value: datetime | None) -> str | None:
     if value is None:
         return None

@@ -8,8 +8,10 @@ end, and a restart re-reads the job's rows, which the (Id, SystemModstamp) dedup
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from connector.mapping import EntityMapping
 from connector.store import repo
@@ -19,9 +21,86 @@ from connector.sync.poller import ObjectRun, poll_window_once
 from connector.sync.prefetch import prefetched
 from connector.sync.window import Window, format_soql_datetime, parse_sf_datetime, select_soql
 
-__all__ = ["Mode", "backfill_entity", "count_rows"]
+if TYPE_CHECKING:
+    from connector.salesforce.bulk import QueryJob
+
+__all__ = [
+    "Mode",
+    "Prepared",
+    "backfill_entity",
+    "count_rows",
+    "needs_backfill",
+    "prepare_backfills",
+]
 
 Mode = Literal["auto", "bulk", "rest"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A fresh backfill's first calls, made before the cycle reads anything: its signpost,
+    the row count, the mode, and (Bulk) the query job already created."""
+
+    signpost: datetime
+    total: int
+    mode: Mode  # "bulk" or "rest"
+    job: QueryJob | None = None
+
+
+def needs_backfill(state: repo.SyncStateRow | None) -> bool:
+    """True before an entity's first load completes (including one a crash interrupted)."""
+    if state is None or state.cursor is None:
+        return True
+    return bool(state.backfill and state.backfill.get("status") == "running")
+
+
+def _resuming(state: repo.SyncStateRow | None) -> bool:
+    progress: dict[str, Any] = (state.backfill or {}) if state else {}
+    return progress.get("status") == "running" and bool(progress.get("signpost"))
+
+
+def _bulk_soql(entity: EntityMapping, signpost: datetime) -> str:
+    return select_soql(
+        entity.sobject,
+        entity.inbound_fields(),
+        Window(None, signpost),
+        filter=entity.filter,
+        order=False,
+    )
+
+
+def prepare_backfills(
+    ctx: SyncContext, entities: Sequence[EntityMapping], *, mode: Mode = "auto"
+) -> dict[str, Prepared]:
+    """Count the rows of every entity about to be loaded for the first time and create the
+    Bulk jobs of the big ones, before any entity is read: the org builds the big results
+    while the small objects load over REST. The same calls ``backfill_entity`` would make,
+    earlier; a failure stops the preparing, and that entity's own turn meets it as before.
+    """
+    with ctx.engine.begin() as conn:
+        states = {e.name: repo.get_state(conn, e.name) for e in entities}
+    fresh = [
+        e for e in entities if needs_backfill(states[e.name]) and not _resuming(states[e.name])
+    ]
+    if not fresh:
+        return {}
+    signpost = ctx.clock() - timedelta(seconds=ctx.settings.signpost_skew_seconds)
+    out: dict[str, Prepared] = {}
+    try:
+        for entity in fresh:
+            total = count_rows(ctx, entity, signpost)
+            chosen: Mode = mode
+            if chosen == "auto":
+                chosen = "bulk" if total > ctx.settings.bulk_threshold else "rest"
+            job = (
+                ctx.client.start_bulk_query(_bulk_soql(entity, signpost))
+                if chosen == "bulk"
+                else None
+            )
+            out[entity.name] = Prepared(signpost, total, chosen, job)
+    except Exception:  # the entity's own turn makes the call again and fails where it belongs
+        pass
+    return out
 
 
 def count_rows(ctx: SyncContext, entity: EntityMapping, signpost: datetime) -> int:
@@ -33,19 +112,32 @@ def count_rows(ctx: SyncContext, entity: EntityMapping, signpost: datetime) -> i
 
 
 def backfill_entity(
-    ctx: SyncContext, entity: EntityMapping, *, mode: Mode = "auto", keep_diffs: bool = False
+    ctx: SyncContext,
+    entity: EntityMapping,
+    *,
+    mode: Mode = "auto",
+    keep_diffs: bool = False,
+    prepared: Prepared | None = None,
 ) -> ObjectRun:
-    """Load every row of ``entity`` up to a signpost; resumes a backfill a crash interrupted."""
+    """Load every row of ``entity`` up to a signpost; resumes a backfill a crash interrupted.
+
+    ``prepared``: what ``prepare_backfills`` did for it already (a fresh load only).
+    """
     now = ctx.clock()
     with ctx.engine.begin() as conn:
         state = repo.get_state(conn, entity.name)
     progress = (state.backfill or {}) if state else {}
-    if progress.get("status") == "running" and progress.get("signpost"):
+    job: QueryJob | None = None
+    if _resuming(state):
         signpost = parse_sf_datetime(progress["signpost"])
         mode = progress.get("mode", mode)
+        prepared = None
+    elif prepared is not None:
+        signpost, total, mode, job = prepared.signpost, prepared.total, prepared.mode, prepared.job
     else:
         signpost = now - timedelta(seconds=ctx.settings.signpost_skew_seconds)
-    total = count_rows(ctx, entity, signpost)
+    if prepared is None:
+        total = count_rows(ctx, entity, signpost)
     if mode == "auto":
         mode = "bulk" if total > ctx.settings.bulk_threshold else "rest"
     marker = {"status": "running", "signpost": signpost.isoformat(), "mode": mode, "rows": total}
@@ -68,14 +160,8 @@ def backfill_entity(
             source="backfill",
         )
     else:
-        soql = select_soql(
-            entity.sobject,
-            entity.inbound_fields(),
-            Window(None, signpost),
-            filter=entity.filter,
-            order=False,
-        )
-        for page in prefetched(ctx.client.bulk_query(soql)):
+        soql = _bulk_soql(entity, signpost)
+        for page in prefetched(ctx.client.bulk_query(soql, job=job)):
             with ctx.engine.begin() as conn:
                 res = apply_page(
                     conn,

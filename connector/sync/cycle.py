@@ -6,19 +6,12 @@ from collections.abc import Iterable
 
 from connector.mapping import EntityMapping
 from connector.store import repo
-from connector.sync.backfill import Mode, backfill_entity
+from connector.sync.backfill import Mode, Prepared, backfill_entity, needs_backfill
 from connector.sync.context import SyncContext
 from connector.sync.poller import ObjectRun, poll_entity
 from connector.sync.reasons import safe_reason
 
 __all__ = ["needs_backfill", "run_cycle", "sync_entity"]
-
-
-def needs_backfill(state: repo.SyncStateRow | None) -> bool:
-    """True before an entity's first load completes (including one a crash interrupted)."""
-    if state is None or state.cursor is None:
-        return True
-    return bool(state.backfill and state.backfill.get("status") == "running")
 
 
 def run_cycle(
@@ -46,13 +39,19 @@ def sync_entity(
     *,
     keep_diffs: bool = True,
     backfill_mode: Mode = "auto",
+    prepared: Prepared | None = None,
 ) -> ObjectRun:
-    """Backfill ``entity`` if it was never loaded, else poll it; a failure is kept in its state."""
+    """Backfill ``entity`` if it was never loaded, else poll it; a failure is kept in its state.
+
+    ``prepared``: what ``prepare_backfills`` did for this entity's first load, if anything.
+    """
     with ctx.engine.begin() as conn:
         state = repo.get_state(conn, entity.name)
     try:
         if needs_backfill(state):
-            return backfill_entity(ctx, entity, mode=backfill_mode, keep_diffs=keep_diffs)
+            return backfill_entity(
+                ctx, entity, mode=backfill_mode, keep_diffs=keep_diffs, prepared=prepared
+            )
         return poll_entity(ctx, entity, keep_diffs=keep_diffs)
     except Exception as err:
         with ctx.engine.begin() as conn:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from connector.logs import get_logger
 from connector.mapping import EntityMapping, diff, fingerprint
 from connector.store import repo
 from connector.store.bookkeeping import DeadLetter
@@ -42,7 +42,7 @@ __all__ = [
     "write_isolated",
 ]
 
-log = structlog.get_logger("connector.sync")
+log = get_logger("connector.sync")
 
 
 def jsonable(values: dict[str, Any]) -> dict[str, Any]:
