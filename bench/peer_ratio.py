@@ -7,9 +7,10 @@ One emulator (`emulator serve --seed demo --records N`: N + 60 opportunities) se
 round times, as a user would run them: `python -m connector sync --once` on a fresh SQLite store
 (process start, migrations, backfill of all 11 objects: Bulk API 2.0 for the big one), and the
 tap's extract (`tap-salesforce --config ... --properties ...`, REST, after its discover, which
-is not timed). Prints one line per round, then one JSON line with the median times, the ratio
-(ours / tap's: lower is better), records per second for both, and the same for CPU seconds
-(user + system of each process; steadier than wall time on a busy machine).
+is not timed), after ``--warmup`` untimed rounds of both (default 1). Prints one line per
+round, then one JSON line with the median times, the ratio (ours / tap's: lower is better),
+records per second for both, and the same for CPU seconds (user + system of each process;
+steadier than wall time on a busy machine).
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=20_000, help="emulator --records N")
     ap.add_argument("--repeat", type=int, default=1, help="rounds (medians are reported)")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="untimed rounds of both first (the emulator's caches, the OS's file "
+                         "cache), as hyperfine --warmup does")
     args = ap.parse_args()
     peer = _peer_module()
     proc, info = peer.start_emulator(args.records)
@@ -136,6 +140,9 @@ def main() -> int:
             work = Path(tmp)
             cmd, env = tap_setup(peer, info, work)
             rows = tap_records = 0
+            for w in range(args.warmup):
+                time_tap(cmd, env)
+                time_ours(info, work, -1 - w)
             for i in range(args.repeat):
                 tap_s, tap_c, tap_records = time_tap(cmd, env)
                 our_s, our_c, summary = time_ours(info, work, i)
