@@ -87,3 +87,10 @@ def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
     assert {o["entity"]: o["rows"] for o in status["objects"]}["partner"] == 20
     assert status["dead_letters"] == []
     assert status["outbox"]["pending"] == 0 and status["outbox"]["dead"] == 0
+    # every change-log consumer has caught up; the PRM side of the story is in status too
+    assert {c["consumer"]: c["behind"] for c in status["change_log"]["consumers"]} == {
+        "outbox-local": 0, "programs": 0, "triggers": 0}
+    assert status["programs"]["segments"]["cloud-certified"] == 1  # Litware, scene 3
+    # the whole ledger: Litware's points and Proseware's (scenes 4-5), as Salesforce shows them
+    proseware = second["salesforce"]["Account"][0]["Partner_Points__c"]
+    assert status["programs"]["points"] == points + proseware

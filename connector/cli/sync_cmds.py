@@ -77,6 +77,15 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             for d in repo.list_dead_letters(conn, newest_first=True, limit=DEAD_SHOWN)
         ]
         triggers = status_section(conn)
+        from connector.store.stream import consumer_lag
+
+        change_log = consumer_lag(conn)
+        programs = None
+        if settings.programs_path is not None and settings.programs_path.exists():
+            from connector.programs import load_programs
+            from connector.programs.views import programs_summary
+
+            programs = programs_summary(conn, load_programs(settings.programs_path))
     data = {
         "database": redact_url(settings.database.url),
         "objects": objects,
@@ -85,6 +94,8 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         "dead_letters": dead,
         "triggers": triggers,
         "outbox": outbox,
+        "change_log": change_log,
+        "programs": programs,
     }
     if as_json:
         emit(data, as_json=True)
@@ -117,6 +128,16 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         f"Outbox: {outbox['pending']} pending, {outbox['dead']} dead "
         f"(`prm-connector outbox list --status dead`), {outbox['conflicts']} conflicts"
     )
+    consumers = ", ".join(
+        f"{c['consumer']} {c['behind']} behind" for c in change_log["consumers"]) or "none yet"
+    console.print(f"Change log: newest entry {change_log['latest_seq']}; consumers: {consumers}")
+    if programs is not None:
+        segments = ", ".join(f"{k} {v}" for k, v in programs["segments"].items()) or "none"
+        console.print(
+            f"Programs: segments (members now) {segments}; {programs['enrolments']} "
+            f"enrolments, {programs['steps_completed']} steps completed, "
+            f"{programs['points']} points in the ledger"
+        )
     for o in objects:
         if o["last_error"]:
             console.print(f"[red]{o['entity']}: {o['last_error']}[/red]")

@@ -25,6 +25,7 @@ from connector.programs.evaluate import (
 )
 from connector.programs.facts import (
     COMPLETION,
+    ENROLMENT,
     LEDGER,
     MEMBERSHIP,
     bulk_build,
@@ -39,6 +40,7 @@ __all__ = [
     "eligibility",
     "partner_report",
     "program_overview",
+    "programs_summary",
     "resolve_partner",
     "segment_preview",
     "tiers_for",
@@ -252,4 +254,23 @@ def program_overview(spec: ProgramsSpec) -> dict[str, Any]:
                           "partner_types": list(i.eligible.partner_types)}}
             for i in spec.incentives.values()
         ],
+    }
+
+
+def programs_summary(conn: Connection, spec: ProgramsSpec) -> dict[str, Any]:
+    """Members per configured segment now, enrolments, steps completed and the ledger's total
+    (for ``status``)."""
+    seg = MEMBERSHIP.c
+    members: dict[str, int] = {str(name): int(n) for name, n in conn.execute(
+        select(seg.segment, func.count()).where(seg.left_at.is_(None)).group_by(seg.segment))}
+
+    def count(table: Any) -> int:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    return {
+        "segments": {name: int(members.get(name, 0)) for name in spec.segments},
+        "enrolments": count(ENROLMENT),
+        "steps_completed": count(COMPLETION),
+        "points": int(conn.execute(select(func.coalesce(func.sum(LEDGER.c.points), 0)))
+                      .scalar_one()),
     }

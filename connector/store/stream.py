@@ -29,6 +29,7 @@ __all__ = [
     "ChangeEvent",
     "append_changes",
     "commit_offset",
+    "consumer_lag",
     "count_changes",
     "get_offset",
     "latest_seq",
@@ -113,6 +114,21 @@ def commit_offset(conn: Connection, consumer: str, seq: int) -> None:
 def latest_seq(conn: Connection) -> int:
     """The newest sequence in the change log (0 when empty)."""
     return int(conn.execute(select(func.max(CHANGE_LOG.c.id))).scalar() or 0)
+
+
+def consumer_lag(conn: Connection) -> dict[str, Any]:
+    """The log's newest sequence and, per consumer, its offset and how many entries it has
+    yet to handle (for ``status``: a consumer that stays behind is stuck or failing)."""
+    latest = latest_seq(conn)
+    rows = conn.execute(select(OFFSETS.c.consumer, OFFSETS.c.seq, OFFSETS.c.updated_at)
+                        .order_by(OFFSETS.c.consumer)).all()
+    consumers = []
+    for consumer, seq, updated_at in rows:
+        behind = int(conn.execute(select(func.count()).select_from(CHANGE_LOG)
+                                  .where(CHANGE_LOG.c.id > seq)).scalar_one())
+        consumers.append({"consumer": consumer, "seq": int(seq), "behind": behind,
+                          "updated_at": updated_at.isoformat() if updated_at else None})
+    return {"latest_seq": latest, "consumers": consumers}
 
 
 def _filtered(

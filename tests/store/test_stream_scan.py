@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from connector.store.stream import (
     append_changes,
     commit_offset,
+    consumer_lag,
     count_changes,
     latest_seq,
     scan_changes,
@@ -93,3 +94,17 @@ def test_a_window_bounds_the_range_examined(engine: Engine) -> None:
             assert batch.events == []
             commit_offset(conn, "t", batch.upto)
     assert ranges == [4, 4, 1]
+
+
+def test_consumer_lag_counts_what_each_consumer_has_yet_to_handle(engine: Engine) -> None:
+    """status's change-log line: one consumer caught up, one three entries behind."""
+    with engine.begin() as conn:
+        append_changes(conn, [_diff(f"006{n}") for n in range(5)], cycle_id="c1")
+        end = latest_seq(conn)
+        commit_offset(conn, "caught-up", end)
+        commit_offset(conn, "slow", end - 3)
+    with engine.connect() as conn:
+        lag = consumer_lag(conn)
+    assert lag["latest_seq"] == end
+    assert [(c["consumer"], c["behind"]) for c in lag["consumers"]] == [
+        ("caught-up", 0), ("slow", 3)]
