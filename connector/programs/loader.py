@@ -76,6 +76,7 @@ class _RawTrack(_Strict):
     requires: list[str] = Field(default_factory=list)
     enrol: Literal["auto", "action"] = "auto"
     sequential: bool = False
+    next_step_task: bool = True
     steps: list[_RawStep] = Field(min_length=1)
 
 
@@ -259,6 +260,7 @@ class _Checker:
                 id=tid, program=pid, name=t.name or tid, steps=tuple(steps),
                 segments=tuple(t.open_to.segments), partner_types=tuple(t.open_to.partner_types),
                 requires=tuple(t.requires), enrol=t.enrol, sequential=t.sequential,
+                next_step_task=t.next_step_task,
             ))
         ladder = self.ladder(raw.ladder, (*base, "ladder"), all_tracks) if raw.ladder else None
         return ProgramSpec(pid, raw.name, tuple(tracks), ladder, raw.description)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -31,7 +31,7 @@ from connector.programs.facts import (
     facts_for_partners,
     points_balance,
 )
-from connector.programs.spec import ProgramSpec, ProgramsSpec
+from connector.programs.spec import ProgramSpec, ProgramsSpec, Step
 from connector.store.models import entity_table
 from connector.store.sqlutil import upsert_stmt
 from connector.sync.diffs import RecordDiff
@@ -187,6 +187,61 @@ def certification_key(partner_id: int, step_id: str) -> str:
     return f"PRM-CERT-{digest}"
 
 
+NEXT_STEP_DUE_DAYS = 14
+
+
+def next_step_key(partner_id: int, step_id: str) -> str:
+    """The PRM_Key__c of the Task that asks a partner's channel manager for ``step_id``."""
+    digest = hashlib.sha256(f"next|{partner_id}|{step_id}".encode()).hexdigest()[:24]
+    return f"PRM-TASK-{digest}"
+
+
+def _next_step_tasks(
+    conn: Connection, spec: ProgramsSpec, partner: dict[str, Any], step: Step,
+    done: Collection[str], now: datetime,
+) -> list[LocalChange]:
+    """The channel manager's Tasks around a completed ``step``: the one that asked for it is
+    marked Completed, and one is created (once) for the next step of its track, with what
+    blocks it if anything does. None when the track is done or has ``next_step_task: false``."""
+    table = entity_table("task")
+    out: list[LocalChange] = []
+    asked = next_step_key(partner["id"], step.id)
+    row = conn.execute(select(table).where(table.c.prm_key == asked)).mappings().first()
+    if row is not None and row["status"] != "Completed":
+        conn.execute(update(table).where(table.c.id == row["id"])
+                     .values(status="Completed", updated_at=now))
+        out.append(LocalChange("task", int(row["id"]), row["sf_id"], "updated",
+                               {"status": row["status"]},
+                               {"status": "Completed", "prm_key": asked}, ("status",)))
+    track = spec.tracks[step.track]
+    nxt = next((s for s in track.steps if s.id not in done), None)
+    if not track.next_step_task or nxt is None:
+        return out
+    name = partner.get("name") or f"partner {partner['id']}"
+    count = sum(1 for s in track.steps if s.id in done)
+    why = blocked_reason(spec, nxt.id, done)
+    description = (f"{name} completed '{step.name}' ({count}/{len(track.steps)} steps of "
+                   f"{track.name}). Next: {nxt.name} ({nxt.kind}, {nxt.points} points)."
+                   + (f" Blocked until: {why}." if why else ""))
+    values: dict[str, Any] = {
+        "subject": f"{name}: next step {nxt.name}"[:255],
+        "activity_date": now.date() + timedelta(days=NEXT_STEP_DUE_DAYS),
+        "status": "Not Started", "priority": "Normal",
+        "what": partner.get("sf_id"), "owner": partner.get("channel_manager"),
+        "description": description, "prm_key": next_step_key(partner["id"], nxt.id),
+    }
+    values = {k: v for k, v in values.items() if v is not None}
+    stmt = upsert_stmt(conn, table).values(
+        **values, created_at=now, updated_at=now, is_deleted=False,
+    ).on_conflict_do_nothing(index_elements=["prm_key"])
+    if conn.execute(stmt).rowcount:
+        local_id = conn.execute(
+            select(table.c.id).where(table.c.prm_key == values["prm_key"])).scalar_one()
+        out.append(LocalChange("task", int(local_id), None, "created", None, values,
+                               tuple(values)))
+    return out
+
+
 def _create_certification(
     conn: Connection, partner_id: int, name: str, step_id: str, now: datetime
 ) -> LocalChange | None:
@@ -216,7 +271,7 @@ def complete_step(
     step = spec.steps.get(step_id)
     if step is None:
         raise UnknownName(f"unknown step '{step_id}' (known: {', '.join(spec.steps)})")
-    _partner_row(conn, partner_id)
+    partner = _partner_row(conn, partner_id)
     done = completed_steps(conn, partner_id)
     if step_id in done:
         return Outcome(False, f"step '{step_id}' was already completed")
@@ -242,6 +297,7 @@ def complete_step(
     if award is not None and award.done:
         changes += award.changes
     mirror = refresh_partner_mirror(conn, partner_id, now)  # certifications, points if no award
+    changes += _next_step_tasks(conn, spec, partner, step, {*done, step_id}, now)
     changes = _merged([*changes, *([mirror] if mirror else [])])
     pts = award.points if award is not None and award.done else 0
     return Outcome(True, f"completed {step_id} ({step.kind}) +{pts} points", changes, pts)

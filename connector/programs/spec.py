@@ -112,6 +112,7 @@ class Track:
     requires: tuple[str, ...] = ()  # tracks to complete before any step of this one
     enrol: Literal["auto", "action"] = "auto"
     sequential: bool = False
+    next_step_task: bool = True  # a completed step asks the channel manager for the next one
 
     @property
     def open_to_all(self) -> bool:

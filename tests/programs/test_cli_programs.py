@@ -85,7 +85,8 @@ def test_recording_steps_and_points_shows_up_in_partner_show(
 def test_local_records_go_to_the_change_log_for_the_outbox(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Points and the new certification are source "local" entries; so is the segment entry."""
+    """Points, the new certification and the channel manager's next-step Task are source
+    "local" entries (the Task marked Completed once its step is done); so is the segment entry."""
     c = str(config)
     _run(capsys, "record", "step-complete", "Acme Cloud", "cloud-fundamentals", "-c", c)
     _run(capsys, "record", "step-complete", "Acme Cloud", "cloud-architect", "-c", c)
@@ -96,11 +97,13 @@ def test_local_records_go_to_the_change_log_for_the_outbox(
     engine.dispose()
     assert {r.source for r in rows} == {"local"}
     assert [(r.entity, r.op) for r in rows] == [
-        ("certification", "created"), ("partner", "updated"),
-        ("certification", "created"), ("partner", "updated"),
+        ("certification", "created"), ("partner", "updated"), ("task", "created"),
+        ("certification", "created"), ("partner", "updated"), ("task", "updated"),
         ("partner", "segment_entered"),
     ]
-    assert rows[3].new == {"points": 600.0, "certifications": 2.0}
+    assert rows[2].new["subject"] == "Acme Cloud: next step Cloud Architect"
+    assert rows[4].new == {"points": 600.0, "certifications": 2.0}
+    assert rows[5].new["status"] == "Completed"  # the track is done: no further Task
 
 
 def test_a_step_out_of_order_exits_2_with_the_reason_and_partner_show_says_why(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,9 +36,11 @@ def test_completing_steps_awards_their_points_once(
                               cause="cli:alice", now=NOW)
         assert first.done and first.points == 50 and not again.done
         assert points_balance(conn, pid) == 50
-        [change] = first.changes
-        assert (change.entity, change.new, change.sf_id) == (
-            "partner", {"points": 50.0}, "001000000000001AAA")
+        by_entity = {c.entity: c for c in first.changes}
+        assert sorted(by_entity) == ["partner", "task"]
+        assert (by_entity["partner"].new, by_entity["partner"].sf_id) == (
+            {"points": 50.0}, "001000000000001AAA")
+        assert by_entity["task"].new["subject"] == "Acme: next step Selling the platform 101"
         facts = partner_facts(conn, pid, lambda: NOW, spec=default_spec)
     track = facts["tracks"]["reseller-onboarding"]
     assert (track["status"], track["completed_steps"], facts["points"]) == (
@@ -163,3 +166,47 @@ def test_type_country_and_industry_come_from_the_columns_else_from_extra(
                  for pid in (cols, extra)}
     assert [(f["type"], f["country"], f["industry"]) for f in facts.values()] == [
         ("MSP", "Germany", "Finance"), ("Referral", "Brazil", None)]
+
+
+def test_each_completed_step_asks_the_channel_manager_for_the_next_one(
+    engine: Engine, default_spec: ProgramsSpec
+) -> None:
+    """A Task per next step, for the partner's channel manager, on the partner's record: the one
+    for a step is marked Completed when the step is done; none after the track's last step,
+    and none on a track with ``next_step_task: false``."""
+    from connector.programs.loader import loads_programs
+    from connector.programs.operations import next_step_key
+
+    task = entity_table("task")
+    with engine.begin() as conn:
+        pid = add_partner(conn, "Acme", sf_id="001000000000001AAA", partner_type="Reseller",
+                          channel_manager="005000000000007AAA")
+
+        def tasks() -> dict[str, dict[str, object]]:
+            rows = conn.execute(select(task)).mappings().all()
+            return {str(r["prm_key"]): dict(r) for r in rows}
+
+        for step in ("reseller-agreement", "reseller-sales-101"):
+            complete_step(conn, default_spec, pid, step, source="local", cause="cli",
+                          now=NOW)
+        made = tasks()
+        asked_101 = made[next_step_key(pid, "reseller-sales-101")]
+        asked_reg = made[next_step_key(pid, "reseller-first-registration")]
+        assert asked_101["status"] == "Completed"  # its step is done
+        assert (asked_reg["status"], asked_reg["owner"], asked_reg["what"]) == (
+            "Not Started", "005000000000007AAA", "001000000000001AAA")
+        assert asked_reg["subject"] == "Acme: next step Register a first deal"
+        assert "2/3 steps of Reseller onboarding" in str(asked_reg["description"])
+
+        last = complete_step(conn, default_spec, pid, "reseller-first-registration",
+                             source="local", cause="cli", now=NOW)
+        assert [c.new["status"] for c in last.changes if c.entity == "task"] == ["Completed"]
+        assert len(tasks()) == 2  # the track is done: nothing more to ask for
+
+        shipped = (Path(__file__).resolve().parents[2] / "config" / "programs.yaml").read_text()
+        head = "      cloud-technical:\n        name: Cloud technical certification\n"
+        assert head in shipped
+        quiet = loads_programs(shipped.replace(head, head + "        next_step_task: false\n"))
+        out = complete_step(conn, quiet, pid, "cloud-fundamentals", source="local",
+                            cause="cli", now=NOW)
+        assert out.done and [c for c in out.changes if c.entity == "task"] == []
