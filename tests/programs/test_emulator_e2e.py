@@ -24,6 +24,7 @@ from sqlalchemy import select
 from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.programs.facts import MEMBERSHIP, facts_for_partners
 from connector.programs.local import record_step
+from connector.programs.operations import next_step_key
 from connector.programs.views import eligibility, partner_report
 from connector.service import open_runtime, sync_once
 from connector.store.models import entity_table
@@ -139,6 +140,12 @@ def test_a_partner_completes_a_track_enters_a_segment_and_moves_up_a_tier(
         f"WHERE Partner__c = '{sf_id}' ORDER BY Name")["records"]
     assert [c["Name"] for c in certs] == ["Cloud Architect", "Cloud Fundamentals"]
     assert certs[1]["PRM_Key__c"].startswith("PRM-CERT-")
+    # the channel manager was asked for the architect certification, which is now done
+    tasks = admin.query(
+        "SELECT Subject, Status, WhatId FROM Task "
+        f"WHERE PRM_Key__c = '{next_step_key(pid, 'cloud-architect')}'")["records"]
+    assert [(t["Subject"], t["Status"], t["WhatId"]) for t in tasks] == [
+        (f"{PARTNER}: next step Cloud Architect", "Completed", sf_id)]
 
 
 SEGMENT = """\
