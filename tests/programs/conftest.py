@@ -14,8 +14,11 @@ from connector.programs import ProgramsSpec, load_programs
 from connector.store.models import column_types, entity_table
 
 from dbfixtures import db_kind, engine
+from sync.conftest import emulator
 
-__all__ = ["NOW", "add_deal", "add_partner", "db_kind", "default_spec", "engine"]
+__all__ = [
+    "NOW", "add_deal", "add_partner", "db_kind", "default_spec", "emulator", "engine",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -10,17 +10,14 @@ local certification back: read again from the org with simple-salesforce.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from simple_salesforce import Salesforce
 from sqlalchemy import select
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.programs.facts import MEMBERSHIP, facts_for_partners
 from connector.programs.local import record_step
 from connector.programs.operations import next_step_key
@@ -29,6 +26,8 @@ from connector.service import open_runtime, sync_once
 from connector.store.models import entity_table
 from connector.store.stream import CHANGE_LOG
 from connector.store.types import utcnow
+
+from sync.orgtools import admin_sf
 
 pytestmark = pytest.mark.slow
 
@@ -46,22 +45,6 @@ triggers:
 """
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with running_emulator(seed="demo") as emu:
-        mp = pytest.MonkeyPatch()
-        mp.setenv("REQUESTS_CA_BUNDLE", emu.ca_bundle)
-        try:
-            yield emu
-        finally:
-            mp.undo()
-
-
-def _client(emu: EmulatorHandle, user: str) -> Salesforce:
-    session = requests.Session()
-    session.verify = emu.ca_bundle
-    return Salesforce(instance_url=emu.instance_url, session_id=emu.token(user),
-                      session=session, version="62.0")
 
 
 def _config(tmp_path: Path) -> Path:
@@ -100,7 +83,7 @@ def test_a_partner_completes_a_track_enters_a_segment_and_moves_up_a_tier(
     done = record_step(rt.engine, rt.programs, PARTNER, "cloud-fundamentals", by="alice",
                        now=utcnow())
     assert done["points"] == 200
-    admin = _client(emulator, "admin")
+    admin = admin_sf(emulator)
     admin.Partner_Certification__c.create({
         "Name": "Cloud Architect", "Partner__c": sf_id,
         "Completed_Date__c": date.today().isoformat()})
@@ -167,7 +150,7 @@ def test_a_sync_cycle_reads_type_country_and_industry_and_a_segment_uses_them(
     programs.write_text(programs.read_text().replace("segments:\n", "segments:\n" + SEGMENT, 1))
     rt = open_runtime(cfg, env=env)
     assert rt.programs is not None and "emea-resellers" in rt.programs.segments
-    admin = _client(emulator, "admin")
+    admin = admin_sf(emulator)
     org = {r["Id"]: (r["Partner_Type__c"], r["BillingCountry"], r["Industry"])
            for r in admin.query_all("SELECT Id, Partner_Type__c, BillingCountry, Industry "
                                     "FROM Account WHERE IsPartner = true")["records"]}

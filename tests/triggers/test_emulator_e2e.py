@@ -9,41 +9,22 @@ in the outbox. The backfill cycle before fires nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import requests
-from simple_salesforce import Salesforce
 from sqlalchemy import select
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.service import open_runtime, sync_once
 from connector.store.models import entity_table
 
 from .trigtools import ROOT
+from sync.orgtools import admin_sf
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with running_emulator(seed="demo") as emu:
-        # Unmodified clients in these tests trust the emulator the documented way.
-        mp = pytest.MonkeyPatch()
-        mp.setenv("REQUESTS_CA_BUNDLE", emu.ca_bundle)
-        try:
-            yield emu
-        finally:
-            mp.undo()
-
-
-def _client(emu: EmulatorHandle, user: str) -> Salesforce:
-    session = requests.Session()
-    session.verify = emu.ca_bundle
-    return Salesforce(instance_url=emu.instance_url, session_id=emu.token(user),
-                      session=session, version="62.0")
 
 
 def _config(emu: EmulatorHandle, tmp_path: Path) -> Path:
@@ -66,7 +47,7 @@ def test_sync_once_approves_or_routes_partner_registrations(
     backfilled = sync_once(rt).stages["triggers"]
     assert backfilled["changes"] > 0 and backfilled["fired"] == 0
 
-    admin = _client(emulator, "admin")
+    admin = admin_sf(emulator)
     certified = admin.query(
         "SELECT Partner__c FROM Partner_Certification__c ORDER BY Partner__c")["records"]
     holders = sorted({r["Partner__c"] for r in certified})
@@ -74,7 +55,7 @@ def test_sync_once_approves_or_routes_partner_registrations(
         "SELECT Name, Partner__c FROM Deal_Registration__c WHERE Status__c = 'Approved' "
         "AND End_Customer_Name__c = 'Acme Corporation'")["records"][0]
     other = next(p for p in holders if p != first["Partner__c"])
-    partner_user = _client(emulator, "partner")
+    partner_user = admin_sf(emulator, "partner")
     today = date.today().isoformat()
     fresh = partner_user.Deal_Registration__c.create({
         "Name": "DR-NEW-1", "Partner__c": other, "End_Customer_Name__c": "Brand New Customer Ltd",
