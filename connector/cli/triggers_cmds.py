@@ -252,18 +252,18 @@ def run_scheduled_cmd(
     """Run the scheduled triggers (or one) for their latest cron slot; once per slot."""
     from connector.service import open_runtime, run_lock
     from connector.triggers.loader import load_triggers
-    from connector.triggers.scheduled import preview_scheduled, run_scheduled_for
+    from connector.triggers.scheduled import preview_scheduled, run_scheduled
 
     rt = open_runtime(config)
     decisions: list[dict[str, Any]] = []
     try:
-        rules = load_triggers(rt.settings.triggers_path, rt.spec)  # bad rules: exit 2 first
+        rules = load_triggers(rt.settings.triggers_path, rt.spec)  # bad: exit 2, no lock
         with run_lock(rt, "triggers", wait=wait):
             if dry_run:
                 report, decisions = preview_scheduled(rt.engine, rt.spec, rules, rt.clock,
                                                       rule_id=rule)
             else:
-                report = run_scheduled_for(rt, rule)
+                report = run_scheduled(rt.engine, rt.spec, rules, rt.clock, rule_id=rule)
     finally:
         rt.close()
     counts = report.counts()

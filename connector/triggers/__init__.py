@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from connector.triggers.scheduled import (
         last_slot,
         run_scheduled,
-        run_scheduled_for,
         run_scheduled_rule,
         scheduled_jobs,
     )
@@ -37,7 +36,7 @@ _HOME = {
     "CONSUMER": "consumer", "TriggersReport": "consumer", "run_triggers": "consumer",
     "PARTNER_FACTS": "facts", "FactRegistry": "facts",
     "load_triggers": "loader", "loads_triggers": "loader",
-    "last_slot": "scheduled", "run_scheduled": "scheduled", "run_scheduled_for": "scheduled",
+    "last_slot": "scheduled", "run_scheduled": "scheduled",
     "run_scheduled_rule": "scheduled", "scheduled_jobs": "scheduled",
     "Rule": "spec", "RuleSet": "spec", "TriggerSettings": "spec",
     "TriggersStage": "stage",
@@ -59,7 +58,6 @@ __all__ = [
     "read_log",
     "rule_stats",
     "run_scheduled",
-    "run_scheduled_for",
     "run_scheduled_rule",
     "run_triggers",
     "scheduled_jobs",

@@ -32,7 +32,6 @@ __all__ = [
     "last_slot",
     "preview_scheduled",
     "run_scheduled",
-    "run_scheduled_for",
     "run_scheduled_rule",
     "scheduled_jobs",
 ]
@@ -177,14 +176,3 @@ def preview_scheduled(
 def scheduled_jobs(rules: RuleSet) -> list[tuple[str, str]]:
     """(rule id, cron) of every enabled scheduled rule: what the daemon puts on APScheduler."""
     return [(r.id, str(r.schedule)) for r in rules.scheduled()]
-
-
-def run_scheduled_for(rt: Any, rule_id: str | None = None) -> TriggersReport:
-    """Run the scheduled rules (or one) with a service ``Runtime``'s config, store and clock.
-
-    The caller holds the store's run lock (the daemon holds it for its life; the CLI takes it).
-    """
-    from connector.triggers.loader import load_triggers
-
-    rules = load_triggers(rt.settings.triggers_path, rt.spec)
-    return run_scheduled(rt.engine, rt.spec, rules, rt.clock, rule_id=rule_id)
