@@ -81,11 +81,12 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
 
         change_log = consumer_lag(conn)
         programs = None
-        if settings.programs_path is not None and settings.programs_path.exists():
-            from connector.programs import load_programs
+        from connector.triggers.facts import PARTNER_FACTS
+
+        if PARTNER_FACTS.segments is not None:  # programs.yaml, as load_config installed it
             from connector.programs.views import programs_summary
 
-            programs = programs_summary(conn, load_programs(settings.programs_path))
+            programs = programs_summary(conn, PARTNER_FACTS.segments)
     data = {
         "database": redact_url(settings.database.url),
         "objects": objects,

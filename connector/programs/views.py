@@ -7,6 +7,7 @@ partner portal needs), ``segment_preview`` answers `segments preview`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -257,9 +258,9 @@ def program_overview(spec: ProgramsSpec) -> dict[str, Any]:
     }
 
 
-def programs_summary(conn: Connection, spec: ProgramsSpec) -> dict[str, Any]:
-    """Members per configured segment now, enrolments, steps completed and the ledger's total
-    (for ``status``)."""
+def programs_summary(conn: Connection, segments: Iterable[str]) -> dict[str, Any]:
+    """Members now of each of ``segments`` (the configured ones), enrolments, steps completed
+    and the ledger's total (for ``status``)."""
     seg = MEMBERSHIP.c
     members: dict[str, int] = {str(name): int(n) for name, n in conn.execute(
         select(seg.segment, func.count()).where(seg.left_at.is_(None)).group_by(seg.segment))}
@@ -268,7 +269,7 @@ def programs_summary(conn: Connection, spec: ProgramsSpec) -> dict[str, Any]:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
     return {
-        "segments": {name: int(members.get(name, 0)) for name in spec.segments},
+        "segments": {name: int(members.get(name, 0)) for name in sorted(segments)},
         "enrolments": count(ENROLMENT),
         "steps_completed": count(COMPLETION),
         "points": int(conn.execute(select(func.coalesce(func.sum(LEDGER.c.points), 0)))
