@@ -172,6 +172,8 @@ class DaemonSettings(_Strict):
     outbound_secret: str | None = Field(default=None, repr=False)
     # Signed webhooks (POST /events): the HMAC-SHA256 key; /events is off while unset.
     webhook_secret: str | None = Field(default=None, repr=False)
+    # Key rotation: secrets still accepted on /events besides webhook_secret (connector.signing).
+    webhook_previous_secrets: list[str] = Field(default_factory=list, repr=False)
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     outbox_interval_seconds: float = Field(default=10.0, gt=0)
@@ -243,6 +245,9 @@ class Settings(_Strict):
         for name in ("outbound_secret", "webhook_secret"):
             if data["daemon"].get(name):
                 data["daemon"][name] = _MASK
+        data["daemon"]["webhook_previous_secrets"] = [
+            _MASK for _ in data["daemon"].get("webhook_previous_secrets") or ()
+        ]
         return data
 
 

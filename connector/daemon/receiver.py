@@ -35,7 +35,6 @@ from starlette.routing import Route
 from connector.daemon.events import EventRejected, parse_event
 from connector.daemon.inbox import Incoming, store_notifications
 from connector.daemon.metrics import CONTENT_TYPE, DaemonMetrics
-from connector.daemon.signing import SIGNATURE_HEADER, SignatureError, verify
 from connector.daemon.soap import (
     SoapRejected,
     ack_body,
@@ -46,6 +45,7 @@ from connector.daemon.soap import (
 )
 from connector.logs import get_logger
 from connector.settings import DaemonSettings
+from connector.signing import SIGNATURE_HEADER, Keyring, SignatureError, verify
 
 __all__ = ["ReceiverDeps", "create_receiver_app"]
 
@@ -184,7 +184,7 @@ def create_receiver_app(deps: ReceiverDeps) -> Starlette:
             verify(
                 request.headers.get(SIGNATURE_HEADER),
                 body,
-                secret,
+                Keyring.of(secret, settings.webhook_previous_secrets),
                 now=deps.clock(),
                 tolerance=settings.webhook_tolerance_seconds,
             )

@@ -1,14 +1,10 @@
-"""Signed webhooks for the ``notify`` action: HMAC-SHA256 over ``f"{t}.{body}"``.
-
-Header ``X-PRM-Signature: t=<unix seconds>,v1=<hex digest>``; the receiver recomputes the
-digest with the shared secret and rejects stale timestamps. Failures are retried through the
-outbox like any other write.
+"""Signed webhooks for the ``notify`` action, signed by ``connector.signing`` (the scheme the
+daemon's ``POST /events`` verifies). Failures are retried through the outbox like any other
+write.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import ssl
 import urllib.error
@@ -19,9 +15,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["NotifyResult", "Poster", "body_text", "post_signed", "sign", "verify"]
+from connector.signing import SIGNATURE_HEADER, sign
 
-SIGNATURE_HEADER = "X-PRM-Signature"
+__all__ = ["NotifyResult", "Poster", "body_text", "post_signed"]
 
 
 @dataclass(frozen=True)
@@ -42,24 +38,6 @@ def body_text(body: Any) -> str:
     if isinstance(body, str):
         return body
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode("utf-8")
-
-
-def sign(secret: str, timestamp: int, body: str) -> str:
-    """The header value for ``body`` sent at ``timestamp``."""
-    digest = hmac.new(
-        secret.encode("utf-8"), f"{timestamp}.{body}".encode(), hashlib.sha256
-    ).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def verify(secret: str, header: str, body: str) -> bool:
-    """True when ``header`` is a valid signature of ``body`` (for receivers and tests)."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        expected = sign(secret, int(parts["t"]), body)
-    except (KeyError, ValueError):
-        return False
-    return hmac.compare_digest(expected, header)
 
 
 def _urllib_post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:

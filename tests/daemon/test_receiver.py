@@ -11,8 +11,8 @@ import pytest
 import requests
 from sqlalchemy import Engine
 
-from connector.daemon.signing import signature_header
 from connector.emulator.outbound import build_envelope
+from connector.signing import sign as signature_header
 
 from .conftest import ORG_ID, Running, stored_count
 
@@ -318,3 +318,38 @@ def test_health_readiness_and_metrics_answer(receiver: Callable[..., Running]) -
         "prm_daemon_active",
     ):
         assert name in metrics.text
+
+
+def test_a_notify_request_verifies_at_the_receiver(
+    receiver: Callable[..., Running], engine: Engine
+) -> None:
+    """The outbox's notify action and the receiver share one signature: a notify POSTed to
+    /events (real HTTP, the outbox's own poster) is accepted and stored."""
+    from connector.outbox.notify import post_signed
+
+    rx = receiver(webhook_secret=SECRET)
+    fields = {"url": rx.url + "/events", "secret_env": "HOOK_SECRET", "body": EVENT}
+    result = post_signed(fields, now=time.time(), timeout=30, env={"HOOK_SECRET": SECRET})
+    assert (result.ok, result.code) == (True, "OK"), result.message
+    assert stored_count(engine) == 2
+    other = post_signed(
+        {**fields, "body": {**EVENT, "id": "evt-9"}},
+        now=time.time(), timeout=30, env={"HOOK_SECRET": "not-the-secret"},
+    )
+    assert (other.ok, other.code) == (False, "HTTP_401")
+    assert stored_count(engine) == 2
+
+
+def test_a_rotated_secret_is_accepted_until_it_is_dropped(
+    receiver: Callable[..., Running], engine: Engine
+) -> None:
+    """While rotating, /events accepts the new secret and the previous ones; a secret no longer
+    listed is refused with 401."""
+    rx = receiver(webhook_secret="new-key", webhook_previous_secrets=["old-key"])
+    assert signed_post(rx.url, EVENT, secret="new-key").status_code == 202
+    second = {**EVENT, "id": "evt-2", "ids": ["a01000000000003AAA"]}
+    assert signed_post(rx.url, second, secret="old-key").status_code == 202
+    third = {**EVENT, "id": "evt-3", "ids": ["a01000000000004AAA"]}
+    refused = signed_post(rx.url, third, secret="retired-key")
+    assert refused.status_code == 401 and "retired" in refused.json()["error"]
+    assert stored_count(engine) == 3
