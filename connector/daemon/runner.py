@@ -36,6 +36,7 @@ from connector.service import (
     Stage,
     pipeline_stages,
     reconcile,
+    stage_context,
     sync_once,
 )
 from connector.store import acquire_run_lock, read_connection
@@ -315,7 +316,7 @@ class Daemon:
         for stage in self._stages():
             if only is None or stage.name == only:
                 self.writer.check()
-                stage.run(self.rt, run_id)
+                stage.run(stage_context(self.rt, run_id))
 
     def _outbox(self) -> None:
         self._run_stages("outbox", f"outbox-{int(time.time() * 1000)}")

@@ -14,7 +14,7 @@ from connector.mapping import EntityMapping, MappingError, MappingSpec
 from connector.outbox.crmform import crm_rows
 from connector.outbox.items import OutboxWrite, enqueue
 from connector.store import repo
-from connector.store.stream import ChangeEvent, commit_offset, latest_seq, read_changes
+from connector.store.stream import ChangeBatch, ChangeEvent, ChangeFilter, consume
 
 __all__ = ["CONSUMER", "LocalReport", "queue_local_changes", "writes_for"]
 
@@ -84,32 +84,26 @@ def queue_local_changes(
 ) -> LocalReport:
     """Queue outbox writes for every local change not yet handled; commits per batch."""
     report = LocalReport()
-    while True:
-        with engine.begin() as conn:
-            top = latest_seq(conn)
-            events = [
-                e for e in read_changes(conn, CONSUMER, limit=batch, sources=("local",))
-                if e.seq <= top
-            ]
-            by_entity: dict[str, list[ChangeEvent]] = {}
-            for e in events:
-                by_entity.setdefault(e.entity, []).append(e)
-            for name, group in by_entity.items():
-                entity = spec.entities.get(name)
-                if entity is None:
-                    report.skipped += len(group)
-                    continue
-                writes, bad = writes_for(conn, entity, group)
-                report.queued += len(enqueue(conn, writes))
-                for event, why in bad:
-                    repo.add_dead_letter(
-                        conn, kind="outbox-local", entity=name, sobject=entity.sobject,
-                        sf_id=event.sf_id, payload={"seq": event.seq, "new": event.new},
-                        code="NOT_ADDRESSABLE", message=why,
-                    )
-                    report.dead += 1
-            report.examined += len(events)
-            full = len(events) >= batch
-            commit_offset(conn, CONSUMER, events[-1].seq if full else top)
-        if not full:
-            return report
+
+    def handle(conn: Connection, changes: ChangeBatch) -> None:
+        by_entity: dict[str, list[ChangeEvent]] = {}
+        for e in changes.events:
+            by_entity.setdefault(e.entity, []).append(e)
+        for name, group in by_entity.items():
+            entity = spec.entities.get(name)
+            if entity is None:
+                report.skipped += len(group)
+                continue
+            writes, bad = writes_for(conn, entity, group)
+            report.queued += len(enqueue(conn, writes))
+            for event, why in bad:
+                repo.add_dead_letter(
+                    conn, kind="outbox-local", entity=name, sobject=entity.sobject,
+                    sf_id=event.sf_id, payload={"seq": event.seq, "new": event.new},
+                    code="NOT_ADDRESSABLE", message=why,
+                )
+                report.dead += 1
+        report.examined += len(changes.events)
+
+    consume(engine, CONSUMER, ChangeFilter(sources=("local",), limit=batch), handle)
+    return report

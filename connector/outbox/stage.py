@@ -1,27 +1,23 @@
-"""The outbox as a pipeline stage: queue local PRM edits, then dispatch everything due."""
+"""The outbox as pipeline stages: queue local PRM edits first, dispatch everything due last."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from connector.outbox.dispatcher import dispatch
 from connector.outbox.local import queue_local_changes
+from connector.pipeline import StageContext
 
 __all__ = ["LocalChangesStage", "OutboxStage"]
 
 
 class OutboxStage:
-    """Runs after the triggers stage in ``sync --once`` and in the daemon's cycle."""
+    """Runs after the triggers stage in ``sync --once`` and in the daemon's cycle: sends what
+    the stages before it queued (local edits were queued by ``LocalChangesStage``)."""
 
     name = "outbox"
 
-    def run(self, rt: Any, run_id: str) -> dict[str, int]:
-        """Queue local changes and dispatch; counts for the run report."""
-        local = queue_local_changes(rt.engine, rt.spec)
-        report = dispatch(rt)
-        counts = report.counts()
-        counts["local_queued"] = local.queued
-        return counts
+    def run(self, ctx: StageContext) -> dict[str, int]:
+        """Dispatch what is due; counts for the run report."""
+        return dispatch((ctx.engine, ctx.client, ctx.spec, ctx.settings)).counts()
 
 
 class LocalChangesStage:
@@ -33,7 +29,7 @@ class LocalChangesStage:
 
     name = "outbox-local"
 
-    def run(self, rt: Any, run_id: str) -> dict[str, int]:
+    def run(self, ctx: StageContext) -> dict[str, int]:
         """Queue the pending local changes; counts for the run report."""
-        local = queue_local_changes(rt.engine, rt.spec)
+        local = queue_local_changes(ctx.engine, ctx.spec)
         return {"queued": local.queued, "examined": local.examined}

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, case, select
 
 from connector.mapping.spec import MappingSpec
 from connector.outbox.items import OutboxWrite, enqueue
+from connector.pipeline import StageContext
 from connector.programs.evaluate import tier_for
 from connector.programs.facts import facts_for_partners
 from connector.programs.local import segment_diffs
@@ -33,11 +34,12 @@ from connector.programs.spec import ProgramsSpec
 from connector.store.stream import (
     CHANGE_LOG,
     SOURCES,
+    ChangeBatch,
     ChangeEvent,
+    ChangeFilter,
     append_changes,
-    commit_offset,
+    consume,
     count_changes,
-    scan_changes,
 )
 from connector.store.types import utcnow
 from connector.triggers.actions import ActionEnv, ActionFailed, set_level_now
@@ -142,38 +144,36 @@ def run_programs(
     """
     report = ProgramsReport()
     now = clock()
-    while True:
-        with engine.begin() as conn:
-            batch = scan_changes(conn, CONSUMER, limit=batch_size, window=window,
-                                 entities=("certification",), sources=_SALESFORCE,
-                                 ops=("created", "updated", "undeleted"), echo=False)
-            if batch.empty:
-                break
-            report.changes += count_changes(conn, batch.start, batch.upto)[0]
-            writes: list[OutboxWrite] = []
-            touched = _touched_partners(conn, batch.start, batch.upto)
-            for ev in batch.events:
-                pid = _partner_of(ev)
-                if pid is not None and ev.new:
-                    for step in spec.certification_steps(str(ev.new.get("name") or "")):
-                        out = complete_step(conn, spec, pid, step.id, source="salesforce",
-                                            cause=f"certification:{ev.sf_id}", now=now,
-                                            check_prerequisites=False)
-                        if out.done:
-                            report.steps_completed += 1
-                            writes += writes_for_changes(conn, mapping, out.changes,
-                                                         f"programs:{ev.seq}")
-            if touched:
-                seg_events, _ = refresh_segments(conn, spec, now, touched,
-                                                 fiscal_year_start_month=fiscal_year_start_month)
-                report.segment_events += append_changes(
-                    conn, segment_diffs(conn, seg_events),
-                    cycle_id=f"programs-{uuid.uuid4().hex[:12]}")
-                writes += _apply_ladders(conn, mapping, spec, touched, now, batch.upto,
-                                         report, fiscal_year_start_month)
-            report.outbox += len(enqueue(conn, writes))
-            commit_offset(conn, CONSUMER, batch.upto)
-        report.batches += 1
+
+    def handle(conn: Connection, batch: ChangeBatch) -> None:
+        report.changes += count_changes(conn, batch.start, batch.upto)[0]
+        writes: list[OutboxWrite] = []
+        touched = _touched_partners(conn, batch.start, batch.upto)
+        for ev in batch.events:
+            pid = _partner_of(ev)
+            if pid is not None and ev.new:
+                for step in spec.certification_steps(str(ev.new.get("name") or "")):
+                    out = complete_step(conn, spec, pid, step.id, source="salesforce",
+                                        cause=f"certification:{ev.sf_id}", now=now,
+                                        check_prerequisites=False)
+                    if out.done:
+                        report.steps_completed += 1
+                        writes += writes_for_changes(conn, mapping, out.changes,
+                                                     f"programs:{ev.seq}")
+        if touched:
+            seg_events, _ = refresh_segments(conn, spec, now, touched,
+                                             fiscal_year_start_month=fiscal_year_start_month)
+            report.segment_events += append_changes(
+                conn, segment_diffs(conn, seg_events),
+                cycle_id=f"programs-{uuid.uuid4().hex[:12]}")
+            writes += _apply_ladders(conn, mapping, spec, touched, now, batch.upto,
+                                     report, fiscal_year_start_month)
+        report.outbox += len(enqueue(conn, writes))
+
+    report.batches += consume(engine, CONSUMER, ChangeFilter(
+        entities=("certification",), sources=_SALESFORCE,
+        ops=("created", "updated", "undeleted"), echo=False, limit=batch_size, window=window,
+    ), handle)
     return report
 
 
@@ -191,9 +191,7 @@ class ProgramsStage:
         spec = getattr(rt, "programs", None)
         return cls(spec) if spec is not None else None
 
-    def run(self, rt: Any, run_id: str) -> dict[str, int]:
+    def run(self, ctx: StageContext) -> dict[str, int]:
         """Run the consumer to the end of the change log; the counts go in the run report."""
-        clock = getattr(rt, "clock", None)
-        report = run_programs(rt.engine, rt.spec, self.spec,
-                              clock if callable(clock) else utcnow)
+        report = run_programs(ctx.engine, ctx.spec, self.spec, ctx.clock)
         return report.counts()

@@ -17,7 +17,7 @@ from connector.service.runs import (
     sync_once,
 )
 from connector.service.runtime import Connector, Runtime, open_runtime, open_store
-from connector.service.stages import Stage, pipeline_stages
+from connector.service.stages import Stage, StageContext, pipeline_stages, stage_context
 
 __all__ = [
     "STORE_LOCK",
@@ -26,6 +26,7 @@ __all__ = [
     "RunReport",
     "Runtime",
     "Stage",
+    "StageContext",
     "apply_pushed",
     "backfill",
     "describe_holder",
@@ -36,6 +37,7 @@ __all__ = [
     "reconcile",
     "recorded_run",
     "run_lock",
+    "stage_context",
     "stops_the_cycle",
     "sync_once",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 from connector.errors import ConfigError, ConfigProblem, ConnectorError
 from connector.mapping import EntityMapping, MappingSpec
 from connector.service.runtime import Runtime
-from connector.service.stages import pipeline_stages
+from connector.service.stages import pipeline_stages, run_stages
 from connector.store import repo
 from connector.sync.apply import PageResult, apply_rows
 from connector.sync.backfill import Mode, backfill_entity, prepare_backfills
@@ -204,8 +204,7 @@ def sync_once(
                 report.failures[entity.name] = safe_reason(err)
                 continue
             report.objects.append(run.summary())
-        for stage in stages:
-            report.stages[stage.name] = stage.run(rt, report.run_id)
+        report.stages.update(run_stages(rt, stages, report.run_id))
         _failed(report)
     return report
 

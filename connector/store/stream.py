@@ -1,9 +1,11 @@
 """The change log read as an ordered, durable stream, and the one writer of diffs into it.
 
 Every path that changes the store (poll, backfill, reconcile, push, local PRM edits) records its
-diffs with ``append_changes``; consumers (triggers, outbox, ...) read with ``read_changes`` after
-their offset and commit the new offset with ``commit_offset`` in the SAME transaction as their
-effects (invariant 2), so a crash replays a batch and never skips or doubles one.
+diffs with ``append_changes``. Consumers (outbox-local, programs, triggers) run with ``consume``:
+it reads a batch after the consumer's offset, calls the consumer's handler inside one
+transaction and commits the handler's effects with the new offset (invariant 2), so a crash
+replays a batch and never skips or doubles one. ``read_changes`` and ``scan_changes`` are its
+parts, for readers that commit nothing (``triggers replay``).
 
 The sequence is ``change_log.id``. It is gap-free in commit order only because one process
 writes a store at a time (the run lock, invariant 7).
@@ -11,12 +13,12 @@ writes a store at a time (the run lock, invariant 7).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, func, insert, select
+from sqlalchemy import Connection, Engine, Table, case, func, insert, select
 
 from connector.store.bookkeeping import ChangeLog, ConsumerOffset
 from connector.store.sqlutil import executemany, to_json_safe, upsert_stmt
@@ -27,8 +29,10 @@ __all__ = [
     "SOURCES",
     "ChangeBatch",
     "ChangeEvent",
+    "ChangeFilter",
     "append_changes",
     "commit_offset",
+    "consume",
     "consumer_lag",
     "count_changes",
     "get_offset",
@@ -254,3 +258,50 @@ def count_changes(conn: Connection, after: int, upto: int) -> tuple[int, int]:
         select(func.count(), echoes).where(c.id > after, c.id <= upto)
     ).one()
     return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    """What a consumer reads of the change log (in SQL) and how much per batch.
+
+    ``None`` lets everything through. At most ``limit`` entries pass per batch; a batch
+    examines at most ``window`` sequences past the offset when given (entries the filter
+    skips are moved past with the batch).
+    """
+
+    sources: Collection[str] | None = None
+    entities: Collection[str] | None = None
+    ops: Collection[str] | None = None
+    echo: bool | None = None
+    limit: int = 1000
+    window: int | None = None
+
+
+# (the batch's transaction, the batch) -> None: the consumer's effects, written on ``conn``
+BatchHandler = Callable[[Connection, ChangeBatch], None]
+
+
+def consume(
+    engine: Engine, consumer: str, filter: ChangeFilter, handle_batch: BatchHandler
+) -> int:
+    """Run ``consumer`` from its offset to the log's end; returns how many batches it took.
+
+    Each batch is one transaction: ``scan_changes`` with ``filter``, ``handle_batch(conn,
+    batch)`` (which writes the consumer's effects on ``conn``), then ``commit_offset`` to the
+    end of the range examined. A handler that raises rolls its batch back with the offset, so
+    the batch is read again next time (invariant 2). A batch whose entries all fail the filter
+    still calls the handler (with no events) so that it can count what it moved past.
+    """
+    batches = 0
+    while True:
+        with engine.begin() as conn:
+            batch = scan_changes(
+                conn, consumer, limit=filter.limit, window=filter.window,
+                sources=filter.sources, entities=filter.entities, ops=filter.ops,
+                echo=filter.echo,
+            )
+            if batch.empty:
+                return batches
+            handle_batch(conn, batch)
+            commit_offset(conn, consumer, batch.upto)
+        batches += 1

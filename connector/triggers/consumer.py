@@ -20,7 +20,13 @@ from connector.mapping.spec import MappingSpec
 from connector.outbox.items import enqueue
 from connector.store.bookkeeping import TriggerFiring
 from connector.store.sqlutil import from_json_safe, to_json_safe, upsert_stmt
-from connector.store.stream import ChangeEvent, commit_offset, count_changes, scan_changes
+from connector.store.stream import (
+    ChangeBatch,
+    ChangeEvent,
+    ChangeFilter,
+    consume,
+    count_changes,
+)
 from connector.store.types import utcnow
 from connector.triggers.actions import ActionEnv, ActionFailed, apply_due_pending, run_action
 from connector.triggers.audit import AuditRow, write_audit
@@ -287,24 +293,20 @@ def run_triggers(
     watched = rules.entities() & set(spec.entities)
     ops = {op for r in live for op in r.on}
     sources = {s for r in live for s in r.sources}
-    while True:
-        with engine.begin() as conn:
-            batch = scan_changes(conn, CONSUMER, limit=batch_size, entities=watched, ops=ops,
-                                 sources=sources, echo=False)
-            if batch.empty:
-                break
-            examined, echoes = count_changes(conn, batch.start, batch.upto)
-            report.changes += examined
-            report.echoes += echoes
-            if batch.events:
-                proc = BatchProcessor(conn, spec, rules, evaluator, now, report, run_id=run_id)
-                for event in batch.events:
-                    proc.process(typed_change(spec, event))
-                proc.flush()
-            if before_commit is not None:
-                before_commit(conn, batch.events)
-            commit_offset(conn, CONSUMER, batch.upto)
-        report.batches += 1
+    def handle(conn: Connection, batch: ChangeBatch) -> None:
+        examined, echoes = count_changes(conn, batch.start, batch.upto)
+        report.changes += examined
+        report.echoes += echoes
+        if batch.events:
+            proc = BatchProcessor(conn, spec, rules, evaluator, now, report, run_id=run_id)
+            for event in batch.events:
+                proc.process(typed_change(spec, event))
+            proc.flush()
+        if before_commit is not None:
+            before_commit(conn, batch.events)
+
+    report.batches += consume(engine, CONSUMER, ChangeFilter(
+        entities=watched, ops=ops, sources=sources, echo=False, limit=batch_size), handle)
     return report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.store.types import utcnow
+from connector.pipeline import StageContext
 from connector.triggers.consumer import run_triggers
 from connector.triggers.loader import load_triggers
 from connector.triggers.spec import RuleSet
@@ -25,12 +25,10 @@ class TriggersStage:
         """The stage with ``rt``'s triggers.yaml loaded now (a bad file raises ConfigError)."""
         return cls(load_triggers(rt.settings.triggers_path, rt.spec))
 
-    def run(self, rt: Any, run_id: str) -> dict[str, int]:
+    def run(self, ctx: StageContext) -> dict[str, int]:
         """Run the consumer to the end of the change log; the counts go in the run report."""
         if self.rules is None:
-            self.rules = load_triggers(rt.settings.triggers_path, rt.spec)
-        clock = getattr(rt, "clock", None)
-        report = run_triggers(rt.engine, rt.spec, self.rules,
-                              clock if callable(clock) else utcnow, run_id=run_id)
+            self.rules = load_triggers(ctx.settings.triggers_path, ctx.spec)
+        report = run_triggers(ctx.engine, ctx.spec, self.rules, ctx.clock, run_id=ctx.run_id)
         return report.counts()
 

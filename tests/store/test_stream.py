@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from connector.store.stream import (
+    ChangeBatch,
+    ChangeFilter,
     append_changes,
     commit_offset,
+    consume,
     get_offset,
     latest_seq,
     read_changes,
@@ -110,3 +113,59 @@ def test_an_unknown_source_is_refused(engine: Engine) -> None:
     """A typo in a source name would hide changes from consumers: it fails loudly."""
     with engine.begin() as conn, pytest.raises(ValueError, match="unknown change source"):
         append_changes(conn, [_diff("A", source="polled")], cycle_id="c1")
+
+
+def _mark(conn: Connection, batch: ChangeBatch) -> None:
+    """A consumer's effect, written in the batch's transaction: the offset of a second
+    consumer ("effect") moved to the last entry handled."""
+    if batch.events:
+        commit_offset(conn, "effect", batch.events[-1].seq)
+
+
+def _effect(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return get_offset(conn, "effect")
+
+
+def test_consume_commits_each_batch_with_its_offset_and_moves_past_filtered_entries(
+    engine: Engine,
+) -> None:
+    """consume() hands the handler batches of the entries that pass the filter, and commits
+    the handler's effects and the new offset together; entries the filter skips are moved
+    past, so a second run finds nothing."""
+    with engine.begin() as conn:
+        append_changes(conn, [_diff(f"P{i}", source="local" if i % 2 else "poll")
+                              for i in range(7)], cycle_id="c1")
+    seen: list[list[int]] = []
+
+    def handle(conn: Connection, batch: ChangeBatch) -> None:
+        seen.append([e.seq for e in batch.events])
+        _mark(conn, batch)
+
+    batches = consume(engine, "probe", ChangeFilter(sources=("local",), limit=2), handle)
+    with engine.connect() as conn:
+        local = [e.seq for e in read_changes(conn, "x", sources=("local",))]
+        assert get_offset(conn, "probe") == latest_seq(conn)
+    assert [s for batch in seen for s in batch] == local and _effect(engine) == local[-1]
+    assert all(len(b) <= 2 for b in seen) and batches == len(seen) >= 2
+    assert consume(engine, "probe", ChangeFilter(sources=("local",)), handle) == 0
+
+
+def test_a_handler_that_fails_rolls_back_its_effects_and_the_offset(engine: Engine) -> None:
+    """A batch whose handler raises leaves no effect and no offset behind: the next run
+    handles the same entries, once."""
+    with engine.begin() as conn:
+        append_changes(conn, [_diff(f"R{i}") for i in range(3)], cycle_id="c1")
+
+    def crash(conn: Connection, batch: ChangeBatch) -> None:
+        _mark(conn, batch)
+        raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        consume(engine, "probe", ChangeFilter(), crash)
+    with engine.connect() as conn:
+        assert get_offset(conn, "probe") == 0
+    assert _effect(engine) == 0
+    assert consume(engine, "probe", ChangeFilter(), _mark) == 1
+    with engine.connect() as conn:
+        assert _effect(engine) == get_offset(conn, "probe") == latest_seq(conn) > 0

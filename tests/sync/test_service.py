@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, Table, select
 
 from connector.emulator.testing import EmulatorHandle
-from connector.service import Runtime, open_runtime, sync_once
+from connector.service import Runtime, StageContext, open_runtime, sync_once
 from connector.service import runs as runs_module
 from connector.store import read_connection, repo
 from connector.store.bookkeeping import ApiUsageSample, SyncRun
@@ -67,8 +67,9 @@ def test_stages_run_after_inbound_with_the_run_id(
         def __init__(self, name: str) -> None:
             self.name = name
 
-        def run(self, rt: Runtime, run_id: str) -> dict[str, int]:
-            seen.append((self.name, run_id, latest_seq_of(rt)))
+        def run(self, ctx: StageContext) -> dict[str, int]:
+            with read_connection(ctx.engine) as conn:
+                seen.append((self.name, ctx.run_id, latest_seq(conn)))
             return {"looked": 1}
 
     monkeypatch.setattr(runs_module, "pipeline_stages", lambda rt: [Probe("a"), Probe("b")])
