@@ -2,9 +2,13 @@
 
 A notification is only a hint. The worker reads the records' current state with one SOQL query
 per up to 200 Ids, applies them exactly as polling does (dedupe on SystemModstamp against the
-snapshot, map, resolve, diff, change log with ``source="push"``) and stamps the notifications
-processed in the same transaction (invariant 2). Polling still runs: a row push already applied
-comes back with the same SystemModstamp and is skipped.
+snapshot, map, resolve, diff, echo detection, change log with ``source="push"``) and stamps the
+notifications processed in the same transaction (invariant 2). Polling still runs: a row push
+already applied comes back with the same SystemModstamp and is skipped.
+
+``run_push`` is the one push path: a pass goes through the service layer like a poll, with a
+``sync_run`` row (kind "push") and an API usage sample (``recorded_run``), the service's page
+step (``apply_pushed``), and the pipeline stages when a business change came in.
 """
 
 from __future__ import annotations
@@ -15,14 +19,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from connector.daemon.inbox import Pending, mark_failed, mark_processed, pending
+from connector.daemon.inbox import Pending, count_pending, mark_failed, mark_processed, pending
 from connector.errors import ConnectorError, FatalError
 from connector.logs import get_logger
 from connector.mapping import EntityMapping, MappingSpec
+from connector.service import (
+    ApplyRows,
+    RunReport,
+    Runtime,
+    Stage,
+    apply_pushed,
+    recorded_run,
+    stage_context,
+)
 from connector.store import read_connection
-from connector.sync.apply import apply_page
 from connector.sync.context import new_cycle_id
 from connector.sync.window import select_soql
 
@@ -31,9 +43,9 @@ __all__ = [
     "ApplyRows",
     "PushReport",
     "RowSource",
-    "apply_with_sync",
     "fetch_soql",
     "process_pending",
+    "run_push",
 ]
 
 FETCH_SIZE = 200  # Ids per query: keeps the SOQL well under the URI length limit
@@ -47,19 +59,6 @@ class RowSource(Protocol):
     def query_pages(
         self, soql: str, *, include_deleted: bool = False, batch_size: int = 2000
     ) -> Iterable[list[dict[str, Any]]]: ...
-
-
-# (conn, entity, raw rows, cycle id) -> {sf_id: echo?} for the rows that produced a
-# change-log entry (echo: our own write coming back, which fires nothing)
-ApplyRows = Callable[[Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool]]
-
-
-def apply_with_sync(
-    conn: Connection, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
-) -> dict[str, bool]:
-    """Apply rows with the polling path's page step, recorded as ``source="push"``."""
-    result = apply_page(conn, entity, rows, cycle_id=cycle_id, source="push")
-    return {d.sf_id: d.echo for d in result.diffs}
 
 
 @dataclass
@@ -93,12 +92,51 @@ def fetch_soql(entity: EntityMapping, ids: Sequence[str]) -> str:
     return select_soql(entity.sobject, entity.inbound_fields(), None, filter=condition, order=False)
 
 
+def run_push(
+    rt: Runtime,
+    *,
+    stages: Callable[[], Sequence[Stage]] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    between_stages: Callable[[], None] = lambda: None,
+    limit: int = 1000,
+) -> tuple[RunReport | None, PushReport]:
+    """One pass over the stored notifications, recorded as a run of kind "push".
+
+    With nothing pending it returns ``(None, PushReport())`` and records nothing (the retry
+    timer fires often). Otherwise the pass fetches and applies through the service layer
+    (``apply_pushed``: echo detection with the integration user), and, when a business
+    change came in, runs ``stages()`` with the run's id (``between_stages`` is called before
+    each: the daemon's writer stops there). Notifications whose fetch failed stay pending and
+    are named in the run's failures.
+    """
+    with read_connection(rt.engine) as conn:
+        if not count_pending(conn):
+            return None, PushReport()
+    with recorded_run(rt, "push") as run:
+        report = process_pending(rt.engine, rt.spec, rt.client(), apply=apply_pushed(rt, run),
+                                 limit=limit, should_stop=should_stop)
+        if report.failed:
+            run.failures["push"] = (
+                f"{report.failed} notification(s) could not be fetched; they stay pending "
+                "and are tried again"
+            )
+        if report.changed_entities and stages is not None:
+            ctx = stage_context(rt, run.run_id)
+            for stage in stages():
+                between_stages()
+                run.stages[stage.name] = stage.run(ctx)
+        if run.failures:
+            run.status = "error"
+            run.error = run.failures["push"]
+    return run, report
+
+
 def process_pending(
     engine: Engine,
     spec: MappingSpec,
     client: RowSource,
     *,
-    apply: ApplyRows = apply_with_sync,
+    apply: ApplyRows,
     limit: int = 1000,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PushReport:

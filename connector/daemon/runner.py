@@ -16,20 +16,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import func, or_, select, text
 
 from connector.daemon.http import HttpServer, parse_listen
 from connector.daemon.inbox import count_pending
 from connector.daemon.metrics import DaemonMetrics
-from connector.daemon.push import PushReport, process_pending
+from connector.daemon.push import PushReport, run_push
 from connector.daemon.receiver import ReceiverDeps, create_receiver_app
 from connector.daemon.scheduler import Plan, build_scheduler
 from connector.daemon.writer import StoreWriter
 from connector.errors import ConnectorError, FatalError
 from connector.logs import get_logger
-from connector.mapping import EntityMapping
 from connector.service import (
     STORE_LOCK,
     Runtime,
@@ -41,7 +39,6 @@ from connector.service import (
 )
 from connector.store import acquire_run_lock, read_connection
 from connector.store.bookkeeping import OutboxItem
-from connector.sync.apply import apply_rows
 
 __all__ = ["Daemon", "DaemonOptions"]
 
@@ -258,31 +255,15 @@ class Daemon:
             failures=report.failures or None,
         )
 
-    def _apply(
-        self, conn: Any, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
-    ) -> dict[str, bool]:
-        res = apply_rows(
-            conn,
-            entity,
-            rows,
-            cycle_id=cycle_id,
-            source="push",
-            integration_user_id=self.rt.client().user_id,
-        )
-        return {d.sf_id: d.echo for d in res.diffs}
-
     def _push(self) -> None:
         while True:
             started = time.monotonic()
-            report = process_pending(
-                self.rt.engine,
-                self.rt.spec,
-                self.rt.client(),
-                apply=self._apply,
+            _, report = run_push(
+                self.rt,
+                stages=self._stages,
                 should_stop=lambda: self.writer.stopping,
+                between_stages=self.writer.check,
             )
-            if report.changed_entities:
-                self._run_stages(None, f"push-{int(time.time() * 1000)}")
             self._observe_push(report, time.monotonic() - started)
             if report.processed + report.failed == 0 or self.writer.stopping:
                 return

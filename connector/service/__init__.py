@@ -2,11 +2,13 @@
 
 ``open_runtime`` loads config and opens the store; ``run_lock`` takes the store's
 single-writer lock; ``sync_once``, ``backfill`` and ``reconcile`` run the inbound core and
-record each run; ``pipeline_stages`` lists the steps a cycle runs after inbound.
+record each run (``recorded_run``; a push pass records its own with ``apply_pushed``);
+``pipeline_stages`` lists the steps a cycle runs after inbound.
 """
 
 from connector.service.lock import STORE_LOCK, RunLocked, describe_holder, run_lock
 from connector.service.runs import (
+    ApplyRows,
     RunReport,
     apply_pushed,
     backfill,
@@ -21,6 +23,7 @@ from connector.service.stages import Stage, StageContext, pipeline_stages, stage
 
 __all__ = [
     "STORE_LOCK",
+    "ApplyRows",
     "Connector",
     "RunLocked",
     "RunReport",

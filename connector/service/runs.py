@@ -1,4 +1,4 @@
-"""Runs of the inbound core: one sync cycle, a backfill, a reconcile, and pushed rows.
+"""Runs of the inbound core: one sync cycle, a backfill, a reconcile, and a push pass.
 
 Every run writes a ``sync_run`` row (kind, status, counts, error) and an API usage sample
 with the calls made during that run (the client's counter is cumulative across a daemon's
@@ -8,25 +8,28 @@ life, so each run records its own delta). Callers hold ``run_lock`` around a run
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from connector.errors import ConfigError, ConfigProblem, ConnectorError
 from connector.mapping import EntityMapping, MappingSpec
 from connector.service.runtime import Runtime
 from connector.service.stages import pipeline_stages, run_stages
 from connector.store import repo
-from connector.sync.apply import PageResult, apply_rows
-from connector.sync.backfill import Mode, backfill_entity, prepare_backfills
-from connector.sync.context import Progress, new_cycle_id
-from connector.sync.cycle import sync_entity
+from connector.sync.apply import apply_page
+from connector.sync.backfill import Mode, backfill_entity
+from connector.sync.context import Progress
+from connector.sync.cycle import run_cycle
 from connector.sync.reasons import safe_reason
 from connector.sync.reconcile import reconcile_entity
 
 __all__ = [
+    "ApplyRows",
     "RunReport",
     "apply_pushed",
     "backfill",
@@ -43,7 +46,7 @@ class RunReport:
     """What one run did: per-entity counts, stage counts, API calls, and how it ended."""
 
     run_id: str
-    kind: str  # sync | backfill | reconcile
+    kind: str  # sync | backfill | reconcile | push
     started_at: datetime
     finished_at: datetime | None = None
     status: str = "running"  # running | ok | error
@@ -179,31 +182,11 @@ def sync_once(
     # Stages are built first: a broken triggers.yaml stops the cycle before anything is read.
     stages = pipeline_stages(rt)
     with recorded_run(rt, "sync") as report:
-        ctx = rt.context(progress)
-        chosen = [
-            entity
-            for entity in rt.spec.entities.values()
-            if (entities is None or entity.name in entities)
-            and entity.inbound_fields() != []  # an out-only entity has nothing to read
-        ]
-        # First loads: counts made and Bulk jobs created up front, so the org builds the big
-        # results while the small objects are read.
-        prepared = prepare_backfills(ctx, chosen, mode=backfill_mode)
-        for entity in chosen:
-            try:
-                run = sync_entity(
-                    ctx,
-                    entity,
-                    keep_diffs=False,
-                    backfill_mode=backfill_mode,
-                    prepared=prepared.get(entity.name),
-                )
-            except Exception as err:
-                if stops_the_cycle(err):
-                    raise
-                report.failures[entity.name] = safe_reason(err)
-                continue
-            report.objects.append(run.summary())
+        run_cycle(
+            rt.context(progress), entities, keep_diffs=False, backfill_mode=backfill_mode,
+            failures=report.failures, stops=stops_the_cycle,
+            done=lambda run: report.objects.append(run.summary()),
+        )
         report.stages.update(run_stages(rt, stages, report.run_id))
         _failed(report)
     return report
@@ -237,18 +220,36 @@ def reconcile(
     return report
 
 
-def apply_pushed(
-    rt: Runtime, entity: str, rows: Sequence[dict[str, Any]], *, source: str = "push"
-) -> PageResult:
-    """Run fetched raw rows of ``entity`` through the inbound map/resolve/persist path.
+# (the batch's transaction, entity, raw rows fetched, cycle id) -> {sf_id: echo?} for the rows
+# that produced a change-log entry (echo: our own write coming back, which fires nothing)
+ApplyRows = Callable[[Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool]]
 
-    For the daemon's push path: the rows (raw sObject dicts, as a query returns them) are
-    deduplicated against the snapshots like polled ones, and their diffs logged with
-    ``source``; the poll cursor does not move. One transaction.
-    """
-    mapping = pick_entities(rt.spec, entity)[0]
-    user_id = rt.client().user_id if rt.connected else None
-    with rt.engine.begin() as conn:
-        return apply_rows(
-            conn, mapping, rows, cycle_id=new_cycle_id(), source=source, integration_user_id=user_id
-        )
+
+def apply_pushed(rt: Runtime, report: RunReport) -> ApplyRows:
+    """The push path's page step for the run ``report`` (kind "push"), the same as a poll's:
+    raw rows fetched by Id are deduplicated against the snapshots, mapped, resolved and
+    logged with ``source="push"``, and our own write-backs are recognised as echoes (the
+    integration user's id); the poll cursor does not move. What each call applied is added to
+    the run's per-entity counts. Runs in the caller's transaction."""
+    user_id = rt.client().user_id
+    by_entity: dict[str, dict[str, Any]] = {}
+
+    def apply(
+        conn: Connection, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
+    ) -> dict[str, bool]:
+        res = apply_page(conn, entity, rows, cycle_id=cycle_id, source="push",
+                         integration_user_id=user_id)
+        counts = by_entity.get(entity.name)
+        if counts is None:
+            counts = by_entity[entity.name] = {"entity": entity.name, "mode": "push", "seen": 0,
+                                               "changes": 0, "echoes": 0, "skipped": 0,
+                                               "dead_letters": 0}
+            report.objects.append(counts)
+        counts["seen"] += res.seen
+        counts["changes"] += len(res.diffs)
+        counts["echoes"] += sum(1 for d in res.diffs if d.echo)
+        counts["skipped"] += res.skipped
+        counts["dead_letters"] += res.dead
+        return {d.sf_id: d.echo for d in res.diffs}
+
+    return apply

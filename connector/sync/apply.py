@@ -24,7 +24,7 @@ from connector.sync.diffs import RecordDiff
 from connector.sync.maprows import map_rows
 from connector.sync.persist import jsonable, log_changes, park, plan_deletes, write_isolated
 
-__all__ = ["PageResult", "apply_page", "apply_rows", "jsonable"]
+__all__ = ["PageResult", "apply_page", "jsonable"]
 
 
 @dataclass
@@ -77,23 +77,3 @@ def apply_page(
         integration_user_id=integration_user_id,
     )
     return result
-
-
-def apply_rows(
-    conn: Connection,
-    entity: EntityMapping,
-    rows: Sequence[dict[str, Any]],
-    *,
-    cycle_id: str,
-    source: str = "push",
-    integration_user_id: str | None = None,
-) -> PageResult:
-    """Rows fetched outside a poll window (the push path): the same four steps as a page."""
-    return apply_page(
-        conn,
-        entity,
-        rows,
-        cycle_id=cycle_id,
-        source=source,
-        integration_user_id=integration_user_id,
-    )
