@@ -26,7 +26,6 @@ from connector.redact import redact_url
 __all__: list[str] = []
 
 # Newest unresolved dead letters `status` lists (all of them are counted per entity).
-DEAD_SHOWN = 10
 
 db_app = typer.Typer(help="Manage the local store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -37,67 +36,16 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     """Show per-object cursors, row counts, last runs, errors and API usage (no org call)."""
     from rich.table import Table
 
-    from connector.cli.triggers_cmds import print_status_section, status_section
-    from connector.store import read_connection, repo
+    from connector.cli.triggers_cmds import print_status_section
+    from connector.service.status import read_status
+    from connector.triggers.facts import PARTNER_FACTS
 
     settings, spec = load_config(config)
-    engine = open_engine(settings)
-    objects: list[dict[str, Any]] = []
-    with read_connection(engine) as conn:
-        for name, entity in spec.entities.items():
-            state = repo.get_state(conn, name)
-            objects.append(
-                {
-                    "entity": name,
-                    "sobject": entity.sobject,
-                    "rows": repo.count_entity(conn, name),
-                    "cursor": state.cursor.isoformat() if state and state.cursor else None,
-                    "last_run_at": state.last_run_at.isoformat()
-                    if state and state.last_run_at
-                    else None,
-                    "last_status": state.last_status if state else None,
-                    "last_error": state.last_error if state else None,
-                    "backfill": (state.backfill or {}).get("status") if state else None,
-                    "dead_letters": repo.count_dead_letters(conn, entity=name),
-                }
-            )
-        usage = repo.latest_api_usage(conn)
-        last_run = repo.latest_sync_run(conn)
-        from connector.outbox.admin import outbox_summary
-
-        outbox = outbox_summary(conn)
-        dead = [
-            {
-                "entity": d.entity,
-                "sf_id": d.sf_id,
-                "code": d.code,
-                "message": d.message,
-                "at": d.created_at.isoformat(),
-            }
-            for d in repo.list_dead_letters(conn, newest_first=True, limit=DEAD_SHOWN)
-        ]
-        triggers = status_section(conn)
-        from connector.store.stream import consumer_lag
-
-        change_log = consumer_lag(conn)
-        programs = None
-        from connector.triggers.facts import PARTNER_FACTS
-
-        if PARTNER_FACTS.segments is not None:  # programs.yaml, as load_config installed it
-            from connector.programs.views import programs_summary
-
-            programs = programs_summary(conn, PARTNER_FACTS.segments)
-    data = {
-        "database": redact_url(settings.database.url),
-        "objects": objects,
-        "api": usage,
-        "last_run": last_run,
-        "dead_letters": dead,
-        "triggers": triggers,
-        "outbox": outbox,
-        "change_log": change_log,
-        "programs": programs,
-    }
+    # segments: programs.yaml's, as load_config installed them (None without programs.yaml)
+    data = read_status(open_engine(settings), spec, database_url=settings.database.url,
+                       segments=PARTNER_FACTS.segments)
+    objects, usage, last_run = data["objects"], data["api"], data["last_run"]
+    outbox, change_log, programs = data["outbox"], data["change_log"], data["programs"]
     if as_json:
         emit(data, as_json=True)
         return
@@ -129,6 +77,8 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         f"Outbox: {outbox['pending']} pending, {outbox['dead']} dead "
         f"(`prm-connector outbox list --status dead`), {outbox['conflicts']} conflicts"
     )
+    if data["push_pending"]:
+        console.print(f"Push: {data['push_pending']} notifications stored, not processed yet")
     consumers = ", ".join(
         f"{c['consumer']} {c['behind']} behind" for c in change_log["consumers"]) or "none yet"
     console.print(f"Change log: newest entry {change_log['latest_seq']}; consumers: {consumers}")
@@ -142,13 +92,13 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     for o in objects:
         if o["last_error"]:
             console.print(f"[red]{o['entity']}: {o['last_error']}[/red]")
-    for d in dead:
+    for d in data["dead_letters"]:
         console.print(
             f"dead letter: {d['entity']} {d['sf_id']} {d['code']}: {d['message']}",
             markup=False,
             highlight=False,
         )
-    print_status_section(triggers)
+    print_status_section(data["triggers"])
 
 
 @app.command("export")

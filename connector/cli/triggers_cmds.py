@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,13 +14,12 @@ from connector.cli.common import ConfigOption, JsonOption, console, emit, load_c
 from connector.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
 
     from connector.mapping.spec import MappingSpec
     from connector.settings import Settings
     from connector.triggers.spec import RuleSet
 
-__all__ = ["print_status_section", "status_section"]
+__all__ = ["print_status_section"]
 
 triggers_app = typer.Typer(help="Partner triggers: list, test, replay, audit log, schedules.",
                            no_args_is_help=True)
@@ -301,20 +300,8 @@ def _print_preview(counts: dict[str, int], decisions: list[dict[str, Any]],
                   f"{counts['errors']}, outbox items it would queue {counts['outbox']}")
 
 
-def status_section(conn: Connection) -> list[dict[str, Any]]:
-    """Per trigger: decisions by outcome and the last error (for ``status``)."""
-    from connector.triggers.audit import rule_stats
-
-    out = []
-    for rule, stats in sorted(rule_stats(conn).items()):
-        last = stats.get("last_at")
-        out.append({"rule": rule, **stats,
-                    "last_at": last.isoformat() if isinstance(last, (datetime, date)) else last})
-    return out
-
-
 def print_status_section(rows: list[dict[str, Any]]) -> None:
-    """Render ``status_section`` as a table."""
+    """Render the triggers part of the status (``StatusReader.triggers``) as a table."""
     from rich.table import Table
 
     if not rows:

@@ -1,30 +1,23 @@
 """Prometheus metrics for one daemon: its own registry, process counters, store-backed gauges.
 
 Counters and the latency histogram live in the process (they restart at zero, as Prometheus
-expects); depths, lags and firings are read from the store at scrape time, so they are right
-after a restart and agree with `status`.
+expects); depths, lags and firings are read from the store at scrape time through the status
+read model (``connector.service.status``), so they are right after a restart and agree with
+`status`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine
 
 from connector.logs import get_logger
-from connector.store.bookkeeping import (
-    DeadLetter,
-    OutboxItem,
-    ReceivedNotification,
-    SyncState,
-    TriggerFiring,
-)
-from connector.store.engine import read_connection
+from connector.service.status import StatusReader, status_reader
 from connector.store.types import utcnow
 
 __all__ = ["CONTENT_TYPE", "DaemonMetrics", "StoreCollector"]
@@ -119,7 +112,8 @@ class DaemonMetrics:
 
 
 class StoreCollector(Collector):
-    """Gauges read from the store at scrape time; a failing query drops only its family."""
+    """Gauges read from the store at scrape time through the status read model (the numbers
+    `status` shows); a failing query drops only its family."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
@@ -129,77 +123,68 @@ class StoreCollector(Collector):
         return []  # families are dynamic; do not run queries at registration
 
     def collect(self) -> Iterator[Metric]:
-        for build in (
+        builds: tuple[Callable[[StatusReader], Metric], ...] = (
             self._cursor_lag,
             self._outbox,
             self._dead_letters,
             self._firings,
             self._push_pending,
-        ):
+        )
+        for build in builds:
             try:
-                yield build()
+                with status_reader(self.engine, clock=self.clock) as status:
+                    metric = build(status)
             except Exception as err:  # a scrape must not fail because one table is missing
                 log.warning("metrics.store_query_failed", family=build.__name__, error=str(err))
+                continue
+            yield metric
 
-    def _rows(self, stmt: Select[Any]) -> list[Any]:
-        with read_connection(self.engine) as conn:
-            return list(conn.execute(stmt).all())
-
-    def _cursor_lag(self) -> Metric:
+    @staticmethod
+    def _cursor_lag(status: StatusReader) -> Metric:
         fam = GaugeMetricFamily(
             "prm_cursor_lag_seconds",
             "Seconds between now and each entity's committed polling cursor.",
             labels=["entity"],
         )
-        t = SyncState.__table__  # type: ignore[attr-defined]
-        now = self.clock()
-        for entity, cursor in self._rows(select(t.c.sobject, t.c.cursor)):
-            if isinstance(cursor, datetime):
-                fam.add_metric([str(entity)], max((now - cursor).total_seconds(), 0.0))
+        for entity, seconds in status.cursor_lag().items():
+            fam.add_metric([entity], seconds)
         return fam
 
-    def _outbox(self) -> Metric:
+    @staticmethod
+    def _outbox(status: StatusReader) -> Metric:
         fam = GaugeMetricFamily(
             "prm_outbox_depth",
             "Outbox items by status (pending = waiting to be sent).",
             labels=["status"],
         )
-        t = OutboxItem.__table__  # type: ignore[attr-defined]
-        rows = self._rows(select(t.c.status, func.count()).group_by(t.c.status))
-        counts: dict[str, float] = {str(s): float(n) for s, n in rows}
-        counts.setdefault("pending", 0.0)
-        for status, n in sorted(counts.items()):
-            fam.add_metric([status], n)
+        for name, n in sorted(status.outbox_depth().items()):
+            fam.add_metric([name], float(n))
         return fam
 
-    def _dead_letters(self) -> Metric:
+    @staticmethod
+    def _dead_letters(status: StatusReader) -> Metric:
         fam = GaugeMetricFamily(
             "prm_dead_letters", "Unresolved dead letters by kind.", labels=["kind"]
         )
-        t = DeadLetter.__table__  # type: ignore[attr-defined]
-        stmt = select(t.c.kind, func.count()).where(t.c.resolved_at.is_(None)).group_by(t.c.kind)
-        for kind, n in self._rows(stmt):
-            fam.add_metric([str(kind)], float(n))
+        for kind, n in status.dead_letters_by_kind().items():
+            fam.add_metric([kind], float(n))
         return fam
 
-    def _firings(self) -> Metric:
+    @staticmethod
+    def _firings(status: StatusReader) -> Metric:
         fam = CounterMetricFamily(
             "prm_trigger_firings",
             "Trigger firings recorded in the store, by rule.",
             labels=["rule"],
         )
-        t = TriggerFiring.__table__  # type: ignore[attr-defined]
-        stmt = select(t.c.trigger_id, func.count()).group_by(t.c.trigger_id)
-        for rule, n in self._rows(stmt):
-            fam.add_metric([str(rule)], float(n))
+        for rule, n in status.firings_by_rule().items():
+            fam.add_metric([rule], float(n))
         return fam
 
-    def _push_pending(self) -> Metric:
-        t = ReceivedNotification.__table__  # type: ignore[attr-defined]
-        stmt = select(func.count()).select_from(t).where(t.c.processed_at.is_(None))
-        (n,) = self._rows(stmt)[0]
+    @staticmethod
+    def _push_pending(status: StatusReader) -> Metric:
         return GaugeMetricFamily(
             "prm_push_pending",
             "Stored push notifications not processed yet.",
-            value=float(n),
+            value=float(status.push_pending()),
         )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 
 from connector.daemon.http import HttpServer, parse_listen
 from connector.daemon.inbox import count_pending
@@ -37,6 +37,7 @@ from connector.service import (
     stage_context,
     sync_once,
 )
+from connector.service.status import store_answers
 from connector.store import acquire_run_lock, read_connection
 from connector.store.bookkeeping import OutboxItem
 
@@ -123,13 +124,8 @@ class Daemon:
 
     def readiness(self) -> Mapping[str, bool]:
         """The /readyz checks: store answers, org answered last time, this daemon is active."""
-        try:
-            with read_connection(self.rt.engine) as conn:
-                conn.execute(text("SELECT 1"))
-            store = True
-        except Exception:
-            store = False
-        return {"store": store, "org": self.org_ok, "active": self.active}
+        return {"store": store_answers(self.rt.engine), "org": self.org_ok,
+                "active": self.active}
 
     def run(self) -> int:
         """Serve until stopped; returns the exit code (0 after a graceful stop)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from connector.cli.triggers_cmds import status_section
+from connector.service.status import StatusReader
 from connector.store.stream import get_offset
 from connector.triggers import CONSUMER
 
@@ -78,7 +78,7 @@ def test_a_broken_rule_is_recorded_and_the_others_still_fire(engine: Engine) -> 
     assert error["trigger_id"] == "deal-points"
     assert "new.amount" in error["reason"] and "null" in error["reason"]
     with engine.connect() as conn:
-        stats = {s["rule"]: s for s in status_section(conn)}
+        stats = {s["rule"]: s for s in StatusReader(conn).triggers()}
     assert stats["deal-points"]["error"] == 1 and stats["any-deal"]["fired"] == 1
     assert "null" in stats["deal-points"]["last_error"]
 
