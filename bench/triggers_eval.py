@@ -22,6 +22,7 @@ from typing import Any
 from connector.mapping import load_mapping
 from connector.triggers import loads_triggers
 from connector.triggers.engine import Change, Evaluator, Facts
+from connector.triggers.facts import PARTNER_FACTS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -94,7 +95,7 @@ def main() -> None:
     rules = loads_triggers(rules_yaml(args.rules), spec).rules
     changes = make_changes(args.changes, partners=500)
 
-    evaluator = Evaluator(rules, NOW)
+    evaluator = Evaluator(rules, NOW, PARTNER_FACTS.functions)
     start = time.perf_counter()
     for change, facts in changes:
         evaluator._bind(change, facts)
@@ -112,7 +113,7 @@ def main() -> None:
     cel_total = time.perf_counter() - start
     cel_only = cel_total - bind
 
-    evaluator = Evaluator(rules, NOW, keep_all=False)  # as the consumer runs it
+    evaluator = Evaluator(rules, NOW, PARTNER_FACTS.functions, keep_all=False)  # as the consumer
     decisions = 0
     start = time.perf_counter()
     for change, facts in changes:

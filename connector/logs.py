@@ -12,6 +12,8 @@ import sys
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from connector.redact import scrub_event
+
 if TYPE_CHECKING:
     import structlog
 
@@ -40,9 +42,7 @@ _STDERR = _Stderr()
 
 
 def _scrub(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Scrub secrets from an event (connector.salesforce is imported on the first log line)."""
-    from connector.salesforce import scrub_event
-
+    """Scrub secrets from an event (``connector.redact``: stdlib only, no Salesforce code)."""
     return scrub_event(logger, method, event)
 
 

@@ -3,14 +3,27 @@
 A database URL may carry ``user:password@`` or ``?password=``/``?sslpassword=``; a login URL may
 carry ``user:pw@`` or ``?token=``. Whatever prints a URL (``status --json``, ``db upgrade``,
 retry log lines, error messages) passes it through ``redact_url`` or, for free text that may
-hold URLs, ``redact_urls``. Pure: no I/O, stdlib only, cheap to import from the CLI.
+hold URLs, ``redact_urls``. ``scrub`` also removes session ids, tokens, passwords and every
+secret registered with ``register_secret`` (the Salesforce client registers what it logs in
+with); ``scrub_event`` is the structlog processor that scrubs every log event. Pure: no I/O,
+stdlib only, cheap to import from the CLI and from logging.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
+from typing import Any
 
-__all__ = ["MASK", "is_secret_param", "redact_url", "redact_urls"]
+__all__ = [
+    "MASK",
+    "is_secret_param",
+    "redact_url",
+    "redact_urls",
+    "register_secret",
+    "scrub",
+    "scrub_event",
+]
 
 MASK = "***"
 
@@ -104,3 +117,51 @@ def redact_urls(text: str) -> str:
         return redact_url(core) + url[len(core) :]
 
     return _URL_IN_TEXT.sub(one, text)
+
+
+# --- secrets in free text and log events ---------------------------------------------------
+
+_REDACTED = "[redacted]"
+_TOKEN_CHARS = r"[^\s\"'&,;<>]"
+_PATTERNS = (
+    # session ids / access tokens: 00D + org id + ! + opaque part
+    re.compile(r"00D[A-Za-z0-9]{12,15}!" + _TOKEN_CHARS + "+"),
+    re.compile(r"(?i)(bearer\s+)" + _TOKEN_CHARS + "+"),
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|password|security_token|assertion"
+        r"|session_?id|sessionid|code_verifier)[\"']?\s*[:=]\s*[\"']?)" + _TOKEN_CHARS + "+"
+    ),
+    re.compile(r"(?i)(<(?:\w+:)?sessionId>)[^<]+"),
+)
+_known: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a configured secret (password, client secret...) so ``scrub`` removes it too."""
+    if value and len(value) >= 4:
+        _known.add(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with session ids, tokens, passwords, URL user-info and known secrets replaced."""
+    text = redact_urls(text)
+    for secret in sorted(_known, key=len, reverse=True):
+        text = text.replace(secret, _REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(
+            lambda m: (m.group(1) if m.re.groups else "") + _REDACTED,
+            text,
+        )
+    return text
+
+
+def scrub_event(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: scrub every string value of a log event."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = scrub(value)
+        elif isinstance(value, BaseException):
+            event_dict[key] = scrub(str(value))
+    return event_dict

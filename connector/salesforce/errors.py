@@ -8,13 +8,10 @@ secrets before it is put into ours.
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any
 
 from connector.errors import ConnectorError, FatalError, RetriableError, SkippableError
-from connector.redact import redact_urls
+from connector.redact import register_secret, scrub, scrub_event
 
 __all__ = [
     "ApiBudgetExhausted",
@@ -299,49 +296,4 @@ def error_for(
     )
 
 
-# --- secrets -------------------------------------------------------------------------------
-
-_REDACTED = "[redacted]"
-_TOKEN_CHARS = r"[^\s\"'&,;<>]"
-_PATTERNS = (
-    # session ids / access tokens: 00D + org id + ! + opaque part
-    re.compile(r"00D[A-Za-z0-9]{12,15}!" + _TOKEN_CHARS + "+"),
-    re.compile(r"(?i)(bearer\s+)" + _TOKEN_CHARS + "+"),
-    re.compile(
-        r"(?i)((?:access_token|refresh_token|client_secret|password|security_token|assertion"
-        r"|session_?id|sessionid|code_verifier)[\"']?\s*[:=]\s*[\"']?)" + _TOKEN_CHARS + "+"
-    ),
-    re.compile(r"(?i)(<(?:\w+:)?sessionId>)[^<]+"),
-)
-_known: set[str] = set()
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a configured secret (password, client secret...) so ``scrub`` removes it too."""
-    if value and len(value) >= 4:
-        _known.add(value)
-
-
-def scrub(text: str) -> str:
-    """``text`` with session ids, tokens, passwords, URL user-info and known secrets replaced."""
-    text = redact_urls(text)
-    for secret in sorted(_known, key=len, reverse=True):
-        text = text.replace(secret, _REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(
-            lambda m: (m.group(1) if m.re.groups else "") + _REDACTED,
-            text,
-        )
-    return text
-
-
-def scrub_event(
-    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """A structlog processor: scrub every string value of a log event."""
-    for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = scrub(value)
-        elif isinstance(value, BaseException):
-            event_dict[key] = scrub(str(value))
-    return event_dict
+# --- secrets: one scrubber in connector.redact (logging uses it without this package) --------

@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, case, func, insert, select
 
 from connector.store.bookkeeping import ChangeLog, ConsumerOffset
+from connector.store.diffs import RecordDiff
 from connector.store.sqlutil import executemany, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
-from connector.sync.diffs import RecordDiff
 
 __all__ = [
     "SOURCES",

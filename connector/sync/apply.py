@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 
 from connector.mapping import EntityMapping
 from connector.store import repo
+from connector.store.diffs import RecordDiff
 from connector.sync.classify import classify, latest_per_id
-from connector.sync.diffs import RecordDiff
 from connector.sync.maprows import map_rows
 from connector.sync.persist import jsonable, log_changes, park, plan_deletes, write_isolated
 

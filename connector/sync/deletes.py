@@ -9,8 +9,8 @@ from sqlalchemy import Connection
 
 from connector.mapping import EntityMapping
 from connector.store import repo
+from connector.store.diffs import RecordDiff
 from connector.store.stream import append_changes
-from connector.sync.diffs import RecordDiff
 
 __all__ = ["apply_deletions"]
 

@@ -1,29 +1,8 @@
-"""What one inbound row did to the local store: a RecordDiff (pure data)."""
+"""RecordDiff lives in the store (``connector.store.diffs``), below every producer and consumer
+of the change log; this name stays for the modules that import it from sync."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from connector.store.diffs import Op, RecordDiff
 
 __all__ = ["Op", "RecordDiff"]
-
-Op = Literal["created", "updated", "deleted", "undeleted"]
-
-
-@dataclass(frozen=True)
-class RecordDiff:
-    """One change as triggers and the change log see it: old and new mapped values."""
-
-    entity: str
-    sf_id: str
-    op: Op
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-    changed: tuple[str, ...]
-    origin: str | None  # LastModifiedById: who made the change in Salesforce
-    modstamp: datetime | None
-    local_id: int | None = None
-    echo: bool = False  # our own write coming back: updates the snapshot, fires nothing
-    source: str = "poll"  # poll | backfill | reconcile | push
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -22,9 +22,9 @@ from connector.logs import get_logger
 from connector.mapping import EntityMapping, diff, fingerprint
 from connector.store import repo
 from connector.store.bookkeeping import DeadLetter
+from connector.store.diffs import Op, RecordDiff
 from connector.store.stream import append_changes
 from connector.sync.classify import Incoming
-from connector.sync.diffs import Op, RecordDiff
 from connector.sync.echo import mark_echoes
 from connector.sync.maprows import Mapped, Rejected
 from connector.sync.reasons import safe_reason

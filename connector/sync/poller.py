@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from connector.mapping import EntityMapping
 from connector.salesforce import QueryTimeout
 from connector.store import repo
+from connector.store.diffs import RecordDiff
 from connector.sync.apply import apply_page
 from connector.sync.context import SyncContext, new_cycle_id
 from connector.sync.deletes import apply_deletions
-from connector.sync.diffs import RecordDiff
 from connector.sync.prefetch import prefetched
 from connector.sync.window import Window, advance_cursor, poll_window, select_soql, split_window
 

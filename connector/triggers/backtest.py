@@ -20,7 +20,7 @@ from connector.store.stream import read_changes
 from connector.store.types import utcnow
 from connector.triggers.consumer import BatchProcessor, Clock, TriggersReport, typed_change
 from connector.triggers.engine import Change, Decision, Evaluator, Facts
-from connector.triggers.facts import FactEnv, PartnerContext
+from connector.triggers.facts import PARTNER_FACTS, FactEnv, PartnerContext
 from connector.triggers.spec import Rule, RuleSet
 
 __all__ = ["backtest", "only_rule", "try_record"]
@@ -51,7 +51,7 @@ def backtest(
     """What ``rules`` would decide on every change recorded since ``since`` (acts on nothing)."""
     chosen = only_rule(rules, rule_id)
     now = clock()
-    evaluator = Evaluator(chosen.rules, now)
+    evaluator = Evaluator(chosen.rules, now, PARTNER_FACTS.functions)
     decisions: list[Decision] = []
     c = ChangeLog.__table__.c  # type: ignore[attr-defined]
     with engine.connect() as conn:
@@ -129,4 +129,4 @@ def try_record(
                                   window_days=rules.settings.protection_window_days)
             conflict, note = found is not None, found.describe() if found else None
     facts = Facts(facts_partner or None, conflict, note)
-    return Evaluator([rule], now).decide_one(rule, change, facts)
+    return Evaluator([rule], now, PARTNER_FACTS.functions).decide_one(rule, change, facts)

@@ -39,7 +39,7 @@ from connector.triggers.engine import (
     Facts,
     referenced_fields,
 )
-from connector.triggers.facts import FactEnv, PartnerContext
+from connector.triggers.facts import PARTNER_FACTS, FactEnv, PartnerContext
 from connector.triggers.spec import Rule, RuleSet
 
 __all__ = [
@@ -286,7 +286,7 @@ def run_triggers(
     report = TriggersReport()
     now = clock()
     apply_pending(engine, spec, rules, now, report)
-    evaluator = Evaluator(rules.rules, now, keep_all=False)
+    evaluator = Evaluator(rules.rules, now, PARTNER_FACTS.functions, keep_all=False)
     # Only the entries some rule watches are read (entity, event and source, in SQL): a
     # backfill no rule opts into is skipped in the range the offset moves past.
     live = [r for r in rules.rules if r.enabled and not r.scheduled]

@@ -126,12 +126,9 @@ class Evaluator:
         self.fields = referenced_fields(self.rules)
         self.keep_all = keep_all
         self.now = to_cel(now)
-        if functions is None:
-            from connector.triggers.facts import PARTNER_FACTS
-
-            functions = PARTNER_FACTS.functions
-        self.current = cel.Context(functions=dict(functions))
-        self.previous = cel.Context(functions=dict(functions))
+        # the CEL functions rules may call come from the caller (the engine reads no registry)
+        self.current = cel.Context(functions=dict(functions or {}))
+        self.previous = cel.Context(functions=dict(functions or {}))
         for ctx in (self.current, self.previous):
             ctx.add_variable("now", self.now)
         self.previous.add_variable("old", None)

@@ -13,9 +13,9 @@ from connector.emulator.testing import EmulatorHandle
 from connector.service import Runtime, open_runtime, sync_once
 from connector.store import read_connection
 from connector.store.bookkeeping import ChangeLog, OutboxConflict
+from connector.store.diffs import RecordDiff
 from connector.store.models import entity_table
 from connector.store.stream import append_changes
-from connector.sync.diffs import RecordDiff
 
 from .orgdata import approvals, create_registrations, org_registrations, queue
 from sync.conftest import sf_env, write_config

@@ -98,9 +98,9 @@ def test_the_programs_stage_completes_steps_from_salesforce_certifications(
     engine: Engine, installed: ProgramsSpec
 ) -> None:
     """A certification polled in completes its step once; a replayed batch changes nothing."""
+    from connector.store.diffs import RecordDiff
     from connector.store.models import entity_table
     from connector.store.stream import append_changes
-    from connector.sync.diffs import RecordDiff
 
     with engine.begin() as conn:
         pid = add_partner(conn, "Polled", sf_id="001000000000009AAA")

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Connection, Engine
 
+from connector.store.diffs import RecordDiff
 from connector.store.stream import (
     ChangeBatch,
     ChangeFilter,
@@ -17,7 +18,6 @@ from connector.store.stream import (
     latest_seq,
     read_changes,
 )
-from connector.sync.diffs import RecordDiff
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

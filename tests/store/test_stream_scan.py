@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from connector.store.diffs import RecordDiff
 from connector.store.stream import (
     append_changes,
     commit_offset,
@@ -14,7 +15,6 @@ from connector.store.stream import (
     latest_seq,
     scan_changes,
 )
-from connector.sync.diffs import RecordDiff
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

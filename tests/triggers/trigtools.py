@@ -11,12 +11,12 @@ from sqlalchemy import Engine, select, text
 
 from connector.mapping import MappingSpec, load_mapping
 from connector.store.bookkeeping import OutboxItem
+from connector.store.diffs import RecordDiff
 from connector.store.models import column_types, entity_table
 from connector.store.records import RecordRow, load_snapshots, upsert_records
 from connector.store.sqlutil import from_json_safe, to_json_safe
 from connector.store.stream import append_changes
 from connector.store.trigger_log import TriggerDecision
-from connector.sync.diffs import RecordDiff
 from connector.triggers import RuleSet, TriggersReport, loads_triggers, run_triggers
 
 ROOT = Path(__file__).resolve().parents[2]
