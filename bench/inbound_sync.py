@@ -18,7 +18,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from connector.cli.common import build_context
+from connector.mapping import load_mapping
+from connector.service import Runtime
 from connector.settings import load_settings
 from connector.store import make_engine, migrate
 from connector.sync.cycle import run_cycle
@@ -66,7 +67,7 @@ def main() -> None:
         settings = load_settings(cfg, env=connector_env(info, db_url))
         engine = make_engine(settings.database.url)
         migrate(engine)
-        ctx = build_context(settings, engine)
+        ctx = Runtime(settings, load_mapping(settings.mapping_path), engine).context()
 
         t0 = time.perf_counter()
         runs = run_cycle(ctx, keep_diffs=False)

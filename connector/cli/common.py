@@ -18,15 +18,12 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from connector.mapping import MappingSpec
-    from connector.salesforce import SalesforceClient
     from connector.settings import Settings
     from connector.sync.context import Progress as ProgressFn
-    from connector.sync.context import SyncContext
 
 __all__ = [
     "ConfigOption",
     "JsonOption",
-    "build_context",
     "console",
     "emit",
     "err_console",
@@ -98,30 +95,6 @@ def open_engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database.url)
     migrate(engine)
     return engine
-
-
-def build_context(
-    settings: Settings,
-    engine: Engine,
-    *,
-    spec: MappingSpec | None = None,
-    progress: ProgressFn | None = None,
-    client: SalesforceClient | None = None,
-) -> SyncContext:
-    """Everything a sync service needs, built once here (the composition root)."""
-    from connector.mapping import load_mapping
-    from connector.salesforce import connect
-    from connector.sync.context import SyncContext
-
-    ctx = SyncContext(
-        engine=engine,
-        client=client or connect(settings.salesforce),
-        spec=spec or load_mapping(settings.mapping_path),
-        settings=settings.sync,
-    )
-    if progress is not None:
-        ctx.progress = progress
-    return ctx
 
 
 def emit(data: Any, *, as_json: bool) -> None:

@@ -38,7 +38,6 @@ __all__ = [
     "plan_deletes",
     "plan_diffs",
     "plan_records",
-    "plan_upserts",
     "write_isolated",
 ]
 
@@ -117,19 +116,6 @@ def plan_diffs(
             )
         )
     return diffs
-
-
-def plan_upserts(
-    entity: EntityMapping,
-    mapped: Sequence[Mapped],
-    resolved: Sequence[dict[str, Any]],
-    *,
-    source: str,
-    ids: Mapping[str, int] | None = None,
-) -> tuple[list[repo.RecordRow], list[RecordDiff]]:
-    """Rows to upsert and the diffs they make (pure): ``plan_records`` then ``plan_diffs``."""
-    records, news = plan_records(mapped, resolved)
-    return records, plan_diffs(entity, mapped, news, source=source, ids=ids)
 
 
 def plan_deletes(

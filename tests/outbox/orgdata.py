@@ -8,12 +8,11 @@ from typing import Any
 from simple_salesforce import Salesforce
 from sqlalchemy import Engine
 
-from connector.cli.common import build_context
 from connector.emulator.testing import EmulatorHandle
 from connector.outbox import OutboxWrite, enqueue
 from connector.sync.context import SyncContext
 
-from sync.conftest import settings_for
+from sync.conftest import settings_for, sync_context
 from sync.orgtools import admin_sf, chunks
 
 __all__ = ["approvals", "context", "create_registrations", "org_registrations"]
@@ -24,7 +23,7 @@ def context(emu: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path, **sy
     """A sync context (integration user) and the full settings against ``emu``."""
     engine, url = store
     settings = settings_for(emu, url, tmp_path, signpost_skew_seconds=0, lag_seconds=0, **sync)
-    return build_context(settings, engine), settings
+    return sync_context(settings, engine), settings
 
 
 def create_registrations(emu: EmulatorHandle, n: int, *, user: str = "partner") -> list[str]:

@@ -9,13 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.settings import Settings, load_settings
+from connector.sync.context import SyncContext
 
 from dbfixtures import db_kind, store
 
-__all__ = ["db_kind", "emulator", "settings_for", "sf_env", "store", "write_config"]
+__all__ = [
+    "db_kind",
+    "emulator",
+    "settings_for",
+    "sf_env",
+    "store",
+    "sync_context",
+    "write_config",
+]
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
@@ -58,3 +68,11 @@ def settings_for(emu: EmulatorHandle, url: str, tmp_path: Path, **sync: Any) -> 
     """Settings for the default config against ``emu`` and the store at ``url``."""
     path = write_config(tmp_path, sync or None)
     return load_settings(path, env=sf_env(emu, url))
+
+
+def sync_context(settings: Settings, engine: Engine) -> SyncContext:
+    """What the sync services take, made by the composition root (``Runtime.context``)."""
+    from connector.mapping import load_mapping
+    from connector.service import Runtime
+
+    return Runtime(settings, load_mapping(settings.mapping_path), engine).context()

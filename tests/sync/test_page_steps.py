@@ -18,7 +18,7 @@ from connector.store.records import SnapshotRow
 from connector.sync.apply import apply_page
 from connector.sync.classify import Incoming, classify, latest_per_id
 from connector.sync.maprows import map_rows
-from connector.sync.persist import log_changes, plan_upserts, write_isolated
+from connector.sync.persist import log_changes, plan_diffs, plan_records, write_isolated
 from connector.sync.resolve import resolve_lookups
 
 from dbfixtures import engine  # noqa: F401  (pytest fixture)
@@ -124,7 +124,7 @@ def test_resolve_turns_salesforce_ids_into_local_ids_with_placeholders(engine: E
     assert mapped[0].values["partner"] == "001000000000001AAA"  # the mapped values are untouched
 
 
-def test_plan_upserts_names_the_operation_and_drops_saves_that_changed_nothing() -> None:
+def test_planned_rows_and_diffs_name_the_operation_and_drops_saves_that_changed_nothing() -> None:
     """New: created; changed: updated with the fields; unchanged: a row but no diff;
     deleted before: undeleted."""
     plain = {
@@ -141,7 +141,8 @@ def test_plan_upserts_names_the_operation_and_drops_saves_that_changed_nothing()
     snaps = {"B": stored("B", amount=5.0), "C": stored("C"), "D": stored("D", deleted=True)}
     incoming = classify(latest_per_id([opp(i) for i in "ABCD"]), snaps).upserts
     mapped, _ = map_rows(DEAL, incoming, dialect="sqlite")
-    records, diffs = plan_upserts(DEAL, mapped, [m.values for m in mapped], source="poll")
+    records, news = plan_records(mapped, [m.values for m in mapped])
+    diffs = plan_diffs(DEAL, mapped, news, source="poll")
     assert [r.sf_id for r in records] == ["A", "B", "C", "D"]
     assert [(d.sf_id, d.op) for d in diffs] == [
         ("A", "created"),

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from connector.cli.common import build_context
 from connector.emulator.testing import EmulatorHandle
 from connector.sync.backfill import backfill_entity, prepare_backfills
 
-from .conftest import settings_for
+from .conftest import settings_for, sync_context
 from .orgtools import admin_sf, compare_entity
 
 
@@ -23,7 +22,7 @@ def test_prepared_first_loads_use_the_early_bulk_job_and_match_the_org(
     settings = settings_for(
         emulator, url, tmp_path, signpost_skew_seconds=0, bulk_threshold=2000
     )
-    ctx = build_context(settings, engine)
+    ctx = sync_context(settings, engine)
     entities = [e for e in ctx.spec.entities.values() if e.inbound_fields()]
 
     prepared = prepare_backfills(ctx, entities)

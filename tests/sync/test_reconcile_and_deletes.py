@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from connector.cli.common import build_context
 from connector.emulator.testing import EmulatorHandle
 from connector.store import read_connection, repo
 from connector.sync.cycle import run_cycle
 from connector.sync.reconcile import reconcile_entity
 
-from .conftest import settings_for
+from .conftest import settings_for, sync_context
 from .orgtools import admin_sf, compare_entity
 
 pytestmark = pytest.mark.slow
@@ -34,7 +33,7 @@ def test_reconcile_repairs_drift_that_never_touched_systemmodstamp_and_missed_de
     emulator.reset(seed="demo")
     org = emulator.org
     assert org is not None
-    ctx = build_context(settings_for(emulator, url, tmp_path), engine)
+    ctx = sync_context(settings_for(emulator, url, tmp_path), engine)
     run_cycle(ctx, keep_diffs=False)
     drifted, vanished = sorted(org.store["Opportunity"])[:2]
     with org.lock:  # what a formula or roll-up recalculation does: no save, no new stamp
@@ -61,7 +60,7 @@ def test_hard_deleted_records_are_found_through_the_deleted_resource(
     settings = settings_for(
         emulator, url, tmp_path, signpost_skew_seconds=0, deleted_check_seconds=0
     )
-    ctx = build_context(settings, engine)
+    ctx = sync_context(settings, engine)
     run_cycle(ctx, keep_diffs=False)
     admin = admin_sf(emulator)
     victim = admin.query("SELECT Id FROM Deal_Registration__c ORDER BY Name LIMIT 1")

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from connector.cli.common import build_context
 from connector.emulator.testing import EmulatorHandle
 from connector.store import bookkeeping, models, read_connection
 from connector.sync.cycle import run_cycle
 
-from .conftest import settings_for
+from .conftest import settings_for, sync_context
 from .orgtools import admin_sf, chunks, compare_entity
 
 pytestmark = pytest.mark.slow
@@ -34,7 +33,7 @@ def test_backfill_then_edits_deletes_and_creates_leave_the_store_equal_to_the_or
     settings = settings_for(
         emulator, url, tmp_path, signpost_skew_seconds=0, bulk_threshold=2000
     )
-    ctx = build_context(settings, engine)
+    ctx = sync_context(settings, engine)
 
     first = run_cycle(ctx, keep_diffs=False)
     deal_run = next(r for r in first if r.entity == "deal")
@@ -105,7 +104,7 @@ def test_a_timestamp_tie_split_across_pages_is_read_whole(
     engine, url = store
     emulator.reset(seed="demo", records=1000)
     settings = settings_for(emulator, url, tmp_path, page_size=200, signpost_skew_seconds=0)
-    ctx = build_context(settings, engine)
+    ctx = sync_context(settings, engine)
     run_cycle(ctx, keep_diffs=False)
     admin = admin_sf(emulator)
     ids = [r["Id"] for r in admin.query_all_iter("SELECT Id FROM Opportunity ORDER BY Id")][:500]
