@@ -40,7 +40,6 @@ from connector.sync.window import select_soql
 
 __all__ = [
     "FETCH_SIZE",
-    "ApplyRows",
     "PushReport",
     "RowSource",
     "fetch_soql",
