@@ -203,6 +203,17 @@ def _apply_tier(
     return writes
 
 
+def _mirror_tier(
+    env: ActionEnv, partner: dict[str, Any], level: dict[str, Any]
+) -> list[OutboxWrite]:
+    """The partner's tier mirror (``Partner_Tier__c``) set to ``level``'s name when it is not:
+    a partner whose level never changes (one at the ladder's bottom) still gets its tier."""
+    if partner.get("tier") == level["name"]:
+        return []
+    _set_local(env, "partner", partner["id"], {"tier": level["name"]})
+    return _update(env, "partner", partner.get("sf_id"), partner["id"], {"tier": level["name"]})
+
+
 def _pending_key(partner_id: int) -> str:
     return f"tier-downgrade|partner|{partner_id}"
 
@@ -277,12 +288,14 @@ def set_level_now(
     if current is not None and current["id"] == level["id"]:
         if not only_up:
             env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
-        return ActionResult(name, "skipped", f"stays {wanted}: {why}")
+        return ActionResult(name, "skipped", f"stays {wanted}: {why}",
+                            _mirror_tier(env, partner, level))
     down = current is not None and \
         float(current.get("rank") or 0) >= float(level.get("rank") or 0)
     if only_up and down:
         assert current is not None
-        return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}")
+        return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}",
+                            _mirror_tier(env, partner, current))
     limited = ""
     if down and max_down is not None and current is not None \
             and current.get("rank") is not None and level.get("rank") is not None:
