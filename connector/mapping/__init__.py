@@ -7,7 +7,15 @@ the store's tables.
 """
 
 from connector.mapping.loader import load_mapping, loads_mapping
-from connector.mapping.mapper import MappingError, canonical, diff, fingerprint, to_crm, to_local
+from connector.mapping.mapper import (
+    MappingError,
+    canonical,
+    diff,
+    fingerprint,
+    same_value,
+    to_crm,
+    to_local,
+)
 from connector.mapping.scaffold import scaffold
 from connector.mapping.spec import Conflict, Direction, EntityMapping, FieldMapping, MappingSpec
 from connector.mapping.transforms import REGISTRY, LocalType
@@ -28,6 +36,7 @@ __all__ = [
     "fingerprint",
     "load_mapping",
     "loads_mapping",
+    "same_value",
     "scaffold",
     "to_crm",
     "to_local",

@@ -17,7 +17,7 @@ import orjson
 from connector.errors import SkippableError
 from connector.mapping.spec import EntityMapping, FieldMapping
 
-__all__ = ["MappingError", "canonical", "diff", "fingerprint", "to_crm", "to_local"]
+__all__ = ["MappingError", "canonical", "diff", "fingerprint", "same_value", "to_crm", "to_local"]
 
 _SORTED = orjson.OPT_SORT_KEYS
 
@@ -125,6 +125,13 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
     return str(value)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """One value equality for echo detection and the outbox: equal as Salesforce would store
+    them (1 == 1.0, dates as ISO text, None == missing); a bool never equals a number."""
+    ca, cb = canonical(a), canonical(b)
+    return bool(ca == cb) and isinstance(ca, bool) == isinstance(cb, bool)
 
 
 def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:

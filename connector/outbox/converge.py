@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from connector.mapping import EntityMapping, FieldMapping
-from connector.outbox.crmform import crm_rows, same_value
+from connector.mapping import EntityMapping, FieldMapping, same_value
+from connector.outbox.crmform import crm_rows
 from connector.outbox.items import OutboxWrite, enqueue
 from connector.sftime import parse_sf_datetime
 from connector.store.models import ENTITY_MODELS, entity_table

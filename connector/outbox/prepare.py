@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, or_, select
 
-from connector.mapping import EntityMapping, MappingSpec
+from connector.mapping import EntityMapping, MappingSpec, same_value
 from connector.outbox.coalesce import RecordWrite
 from connector.outbox.converge import CONVERGE_META
-from connector.outbox.crmform import crm_rows, same_value
+from connector.outbox.crmform import crm_rows
 from connector.outbox.queue import written_for
 from connector.store.bookkeeping import ChangeLog, OutboxConflict, Snapshot
 from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt

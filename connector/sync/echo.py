@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from connector.mapping import EntityMapping
+from connector.mapping import EntityMapping, same_value
 from connector.mapping.mapper import canonical
 from connector.store.bookkeeping import OutboxWritten
-from connector.store.models import entity_table
+from connector.store.records import sf_ids_by_local
 from connector.store.sqlutil import chunks
 from connector.sync.diffs import RecordDiff
 
@@ -81,12 +81,9 @@ def _lookup_sf_ids(
         wanted = sorted(
             {int(v) for d in diffs if isinstance(v := (d.new or {}).get(f.local), int)}
         )
-        if not wanted:
-            continue
-        table = entity_table(f.lookup)
-        for part in chunks(wanted):
-            stmt = select(table.c.id, table.c.sf_id).where(table.c.id.in_(part))
-            out.update({(f.lookup, int(i)): str(s) for i, s in conn.execute(stmt) if s})
+        if wanted:
+            target = f.lookup
+            out.update({(target, i): s for i, s in sf_ids_by_local(conn, target, wanted).items()})
     return out
 
 
@@ -112,9 +109,7 @@ def _is_echo(
         else:
             theirs = value
             mine = _as_local(f, written[f.crm])
-        if canonical(theirs) != canonical(mine) or isinstance(canonical(theirs), bool) != (
-            isinstance(canonical(mine), bool)
-        ):
+        if not same_value(theirs, mine):
             return False
     return True
 
