@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select, update
 
 from connector.emulator.testing import EmulatorHandle
 from connector.outbox import OutboxWrite, enqueue
-from connector.outbox.dispatcher import Dispatcher
+from connector.outbox.dispatcher import Dispatcher, dispatch
 from connector.salesforce.results import RecordResult
 from connector.service import Runtime, open_runtime, sync_once
 from connector.store.models import entity_table
@@ -163,3 +163,19 @@ def test_lost_writes_and_admin_edits_are_repaired_by_one_reconcile_and_then_noth
     assert "every field the connector owns agrees" in second.stdout
     assert _write_calls(emulator) == before  # no write call: only the reads of the scan
     assert _disagreements(rt, emulator) == []
+
+
+def test_three_points_changes_queued_together_leave_the_last_in_salesforce(
+    emulator: EmulatorHandle, setup: tuple[Runtime, dict[str, str]]
+) -> None:
+    """The reported case end to end: three points values for one partner queued in one
+    transaction (one created_at); after a cycle Salesforce holds the last one, read back."""
+    rt, _ = setup
+    sync_once(rt)
+    sf_id = sorted(_store(rt))[0]
+    with rt.engine.begin() as conn:
+        enqueue(conn, [OutboxWrite("Account", "update", {"Partner_Points__c": float(v)},
+                                   f"points:{n}", sf_id=sf_id, entity="partner")
+                       for n, v in enumerate((150, 300, 600))])
+    assert dispatch(rt).written == 1
+    assert _org(emulator)[sf_id]["Partner_Points__c"] == 600
