@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, update
+from triggers.trigtools import ROOT, Store
 
 from connector.mapping import MappingSpec, loads_mapping
 from connector.outbox.converge import converge_page
 from connector.store.models import entity_table
 from connector.store.records import load_snapshots
-
-from triggers.trigtools import ROOT, Store
 
 EARLY = datetime(2026, 1, 1, tzinfo=UTC)
 LATE = datetime(2030, 1, 1, tzinfo=UTC)
