@@ -119,37 +119,3 @@ def test_sequences_keep_rising_across_transactions_and_replays(engine: Engine) -
     assert [r[0]["cause"] for r in rows] == ["change:1", "change:2", "change:3"]
     assert [r[1] for r in rows] == sorted(r[1] for r in rows)
 
-
-def test_items_queued_before_the_sequence_are_numbered_in_their_old_order(
-    db_kind: str, tmp_path: Any
-) -> None:
-    """A store at 0009 with pending items: the migration numbers them by (created_at, id),
-    the order the dispatcher used before, and new items go after them."""
-    from alembic import command
-    from sqlalchemy import text
-
-    from connector.store import migrate
-    from connector.store.engine import _alembic_config
-
-    from dbfixtures import drop_test_engine, make_test_engine
-
-    eng = make_test_engine(db_kind, tmp_path)
-    try:
-        cfg = _alembic_config()
-        with eng.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0009_partner_facts")
-        with eng.begin() as conn:
-            for item_id, minute in (("b", 1), ("a", 1), ("c", 0)):
-                conn.execute(text(
-                    "INSERT INTO outbox_item (id, entity, sobject, operation, status, attempts,"
-                    " created_at, updated_at) VALUES (:id, 'partner', 'Account', 'update',"
-                    " 'pending', 0, :at, :at)"), {"id": item_id, "at": T0.replace(minute=minute)})
-        migrate(eng)
-        with eng.begin() as conn:
-            enqueue(conn, [_points(9, "001A", 9)])
-            rows = conn.execute(select(ITEMS.c.id, ITEMS.c.seq).order_by(ITEMS.c.seq)).all()
-        assert [r[0] for r in rows[:3]] == ["c", "a", "b"]
-        assert [r[1] for r in rows] == [1, 2, 3, 4]
-    finally:
-        drop_test_engine(eng)
