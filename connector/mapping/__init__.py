@@ -9,6 +9,7 @@ the store's tables.
 from connector.mapping.loader import load_mapping, loads_mapping
 from connector.mapping.mapper import (
     MappingError,
+    as_local,
     canonical,
     diff,
     fingerprint,
@@ -31,6 +32,7 @@ __all__ = [
     "LocalType",
     "MappingError",
     "MappingSpec",
+    "as_local",
     "canonical",
     "diff",
     "fingerprint",

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from connector.mapping import EntityMapping, FieldMapping, same_value
+from connector.mapping import EntityMapping, FieldMapping, as_local, same_value
 from connector.outbox.crmform import crm_rows
 from connector.outbox.items import OutboxWrite, enqueue
 from connector.sftime import parse_sf_datetime
@@ -72,15 +72,17 @@ def _stamp(value: Any) -> datetime | None:
     return parse_sf_datetime(value) if isinstance(value, str) else None
 
 
+_ABSENT = object()  # no snapshot value to compare with
+
+
 def _store_wins(
-    f: FieldMapping, org: Any, snap: Mapping[str, Any] | None, org_at: datetime | None,
-    store_at: datetime | None,
+    f: FieldMapping, org: Any, snap: Any, org_at: datetime | None, store_at: datetime | None,
 ) -> tuple[bool, bool]:
     """For a differing field: does the store's value stand (see the module's rule), and did
     the org move since the last read (its row is then applied with the store's value)?"""
     if f.direction == "out":
         return True, False
-    if snap is not None and f.crm in snap and same_value(snap[f.crm], org):
+    if snap is not _ABSENT and same_value(snap, org):
         return True, False  # only the store moved since the last read
     if f.conflict == "prm_wins":
         return True, True
@@ -101,9 +103,11 @@ def converge_page(
     """Queue the owned fields where the store and ``org_rows`` (raw rows just read, with the
     ``out`` fields selected) differ; ``snapshots`` are the records' last-read local values.
 
-    Rows whose ``both`` field the org changed but the store wins (``prm_wins``, a newer store
-    value under ``newest_wins``) are changed in place to the store's value, so the reconcile
-    applying them afterwards keeps the store's value instead of taking the org's.
+    Values are compared as the poller would store them (the org's value through the field's
+    picklist map and transforms), lookups as Salesforce ids. Rows whose ``both`` field the
+    org changed but the store wins (``prm_wins``, a newer store value under ``newest_wins``)
+    are changed in place to the store's value, so the reconcile applying them afterwards keeps
+    the store's value instead of taking the org's.
     """
     report = Repair()
     writes: list[OutboxWrite] = []
@@ -117,27 +121,33 @@ def converge_page(
         return report, writes
     names = [f.local for f in owned]
     wanted = crm_rows(conn, entity, [{n: store[i].get(n) for n in names} for i in ids])
+    links = [f.local for f in owned if f.lookup is not None]
     snap_ids = [i for i in ids if snapshots.get(i) is not None]
-    snap_crm = dict(zip(snap_ids, crm_rows(
-        conn, entity, [{n: (snapshots[i] or {}).get(n) for n in names if n in (snapshots[i] or {})}
-                       for i in snap_ids]), strict=True))
+    snap_links = dict(zip(snap_ids, crm_rows(
+        conn, entity, [{n: (snapshots[i] or {})[n] for n in links if n in (snapshots[i] or {})}
+                       for i in snap_ids]), strict=True)) if links else {}
     for sf_id, want in zip(ids, wanted, strict=True):
-        row, local = by_id[sf_id], store[sf_id]
+        row, local, snap = by_id[sf_id], store[sf_id], snapshots.get(sf_id) or {}
         report.checked += 1
         diff: dict[str, Any] = {}
         patch: dict[str, Any] = {}
         for f in owned:
             if local.get(f.local) is None or f.crm not in want:
                 continue  # the store has no opinion (or the value does not convert)
-            mine, theirs = want[f.crm], row.get(f.crm)
+            if f.lookup is not None:  # Salesforce ids on both sides
+                mine, theirs = want[f.crm], row.get(f.crm)
+                before = snap_links.get(sf_id, {}).get(f.crm, _ABSENT)
+            else:
+                mine, theirs = local[f.local], as_local(f, row.get(f.crm))
+                before = snap.get(f.local, _ABSENT)
             if same_value(mine, theirs):
                 continue
-            wins, moved = _store_wins(f, theirs, snap_crm.get(sf_id),
-                                      _stamp(row.get("SystemModstamp")), local.get("updated_at"))
+            wins, moved = _store_wins(f, theirs, before, _stamp(row.get("SystemModstamp")),
+                                      local.get("updated_at"))
             if wins:
-                diff[f.crm] = mine
+                diff[f.crm] = want[f.crm]
             if moved:
-                patch[f.crm] = mine
+                patch[f.crm] = want[f.crm]
         if not diff:
             continue
         for crm in diff:

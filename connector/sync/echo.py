@@ -14,8 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from connector.mapping import EntityMapping, same_value
-from connector.mapping.mapper import canonical
+from connector.mapping import EntityMapping, as_local, same_value
 from connector.store.bookkeeping import OutboxWritten
 from connector.store.records import sf_ids_by_local
 from connector.store.sqlutil import chunks
@@ -108,18 +107,7 @@ def _is_echo(
             mine: Any = written[f.crm]
         else:
             theirs = value
-            mine = _as_local(f, written[f.crm])
+            mine = as_local(f, written[f.crm])
         if not same_value(theirs, mine):
             return False
     return True
-
-
-def _as_local(f: Any, value: Any) -> Any:
-    """A written Salesforce value as the poller would map it (picklist map, type pipeline)."""
-    if f.values is not None and isinstance(value, str):
-        value = f.values.get(value, value)
-    try:
-        local = f.pipeline.to_local(value)
-    except (ValueError, TypeError, OverflowError):
-        return value
-    return canonical(local)
