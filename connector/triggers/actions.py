@@ -188,9 +188,7 @@ def _apply_tier(
         if level.get("sf_id"):
             writes += _update(env, "membership", member.get("sf_id"), member["id"],
                               {"level": level["id"]})
-    _set_local(env, "partner", partner["id"], {"tier": level["name"]})
-    writes += _update(env, "partner", partner.get("sf_id"), partner["id"],
-                      {"tier": level["name"]})
+    writes += _mirror_tier(env, partner, level)
     env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
     return writes
 
