@@ -139,7 +139,7 @@ def reconcile_cmd(
     wait: WaitOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare the org with the store by key and hash; repair drift and missed deletes."""
+    """Repair drift and missed deletes; write back owned fields Salesforce lost or changed."""
     from connector.service import open_runtime, pick_entities, reconcile, run_lock
 
     rt = open_runtime(config)
@@ -159,5 +159,12 @@ def reconcile_cmd(
                 f"{o['entity']}: checked {o['checked']}, drifted {o['drifted']}, "
                 f"missing locally {o['missing_locally']}, deleted {o['deleted']}"
             )
+        repaired = {k: v for k, v in r.repairs.items() if v["repaired"]}
+        for name, rep in repaired.items():
+            fields = ", ".join(f"{f} ({n})" for f, n in sorted(rep["fields"].items()))
+            console.print(f"{name}: wrote back {rep['repaired']} record(s) whose Salesforce "
+                          f"copy differed: {fields}")
+        if not repaired:
+            console.print("write-back: every field the connector owns agrees with the store")
 
     _finish(report, as_json, render)

@@ -300,7 +300,8 @@ class Daemon:
 
     def _reconcile(self) -> None:
         report = reconcile(self.rt, progress=self._progress)
-        log.info("daemon.reconcile_done", changes=report.changes)
+        log.info("daemon.reconcile_done", changes=report.changes,
+                 repaired=report.stages.get("writeback", {}).get("repaired", 0))
 
 
 def _holder() -> str:

@@ -7,7 +7,16 @@ the store's tables.
 """
 
 from connector.mapping.loader import load_mapping, loads_mapping
-from connector.mapping.mapper import MappingError, canonical, diff, fingerprint, to_crm, to_local
+from connector.mapping.mapper import (
+    MappingError,
+    as_local,
+    canonical,
+    diff,
+    fingerprint,
+    same_value,
+    to_crm,
+    to_local,
+)
 from connector.mapping.scaffold import scaffold
 from connector.mapping.spec import Conflict, Direction, EntityMapping, FieldMapping, MappingSpec
 from connector.mapping.transforms import REGISTRY, LocalType
@@ -23,11 +32,13 @@ __all__ = [
     "LocalType",
     "MappingError",
     "MappingSpec",
+    "as_local",
     "canonical",
     "diff",
     "fingerprint",
     "load_mapping",
     "loads_mapping",
+    "same_value",
     "scaffold",
     "to_crm",
     "to_local",

@@ -17,7 +17,16 @@ import orjson
 from connector.errors import SkippableError
 from connector.mapping.spec import EntityMapping, FieldMapping
 
-__all__ = ["MappingError", "canonical", "diff", "fingerprint", "to_crm", "to_local"]
+__all__ = [
+    "MappingError",
+    "as_local",
+    "canonical",
+    "diff",
+    "fingerprint",
+    "same_value",
+    "to_crm",
+    "to_local",
+]
 
 _SORTED = orjson.OPT_SORT_KEYS
 
@@ -125,6 +134,25 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
     return str(value)
+
+
+def as_local(f: FieldMapping, value: Any) -> Any:
+    """One Salesforce value of ``f`` as the poller would store it (picklist map, transforms),
+    in canonical form; a value the field cannot convert is returned as it is."""
+    if f.values is not None and isinstance(value, str):
+        value = f.values.get(value, value)
+    try:
+        local = f.pipeline.to_local(value)
+    except (ValueError, TypeError, OverflowError):
+        return value
+    return canonical(local)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """One value equality for echo detection and the outbox: equal as Salesforce would store
+    them (1 == 1.0, dates as ISO text, None == missing); a bool never equals a number."""
+    ca, cb = canonical(a), canonical(b)
+    return bool(ca == cb) and isinstance(ca, bool) == isinstance(cb, bool)
 
 
 def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:

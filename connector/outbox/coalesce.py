@@ -1,4 +1,4 @@
-"""Pure grouping of claimed outbox items into one write per record (the latest values win)."""
+"""Pure grouping of claimed outbox items into one write per record (the last queued wins)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class ClaimedItem:
     base_seq: int
     created_at: datetime
     meta: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0  # the order it was queued in (items of one transaction share created_at)
 
 
 @dataclass
@@ -66,9 +67,10 @@ class RecordWrite:
 def coalesce(items: Iterable[ClaimedItem]) -> list[RecordWrite]:
     """One RecordWrite per (sobject, operation, record); later items overwrite earlier fields.
 
-    Items are merged in creation order; notify items are never merged (their key is their id).
+    Items are merged in queue order (``seq``, never the clock: the items of one transaction
+    share ``created_at``); notify items are never merged (their key is their id).
     """
-    ordered: Sequence[ClaimedItem] = sorted(items, key=lambda i: (i.created_at, i.id))
+    ordered: Sequence[ClaimedItem] = sorted(items, key=lambda i: i.seq)
     out: dict[tuple[str, str, str], RecordWrite] = {}
     for item in ordered:
         key = (item.sobject, item.operation, item.record_key)

@@ -90,7 +90,7 @@ class Dispatcher:
     @property
     def client(self) -> SalesforceClient:
         """The Salesforce client (connecting on first use)."""
-        if not isinstance(self._client, SalesforceClient):
+        if not isinstance(self._client, SalesforceClient) and callable(self._client):
             self._client = self._client()
         return self._client
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, func, select
 
 from connector.store.bookkeeping import OutboxItem
 from connector.store.sqlutil import to_json_safe, upsert_stmt
 from connector.store.stream import latest_seq
 from connector.store.types import utcnow
 
-__all__ = ["Operation", "OutboxWrite", "enqueue", "outbox_id"]
+__all__ = ["Operation", "OutboxWrite", "enqueue", "next_seq", "outbox_id"]
 
 Operation = Literal["update", "upsert", "notify"]
 OUTBOX: Table = OutboxItem.__table__  # type: ignore[attr-defined]
@@ -75,19 +75,36 @@ def outbox_id(write: OutboxWrite) -> str:
     return hashlib.sha256(key).hexdigest()[:32]
 
 
+def next_seq(conn: Connection) -> int:
+    """The sequence the next queued item gets (one above the highest so far).
+
+    One writer holds the store (its lease), so reading the top in the enqueuing transaction
+    is enough; the unique index on ``seq`` turns a second, unfenced writer's collision into an
+    error instead of two items with one place in the order.
+    """
+    top = conn.execute(select(func.max(OUTBOX.c.seq))).scalar()
+    return int(top or 0) + 1
+
+
 def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
-    """Queue ``writes`` as pending outbox items (duplicates of queued ids are ignored)."""
+    """Queue ``writes`` as pending outbox items (duplicates of queued ids are ignored).
+
+    Each item gets the next sequence number, in the order of ``writes``: later writes to a
+    record win the coalescing, whatever their clock says.
+    """
     ids: list[str] = []
     rows: list[dict[str, Any]] = []
     now = utcnow()
     # Salesforce edits recorded after this point, to the fields written, are conflicts.
     base = latest_seq(conn) if writes else 0
-    for w in writes:
+    first = next_seq(conn) if writes else 0
+    for n, w in enumerate(writes):
         item_id = outbox_id(w)
         ids.append(item_id)
         rows.append(
             {
                 "id": item_id,
+                "seq": first + n,
                 # writes to one record coalesce; each notify stands alone
                 "record_key": item_id if w.operation == "notify" else w.target,
                 "base_seq": base,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine
 
 from connector.logs import get_logger
-from connector.mapping import EntityMapping, MappingError, MappingSpec
-from connector.outbox.crmform import crm_rows
+from connector.mapping import EntityMapping, MappingSpec
+from connector.outbox.crmform import LocalRecord, build_writes
 from connector.outbox.items import OutboxWrite, enqueue
 from connector.store import repo
 from connector.store.stream import ChangeBatch, ChangeEvent, ChangeFilter, consume
@@ -33,50 +33,21 @@ class LocalReport:
 
 
 def writes_for(
-    conn: Connection, entity: EntityMapping, events: Sequence[ChangeEvent]
+    conn: Connection, spec: MappingSpec, entity: EntityMapping, events: Sequence[ChangeEvent]
 ) -> tuple[list[OutboxWrite], list[tuple[ChangeEvent, str]]]:
     """Outbox writes for local change events of ``entity``, and the events that cannot go."""
     outbound = {f.local for f in entity.fields.values() if f.outbound}
-    key_field = entity.field_for_crm(entity.key) if entity.key != "Id" else None
-    writes: list[OutboxWrite] = []
-    bad: list[tuple[ChangeEvent, str]] = []
     wanted = [e for e in events if e.op != "deleted" and e.new]
-    changes = [
-        {k: (e.new or {}).get(k) for k in (e.changed or tuple(e.new or {})) if k in outbound}
-        for e in wanted
-    ]
-    try:
-        payloads = crm_rows(conn, entity, changes)
-    except MappingError as err:  # pragma: no cover - crm_rows skips bad values
-        return [], [(e, str(err)) for e in wanted]
-    for event, change, fields in zip(wanted, changes, payloads, strict=True):
-        if not change or not fields:
-            continue
-        cause = f"change:{event.seq}"
-        common = {"entity": entity.name, "local_id": event.local_id, "cause": cause}
-        if event.sf_id:
-            writes.append(
-                OutboxWrite(
-                    sobject=entity.sobject, operation="update", fields=fields,
-                    sf_id=event.sf_id, **common,  # type: ignore[arg-type]
-                )
-            )
-            continue
-        key_value = (event.new or {}).get(key_field.local) if key_field else None
-        if key_field is None or not key_value:
-            bad.append((event, f"{entity.name} has no Salesforce id and no external key yet"))
-            continue
-        full = crm_rows(conn, entity, [{k: v for k, v in (event.new or {}).items()
-                                        if k in outbound}])[0]
-        full.pop(entity.key, None)
-        writes.append(
-            OutboxWrite(
-                sobject=entity.sobject, operation="upsert", fields=full,
-                external_id_field=entity.key, external_id=str(key_value),
-                **common,  # type: ignore[arg-type]
-            )
-        )
-    return writes, bad
+    records = []
+    for e in wanted:
+        new = e.new or {}
+        change = {k: new.get(k) for k in (e.changed or tuple(new)) if k in outbound}
+        if change:
+            records.append(LocalRecord(entity.name, e.local_id, e.sf_id, change,
+                                       f"change:{e.seq}", row=new))
+    writes, bad = build_writes(conn, spec, records)
+    by_cause = {f"change:{e.seq}": e for e in wanted}
+    return writes, [(by_cause[r.cause], why) for r, why in bad]
 
 
 def queue_local_changes(
@@ -94,7 +65,7 @@ def queue_local_changes(
             if entity is None:
                 report.skipped += len(group)
                 continue
-            writes, bad = writes_for(conn, entity, group)
+            writes, bad = writes_for(conn, spec, entity, group)
             report.queued += len(enqueue(conn, writes))
             for event, why in bad:
                 repo.add_dead_letter(

@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, or_, select
 
-from connector.mapping import EntityMapping, MappingSpec
+from connector.mapping import EntityMapping, MappingSpec, same_value
 from connector.outbox.coalesce import RecordWrite
-from connector.outbox.crmform import crm_rows, same_value
+from connector.outbox.converge import CONVERGE_META
+from connector.outbox.crmform import crm_rows
 from connector.outbox.queue import written_for
 from connector.store.bookkeeping import ChangeLog, OutboxConflict, Snapshot
 from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt
@@ -118,6 +119,9 @@ def prepare(
         if mine is not None and (snap_at is None or mine[1] >= snap_at):
             baseline.update(mine[0])
         for name in list(w.fields):
+            source = w.sources.get(name)
+            if source is not None and source.meta.get(CONVERGE_META):
+                continue  # a repair: decided on the org's row just read, never trimmed
             if name in baseline and same_value(baseline[name], w.fields[name]):
                 del w.fields[name]
     return conflicts, parents

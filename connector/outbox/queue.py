@@ -58,13 +58,14 @@ def pending_groups(conn: Connection, now: datetime) -> list[tuple[str, str, int]
 def claim(
     conn: Connection, sobject: str, operation: str, now: datetime, records: int
 ) -> list[ClaimedItem]:
-    """Lock the due items of up to ``records`` records (oldest first) for this transaction."""
+    """Lock the due items of up to ``records`` records (first queued first) for this
+    transaction, in queue order."""
     c = ITEMS.c
     keys_stmt = (
         select(c.record_key)
         .where(_due(now), c.sobject == sobject, c.operation == operation)
         .group_by(c.record_key)
-        .order_by(func.min(c.created_at), c.record_key)
+        .order_by(func.min(c.seq), c.record_key)
         .limit(records)
     )
     keys = [k for k in conn.execute(keys_stmt).scalars() if k is not None]
@@ -78,7 +79,7 @@ def claim(
                 c.status == "pending", c.sobject == sobject, c.operation == operation,
                 c.record_key.in_(part),
             )
-            .order_by(c.created_at, c.id)
+            .order_by(c.seq, c.id)
             .with_for_update(skip_locked=True)
         )
         out.extend(_claimed(row) for row in conn.execute(stmt).mappings())
@@ -101,6 +102,7 @@ def _claimed(row: Any) -> ClaimedItem:
         base_seq=int(row["base_seq"] or 0),
         created_at=row["created_at"],
         meta=dict(payload.get("meta") or {}),
+        seq=int(row["seq"] or 0),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from connector.programs.operations import (
     LocalChange,
@@ -27,7 +27,7 @@ from connector.programs.operations import (
 )
 from connector.programs.spec import ProgramsSpec
 from connector.programs.views import resolve_partner
-from connector.store.models import entity_table
+from connector.store.records import sf_ids_by_local
 from connector.store.stream import append_changes
 from connector.sync.diffs import RecordDiff
 
@@ -38,10 +38,7 @@ def segment_diffs(conn: Connection, events: Sequence[SegmentEvent]) -> list[Reco
     """Change-log entries for segment entries and exits (entity partner, source local)."""
     if not events:
         return []
-    partner = entity_table("partner")
-    ids = {e.partner_id for e in events}
-    stmt = select(partner.c.id, partner.c.sf_id).where(partner.c.id.in_(ids))
-    sf = {int(i): s for i, s in conn.execute(stmt).all()}
+    sf = sf_ids_by_local(conn, "partner", sorted({e.partner_id for e in events}))
     return [
         RecordDiff(
             entity="partner", sf_id=cast(str, sf.get(e.partner_id)), op=cast(Any, e.event),

@@ -17,8 +17,8 @@ from typing import Any, Literal, cast
 from sqlalchemy import Connection, func, insert, select, update
 
 from connector.errors import ConnectorError
-from connector.mapping.mapper import to_crm
 from connector.mapping.spec import MappingSpec
+from connector.outbox.crmform import LocalRecord, build_writes
 from connector.outbox.items import OutboxWrite
 from connector.programs.evaluate import blocked_reason, is_open_to, segments_for
 from connector.programs.facts import (
@@ -384,30 +384,6 @@ def writes_for_changes(
     conn: Connection, mapping: MappingSpec, changes: Sequence[LocalChange], cause: str
 ) -> list[OutboxWrite]:
     """Outbox writes for rows a trigger action changed (the action's firing key as cause)."""
-    writes: list[OutboxWrite] = []
-    for c in changes:
-        ent = mapping.entities.get(c.entity)
-        if ent is None:
-            continue
-        values = dict(c.new)
-        for name, f in ent.fields.items():
-            if f.lookup and isinstance(values.get(name), int):
-                target = entity_table(f.lookup)
-                values[name] = conn.execute(
-                    select(target.c.sf_id).where(target.c.id == values[name])).scalar()
-        payload = to_crm(ent, {k: v for k, v in values.items() if k in ent.fields
-                               and ent.fields[k].outbound})
-        if not payload:
-            continue
-        if c.sf_id:
-            writes.append(OutboxWrite(ent.sobject, "update", payload, cause, sf_id=c.sf_id,
-                                      entity=c.entity, local_id=c.local_id))
-        elif ent.key != "Id" and values.get("prm_key"):
-            payload.pop(ent.key, None)
-            writes.append(OutboxWrite(ent.sobject, "upsert", payload, cause,
-                                      external_id_field=ent.key,
-                                      external_id=str(values["prm_key"]),
-                                      entity=c.entity, local_id=c.local_id))
-    return writes
-
-
+    writes, _ = build_writes(conn, mapping, [
+        LocalRecord(c.entity, c.local_id, c.sf_id, dict(c.new), cause) for c in changes])
+    return writes  # a row Salesforce cannot address yet is written once it has its id

@@ -55,6 +55,8 @@ class RunReport:
     failures: dict[str, str] = field(default_factory=dict)  # entity -> one-line reason
     api_calls: int = 0
     error: str | None = None
+    # reconcile: per entity, records compared with the store and repaired, fields repaired
+    repairs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changes(self) -> int:
@@ -75,6 +77,7 @@ class RunReport:
             "objects": self.objects,
             "stages": self.stages,
             "failures": self.failures,
+            **({"repairs": self.repairs} if self.repairs else {}),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -211,12 +214,23 @@ def backfill(
 def reconcile(
     rt: Runtime, *, entity: str | None = None, progress: Progress | None = None
 ) -> RunReport:
-    """Compare the org with the store by key and hash; repair drift and missed deletes."""
+    """Compare the org with the store by key and hash; repair drift and missed deletes; and
+    write back the fields the connector owns where the org's copy differs (out-fields
+    converge: ``stages["writeback"]`` says what was repaired, ``stages["outbox"]`` what the
+    dispatcher then sent)."""
+    from connector.outbox.converge import WriteBack
+    from connector.outbox.dispatcher import dispatch
+
     chosen = pick_entities(rt.spec, entity)
     with recorded_run(rt, "reconcile") as report:
         ctx = rt.context(progress)
+        writeback = WriteBack(new_cycle_id())
         for ent in chosen:
-            report.objects.append(reconcile_entity(ctx, ent).summary())
+            report.objects.append(reconcile_entity(ctx, ent, writeback).summary())
+        report.stages["writeback"] = {"repaired": writeback.repaired}
+        report.repairs = writeback.summary()
+        if writeback.repaired:
+            report.stages["outbox"] = dispatch(rt).counts()
     return report
 
 

@@ -102,7 +102,10 @@ class OutboxItem(SQLModel, table=True):
     """A write to Salesforce waiting for the dispatcher; the id is deterministic (invariant 3)."""
 
     __tablename__ = "outbox_item"
-    __table_args__ = (Index("ix_outbox_item_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_item_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_item_seq", "seq", unique=True),
+    )
     id: str = Field(primary_key=True)
     entity: str
     local_id: int | None = None
@@ -126,6 +129,10 @@ class OutboxItem(SQLModel, table=True):
     written: dict[str, Any] | None = _json()
     reason: str | None = None
     done_at: datetime | None = _stamp()
+    # 0010_outbox: the order items were queued in (monotonic, assigned at insert; items of one
+    # transaction keep their order): coalescing, conflict sources and claims follow it, never
+    # the clock (items of one transaction share created_at)
+    seq: int | None = None
 
 
 class OutboxWritten(SQLModel, table=True):

@@ -30,6 +30,7 @@ __all__ = [
     "load_snapshots",
     "mark_deleted",
     "resolve_links",
+    "sf_ids_by_local",
     "upsert_records",
 ]
 
@@ -248,7 +249,7 @@ def iter_entity(
                     row.setdefault(name, extra.get(name))
         for name, target in extra_lookups.items():
             ids = {int(r[name]) for r in page if isinstance(r.get(name), int)}
-            found = _sf_ids_by_local(conn, target, sorted(ids))
+            found = sf_ids_by_local(conn, target, sorted(ids))
             for row in page:
                 row[f"{name}_sf_id"] = found.get(row.get(name))  # type: ignore[arg-type]
         yield from page
@@ -265,8 +266,10 @@ def _pages(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str,
         yield page
 
 
-def _sf_ids_by_local(conn: Connection, entity: str, ids: Sequence[int]) -> dict[int, str]:
-    """sf_id of ``entity`` records by local id (the ones that have one)."""
+def sf_ids_by_local(conn: Connection, entity: str, ids: Sequence[int]) -> dict[int, str]:
+    """sf_id of ``entity`` records by local id (the ones that have one): the one id-link
+    lookup (lookup fields hold local ids; Salesforce wants its own)."""
+    ids = list(dict.fromkeys(ids))
     table = custom.CUSTOM if custom.is_custom(entity) else entity_table(entity)
     out: dict[int, str] = {}
     for part in chunks(ids):

@@ -29,6 +29,7 @@ from connector.store.records import (
     load_snapshots,
     mark_deleted,
     resolve_links,
+    sf_ids_by_local,
     upsert_records,
 )
 from connector.store.sqlutil import from_json_safe, to_json_safe
@@ -55,6 +56,7 @@ __all__ = [
     "resolve_dead_letters",
     "resolve_links",
     "save_state",
+    "sf_ids_by_local",
     "start_sync_run",
     "to_json_safe",
     "upsert_records",

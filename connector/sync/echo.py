@@ -14,10 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from connector.mapping import EntityMapping
-from connector.mapping.mapper import canonical
+from connector.mapping import EntityMapping, as_local, same_value
 from connector.store.bookkeeping import OutboxWritten
-from connector.store.models import entity_table
+from connector.store.records import sf_ids_by_local
 from connector.store.sqlutil import chunks
 from connector.sync.diffs import RecordDiff
 
@@ -81,12 +80,9 @@ def _lookup_sf_ids(
         wanted = sorted(
             {int(v) for d in diffs if isinstance(v := (d.new or {}).get(f.local), int)}
         )
-        if not wanted:
-            continue
-        table = entity_table(f.lookup)
-        for part in chunks(wanted):
-            stmt = select(table.c.id, table.c.sf_id).where(table.c.id.in_(part))
-            out.update({(f.lookup, int(i)): str(s) for i, s in conn.execute(stmt) if s})
+        if wanted:
+            target = f.lookup
+            out.update({(target, i): s for i, s in sf_ids_by_local(conn, target, wanted).items()})
     return out
 
 
@@ -111,20 +107,7 @@ def _is_echo(
             mine: Any = written[f.crm]
         else:
             theirs = value
-            mine = _as_local(f, written[f.crm])
-        if canonical(theirs) != canonical(mine) or isinstance(canonical(theirs), bool) != (
-            isinstance(canonical(mine), bool)
-        ):
+            mine = as_local(f, written[f.crm])
+        if not same_value(theirs, mine):
             return False
     return True
-
-
-def _as_local(f: Any, value: Any) -> Any:
-    """A written Salesforce value as the poller would map it (picklist map, type pipeline)."""
-    if f.values is not None and isinstance(value, str):
-        value = f.values.get(value, value)
-    try:
-        local = f.pipeline.to_local(value)
-    except (ValueError, TypeError, OverflowError):
-        return value
-    return canonical(local)

@@ -18,8 +18,8 @@ import orjson
 from sqlalchemy import Connection, Table, delete, select, update
 
 from connector.errors import SkippableError
-from connector.mapping.mapper import to_crm
 from connector.mapping.spec import MappingSpec
+from connector.outbox.crmform import LocalRecord, build_writes
 from connector.outbox.items import OutboxWrite
 from connector.store.bookkeeping import TriggerFiring
 from connector.store.models import entity_table
@@ -118,30 +118,22 @@ def _set_local(env: ActionEnv, entity: str, local_id: int, values: dict[str, Any
 def _update(
     env: ActionEnv, entity: str, sf_id: str | None, local_id: int | None, values: dict[str, Any]
 ) -> list[OutboxWrite]:
-    """An update of the record's sObject with the outbound fields among ``values``."""
-    mapping = env.spec.entities.get(entity)
-    if mapping is None or not sf_id:
+    """An update of the record's sObject with the outbound fields among ``values`` (local
+    values, lookups as local ids); nothing for a record Salesforce does not have yet."""
+    if not sf_id:
         return []
-    payload = to_crm(mapping, values)
-    if not payload:
-        return []
-    return [OutboxWrite(mapping.sobject, "update", payload, env.cause, sf_id=sf_id,
-                        entity=entity, local_id=local_id, meta={"rule": env.rule_id})]
+    writes, _ = build_writes(env.conn, env.spec, [LocalRecord(
+        entity, local_id, sf_id, values, env.cause, meta={"rule": env.rule_id})])
+    return writes
 
 
 def _upsert(
-    env: ActionEnv, entity: str, local_id: int, key: str, values: dict[str, Any]
+    env: ActionEnv, entity: str, local_id: int, values: dict[str, Any]
 ) -> list[OutboxWrite]:
-    """An upsert by PRM_Key__c of a record the connector creates."""
-    mapping = env.spec.entities.get(entity)
-    if mapping is None:
-        return []
-    payload = to_crm(mapping, values)
-    key_field = mapping.fields["prm_key"].crm if "prm_key" in mapping.fields else "PRM_Key__c"
-    payload.pop(key_field, None)
-    return [OutboxWrite(mapping.sobject, "upsert", payload, env.cause,
-                        external_id_field=key_field, external_id=key, entity=entity,
-                        local_id=local_id, meta={"rule": env.rule_id})]
+    """An upsert, by the entity's external id field, of a record the connector creates."""
+    writes, _ = build_writes(env.conn, env.spec, [LocalRecord(
+        entity, local_id, None, values, env.cause, meta={"rule": env.rule_id})])
+    return writes
 
 
 def _key(prefix: str, *parts: Any) -> str:
@@ -195,12 +187,21 @@ def _apply_tier(
         _set_local(env, "membership", member["id"], {"level": level["id"]})
         if level.get("sf_id"):
             writes += _update(env, "membership", member.get("sf_id"), member["id"],
-                              {"level": level["sf_id"]})
-    _set_local(env, "partner", partner["id"], {"tier": level["name"]})
-    writes += _update(env, "partner", partner.get("sf_id"), partner["id"],
-                      {"tier": level["name"]})
+                              {"level": level["id"]})
+    writes += _mirror_tier(env, partner, level)
     env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
     return writes
+
+
+def _mirror_tier(
+    env: ActionEnv, partner: dict[str, Any], level: dict[str, Any]
+) -> list[OutboxWrite]:
+    """The partner's tier mirror (``Partner_Tier__c``) set to ``level``'s name when it is not:
+    a partner whose level never changes (one at the ladder's bottom) still gets its tier."""
+    if partner.get("tier") == level["name"]:
+        return []
+    _set_local(env, "partner", partner["id"], {"tier": level["name"]})
+    return _update(env, "partner", partner.get("sf_id"), partner["id"], {"tier": level["name"]})
 
 
 def _pending_key(partner_id: int) -> str:
@@ -277,12 +278,14 @@ def set_level_now(
     if current is not None and current["id"] == level["id"]:
         if not only_up:
             env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
-        return ActionResult(name, "skipped", f"stays {wanted}: {why}")
+        return ActionResult(name, "skipped", f"stays {wanted}: {why}",
+                            _mirror_tier(env, partner, level))
     down = current is not None and \
         float(current.get("rank") or 0) >= float(level.get("rank") or 0)
     if only_up and down:
         assert current is not None
-        return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}")
+        return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}",
+                            _mirror_tier(env, partner, current))
     limited = ""
     if down and max_down is not None and current is not None \
             and current.get("rank") is not None and level.get("rank") is not None:
@@ -379,11 +382,7 @@ def _allocate_mdf(env: ActionEnv, action: PlannedAction) -> ActionResult:
         **values, created_at=env.now, updated_at=env.now, is_deleted=False,
     ).on_conflict_do_nothing(index_elements=["prm_key"]))
     local_id = env.conn.execute(select(table.c.id).where(table.c.prm_key == key)).scalar_one()
-    crm = {**values, "budget": budget.get("sf_id") if budget else None,
-           "partner": partner.get("sf_id")}
-    if crm["budget"] is None:
-        crm.pop("budget")
-    writes = _upsert(env, "mdf_allocation", local_id, key, crm)
+    writes = _upsert(env, "mdf_allocation", local_id, values)
     return ActionResult(action.name, "done", f"{amount:.2f} for {period}", writes,
                         partner_changed=True)
 
@@ -433,8 +432,7 @@ def _create_task(env: ActionEnv, action: PlannedAction) -> ActionResult:
         **values, created_at=env.now, updated_at=env.now, is_deleted=False,
     ).on_conflict_do_nothing(index_elements=["prm_key"]))
     local_id = env.conn.execute(select(table.c.id).where(table.c.prm_key == key)).scalar_one()
-    crm = {k: v for k, v in values.items() if v is not None}
-    writes = _upsert(env, "task", local_id, key, crm)
+    writes = _upsert(env, "task", local_id, values)
     owner = values["owner"] or "the integration user (partner has no channel manager)"
     return ActionResult(action.name, "done", f"task '{values['subject']}' due {due} for {owner}",
                         writes)

@@ -21,7 +21,7 @@ def _item(n: int, record: str, fields: dict[str, object]) -> ClaimedItem:
         id=f"i{n}", entity="deal_registration", sobject="Deal_Registration__c",
         operation="update", record_key=record, sf_id=record, fields=fields,
         external_id_field=None, external_id=None, attempts=0, base_seq=n,
-        created_at=T0 + timedelta(seconds=n),
+        created_at=T0 + timedelta(seconds=n), seq=n,
     )
 
 

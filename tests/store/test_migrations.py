@@ -29,7 +29,7 @@ def test_fresh_database_has_no_revision_until_migrated(db_kind: str, tmp_path: P
         assert current_revision(eng) is None
         migrate(eng)
         assert current_revision(eng) == head_revision()
-        assert head_revision() == "0009_partner_facts"  # one head: the branches joined at 0008
+        assert head_revision() == "0010_outbox"  # one head: the branches joined at 0008
     finally:
         drop_test_engine(eng)
 
@@ -42,23 +42,61 @@ def test_the_heads_migrate_trusts_are_the_scripts_heads() -> None:
     assert "+".join(sorted(SCHEMA_HEADS)) == head_revision()
 
 
-def test_a_store_one_revision_behind_is_upgraded(db_kind: str, tmp_path: Path) -> None:
-    """A store at the revision before the head is not mistaken for a current one: migrate()
-    runs the last migration and the store ends at the head with its columns."""
+def _upgrade_to(eng: Engine, revision: str) -> None:
+    """Run the migrations up to ``revision`` (a store as an older release left it)."""
     from alembic import command
 
     from connector.store.engine import _alembic_config
 
+    cfg = _alembic_config()
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def test_a_store_one_revision_behind_is_upgraded(db_kind: str, tmp_path: Path) -> None:
+    """A store at the revision before the head is not mistaken for a current one: migrate()
+    runs the last migration and the store ends at the head with its columns."""
     eng = make_test_engine(db_kind, tmp_path)
     try:
-        cfg = _alembic_config()
-        with eng.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0008_merge")
+        _upgrade_to(eng, "0008_merge")
         assert "partner_type" not in {c["name"] for c in inspect(eng).get_columns("partner")}
         migrate(eng)
         assert current_revision(eng) == head_revision()
         assert "partner_type" in {c["name"] for c in inspect(eng).get_columns("partner")}
+    finally:
+        drop_test_engine(eng)
+
+
+def test_outbox_items_queued_before_0010_are_numbered_in_their_old_order(
+    db_kind: str, tmp_path: Path
+) -> None:
+    """A store at 0009 with pending items: 0010_outbox numbers them by (created_at, id), the
+    order the dispatcher used before, and items queued afterwards go after them."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from connector.outbox import OutboxWrite, enqueue
+    from connector.outbox.queue import ITEMS
+
+    eng = make_test_engine(db_kind, tmp_path)
+    try:
+        _upgrade_to(eng, "0009_partner_facts")
+        with eng.begin() as conn:
+            for item_id, minute in (("b", 1), ("a", 1), ("c", 0)):
+                conn.execute(text(
+                    "INSERT INTO outbox_item (id, entity, sobject, operation, status, attempts,"
+                    " created_at, updated_at) VALUES (:id, 'partner', 'Account', 'update',"
+                    " 'pending', 0, :at, :at)"),
+                    {"id": item_id, "at": datetime(2026, 12, 7, 22, minute, tzinfo=UTC)})
+        migrate(eng)
+        with eng.begin() as conn:
+            enqueue(conn, [OutboxWrite("Account", "update", {"Partner_Points__c": 1.0}, "c:1",
+                                       sf_id="001A", entity="partner")])
+            rows = conn.execute(select(ITEMS.c.id, ITEMS.c.seq).order_by(ITEMS.c.seq)).all()
+        assert [r[0] for r in rows[:3]] == ["c", "a", "b"]
+        assert [r[1] for r in rows] == [1, 2, 3, 4]
     finally:
         drop_test_engine(eng)
 
