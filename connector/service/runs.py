@@ -23,7 +23,7 @@ from connector.service.stages import pipeline_stages, run_stages
 from connector.store import repo
 from connector.sync.apply import apply_page
 from connector.sync.backfill import Mode, backfill_entity
-from connector.sync.context import Progress
+from connector.sync.context import Progress, new_cycle_id
 from connector.sync.cycle import run_cycle
 from connector.sync.reasons import safe_reason
 from connector.sync.reconcile import reconcile_entity
