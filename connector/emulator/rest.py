@@ -209,6 +209,8 @@ class RestApi:
         soql = call.params.get("q")
         if not soql:
             raise ApiError(400, "MALFORMED_QUERY", "query string is required (parameter q)")
+        if _true(call.params.get("columns")):
+            return self._columns(soql, call.version)
         result = self.org.query(soql, include_deleted, api_version=call.version)
         batch = _batch_size(call.headers.get("sforce-query-options", ""))
         records = result.records
@@ -218,6 +220,13 @@ class RestApi:
             return {"totalSize": result.total_size, "done": True, "records": records}
         key = self.cursors.add(records, result.total_size)
         return self._page(call, key, 0, batch)
+
+    def _columns(self, soql: str, version: str) -> dict[str, Any]:
+        """``query?q=...&columns=true``: the query's columns, not its rows (as the Salesforce
+        CLI's ``sf data query`` asks)."""
+        from connector.emulator.columns import column_metadata
+
+        return column_metadata(soql, self.org, version, self.org.now_dt())
 
     def _more(self, call: Call, locator: str) -> dict[str, Any]:
         key, _, offset = locator.partition("-")
