@@ -200,6 +200,20 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _ref("ProgramId", "ChannelProgram", "Program", required=True, updateable=False),
             _ref("LevelId", "ChannelProgramLevel", "Level"),
         ], True),
+        # Who holds what: readable by every user, assigned (created, deleted) by the admin.
+        ("PermissionSet", "0PS", "Permission Set", "Permission Sets", [
+            _string("Name", 80, required=True, unique=True, id_lookup=True),
+            _string("Label", 80, required=True),
+            _textarea("Description", 255),
+            _f("IsOwnedByProfile", "boolean", label="Is Owned By Profile", createable=False,
+               updateable=False),
+        ], False),
+        ("PermissionSetAssignment", "0Pa", "Permission Set Assignment",
+         "Permission Set Assignments", [
+            _ref("AssigneeId", "User", "Assignee", required=True, updateable=False),
+            _ref("PermissionSetId", "PermissionSet", "PermissionSet", required=True,
+                 updateable=False),
+        ], False),
         ("PartnerMarketingBudget", "0ZG", "Partner Marketing Budget",
          "Partner Marketing Budgets", [
             _string("Title", 255, required=True),
