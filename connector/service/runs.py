@@ -158,6 +158,19 @@ def stops_the_cycle(err: BaseException) -> bool:
     )
 
 
+def _access_reason(rt: Runtime, err: BaseException, cache: dict[str, Any]) -> str | None:
+    """A field or object the integration user cannot see, said with its fix (see
+    ``service.access``)."""
+    from connector.service.access import access_reason
+
+    try:
+        return access_reason(rt.client(), rt.settings.salesforce.username, err, cache)
+    except Exception as inner:
+        if stops_the_cycle(inner):
+            raise
+        return None
+
+
 def _failed(report: RunReport) -> None:
     if report.failures:
         report.status = "error"
@@ -189,6 +202,7 @@ def sync_once(
         # First loads: counts made and Bulk jobs created up front, so the org builds the big
         # results while the small objects are read.
         prepared = prepare_backfills(ctx, chosen, mode=backfill_mode)
+        access: dict[str, Any] = {}
         for entity in chosen:
             try:
                 run = sync_entity(
@@ -201,7 +215,8 @@ def sync_once(
             except Exception as err:
                 if stops_the_cycle(err):
                     raise
-                report.failures[entity.name] = safe_reason(err)
+                report.failures[entity.name] = _access_reason(rt, err, access) or safe_reason(
+                    err)
                 continue
             report.objects.append(run.summary())
         for stage in stages:
