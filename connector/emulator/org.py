@@ -682,6 +682,11 @@ class Org(OrgSessions):
         if data is None:
             return False
         restore_org(self, data, f"{self.state_dir / STATE_FILE}")
+        if not self.store["PermissionSet"]:  # saved before permission sets existed
+            admin = self.users["admin"].id
+            for sobject, values in permission_rows(
+                    [(p.name, p.label) for p in self.permission_sets]):
+                self._insert_raw(sobject, values, self.now(), admin)
         self.access.invalidate()
         for sobject, rows in self.store.items():
             for rec in rows.values():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,3 +147,19 @@ def test_bulk_query_honours_field_level_security(emu: EmulatorHandle,
             break
         time.sleep(0.05)
     assert state["state"] == "Failed" and "Partner_Tier__c" in state["errorMessage"]
+
+
+def test_a_state_saved_before_permission_sets_gets_them_on_load(tmp_path: Path) -> None:
+    """An org saved by an older emulator (no PermissionSet rows) loads with the integration
+    user holding the set, so a kept demo org keeps working."""
+    from connector.emulator.org import Org
+
+    old = Org(seed="demo", state_dir=tmp_path)
+    old.store["PermissionSet"].clear()
+    old.store["PermissionSetAssignment"].clear()
+    old.save()
+    org = Org(seed="demo", state_dir=tmp_path)
+    user = org.users["integration"].id
+    assert org._assignments() == {user: frozenset({SET})}
+    view = org.access.view(user)
+    assert view is not None and view.describe("Deal_Registration__c") is not None
