@@ -44,6 +44,7 @@ __all__ = [
     "ObjectPerms",
     "PermissionSetDef",
     "UserView",
+    "duplicate_assignment",
     "load_permission_sets",
     "permissionable",
 ]
@@ -247,6 +248,18 @@ class Access:
         if not allowed:
             raise ApiError(400, "INSUFFICIENT_ACCESS_OR_READONLY", NO_ACCESS)
         return mine
+
+
+def duplicate_assignment(existing: Iterable[dict[str, Any]], new: dict[str, Any]) -> None:
+    """A user holds a permission set once: a second assignment is DUPLICATE_VALUE."""
+    for rec in existing:
+        if (not rec["IsDeleted"] and rec["AssigneeId"] == new["AssigneeId"]
+                and rec["PermissionSetId"] == new["PermissionSetId"]):
+            raise ApiError(
+                400, "DUPLICATE_VALUE",
+                f"Duplicate PermissionSetAssignment. Assignee: {new['AssigneeId']}; "
+                f"Permission Set: {new['PermissionSetId']}",
+                fields=["AssigneeId", "PermissionSetId"])
 
 
 def visible_record(view: UserView | None, sobject: str, rec: dict[str, Any]) -> dict[str, Any]:

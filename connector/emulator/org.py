@@ -16,7 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connector.emulator.access import PERMSET_OBJECTS, Access, UserView, load_permission_sets
+from connector.emulator.access import (
+    PERMSET_OBJECTS,
+    Access,
+    UserView,
+    duplicate_assignment,
+    load_permission_sets,
+)
 from connector.emulator.errors import ApiError
 from connector.emulator.ids import is_valid_id, make_id, normalize
 from connector.emulator.metadata import metadata_root
@@ -419,6 +425,8 @@ class Org(OrgSessions):
                     fields=missing,
                 )
             self._check_unique(obj, rec, None)
+            if obj.name == "PermissionSetAssignment":
+                duplicate_assignment(self.store[obj.name].values(), rec)
             self.counters[obj.key_prefix] += 1
             rid = make_id(obj.key_prefix, 10_000_000 + self.counters[obj.key_prefix])
             for f in obj.fields.values():

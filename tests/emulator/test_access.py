@@ -131,6 +131,9 @@ def test_reassigning_the_set_restores_access(emu: EmulatorHandle) -> None:
     emu.unassign(SET)
     assert "Partner_Tier__c" not in _fields(emu, "Account")
     emu.assign(SET)
+    with pytest.raises(requests.HTTPError) as again:  # a user holds a set once
+        emu.assign(SET)
+    assert again.value.response.json()[0]["errorCode"] == "DUPLICATE_VALUE"
     assert "Partner_Tier__c" in _fields(emu, "Account")
     assert _query(emu, "SELECT Id FROM Deal_Registration__c LIMIT 1").status_code == 200
 
