@@ -75,3 +75,70 @@ def test_scaffold_prints_a_mapping_that_loads(org: EmulatorHandle, tmp_path: Pat
     entity = spec.entities["deal_registration"]
     assert entity.sobject == "Deal_Registration__c"
     assert entity.fields["partner"].crm == "Partner__c"
+
+
+SET = "PRM_Connector_Integration"
+
+
+def test_missing_access_is_named_with_its_fix_and_sync_goes_on(
+    org: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Issue 20: without the permission set, `check` names every object and field the
+    integration user can no longer read or edit, with the fix, and exits 2; `sync --once`
+    stops those objects with one line each and reads the rest; reassigning the set (as the
+    admin, through the API) makes `check` pass again."""
+    cfg = _init(tmp_path)
+    user = org.users["integration"]["username"]
+    fix = f"assign the permission set {SET} to {user}"
+    org.unassign(SET)
+    try:
+        res = _run(org, cfg, "check")
+        assert res.exit_code == 2
+        lines = res.stderr.strip().splitlines()
+        assert all("mapping.yaml:" in ln and ln.endswith(fix) for ln in lines), res.stderr
+        spec = loads_mapping((tmp_path / "mapping.yaml").read_text())
+        named = {ln.split(f"{user} cannot read ")[1].split(" ")[0] for ln in lines}
+        hidden_objects = {"ChannelProgram", "ChannelProgramLevel", "ChannelProgramMember",
+                          "Deal_Registration__c", "Partner_Certification__c",
+                          "PartnerMarketingBudget", "PartnerFundAllocation",
+                          "PartnerFundRequest"}
+        hidden_fields = {f"{e.sobject}.{f.crm}" for e in spec.entities.values()
+                         if e.sobject not in hidden_objects
+                         for f in e.fields.values() if f.crm.endswith("__c")}
+        assert named == hidden_objects | hidden_fields
+        assert "Account.Partner_Tier__c" in named and "Task.PRM_Key__c" in named
+
+        res = _run(org, cfg, "sync", "--once", "--json")
+        assert res.exit_code == 1
+        assert "Traceback" not in res.stderr
+        errors = [ln for ln in res.stderr.strip().splitlines() if ln.startswith("error: ")]
+        stopped = {e.name for e in spec.entities.values()
+                   if e.sobject in hidden_objects or e.sobject in ("Account", "Task")}
+        assert sorted(ln.split(":")[1].strip() for ln in errors) == sorted(stopped)
+        assert all(ln.endswith(fix) for ln in errors), res.stderr
+        read = {o["entity"] for o in json.loads(res.stdout)["objects"]}
+        assert read == {"deal"}  # Opportunity: standard fields only, the profile's
+    finally:
+        org.assign(SET)
+    res = _run(org, cfg, "check")
+    assert res.exit_code == 0, res.stderr
+
+
+def test_a_field_missing_from_the_set_is_named_as_a_grant_to_add(
+    org: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The user holds the set, but the mapping writes a field it grants read only: the fix is
+    the grant to add to the set."""
+    cfg = _init(tmp_path)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(mapping.read_text().replace(
+        "partner_type:          Partner_Type__c",
+        "partner_type:          {crm: Partner_Type__c, direction: both}", 1))
+    res = _run(org, cfg, "check")
+    assert res.exit_code == 2
+    lines = [ln for ln in res.stderr.splitlines() if "mapping.yaml:" in ln]
+    user = org.users["integration"]["username"]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].endswith(
+        f"{user} cannot edit Account.Partner_Type__c, which direction both writes: add edit on "
+        f"Account.Partner_Type__c to the permission set {SET} (and deploy it)")

@@ -70,6 +70,7 @@ def check_cmd(
     )
     from connector.programs import setup_programs
     from connector.salesforce import connect
+    from connector.service.access import connector_access
     from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
     from connector.triggers.loader import load_triggers
 
@@ -102,7 +103,9 @@ def check_cmd(
                 return None
             return client.describe(sobject)
 
-        problems += validate_against_describe(spec, describe, sobject_names=names)
+        access = connector_access(client, settings.salesforce.username)
+        problems += validate_against_describe(spec, describe, sobject_names=names,
+                                              access=access)
     if problems:
         raise ConfigError(problems)
     result = {

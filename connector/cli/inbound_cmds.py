@@ -59,6 +59,10 @@ def _finish(report: RunReport, as_json: bool, render: Any) -> None:
             f"{report.changes} changes logged, {report.dead_letters} dead letters, "
             f"{report.api_calls} API calls (run {report.run_id[:8]})"
         )
+    if report.status != "ok" and report.failures:
+        # One line per object that stopped; the others were read.
+        raise ConnectorError("\nerror: ".join(
+            f"{name}: {why}" for name, why in report.failures.items()))
     if report.status != "ok":
         raise ConnectorError(report.error or "the run failed; see `prm-connector status`")
 

@@ -20,6 +20,7 @@ from connector.emulator.errors import ApiError
 from connector.emulator.faults import FaultInjector, FaultMiddleware
 from connector.emulator.headers import SalesforceHeaders
 from connector.emulator.org import Org
+from connector.emulator.paths import CollapseSlashes
 from connector.emulator.rest import VERSIONS, Call, RestApi, endpoint_name
 from connector.emulator.testapi import test_api_routes
 
@@ -118,4 +119,6 @@ def create_app(
     app.add_middleware(CallLogMiddleware, log=calls)
     # Added last, so outermost: faults get the limit header and the spelling too.
     app.add_middleware(SalesforceHeaders, limit_info=org.limit_info)
+    # Outermost of all: every layer below sees the path a real org would route.
+    app.add_middleware(CollapseSlashes)
     return app

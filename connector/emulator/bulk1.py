@@ -442,7 +442,8 @@ class Bulk1:
             validate_bulk_soql(soql)
         except ApiError as exc:
             raise ApiError(400, "FUNCTIONALITY_NOT_ENABLED", exc.message) from exc
-        result = self.org.query(soql, job.operation == "queryAll", job.api_version)
+        result = self.org.query(soql, job.operation == "queryAll", job.api_version,
+                                user=job.created_by)
         if job.content_type == "CSV":
             columns, _ = select_columns(soql)
             resolved = [resolve_path(self.org.schema, job.sobject, c) for c in columns]

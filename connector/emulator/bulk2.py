@@ -402,7 +402,8 @@ class Bulk2:
                 return
             self._touch(job, "InProgress")
         try:
-            result = self.org.query(job.query or "", job.operation == "queryAll")
+            result = self.org.query(job.query or "", job.operation == "queryAll",
+                                    user=job.created_by)
             if result.aggregate:
                 raise ApiError(400, "API_ERROR", "Aggregate queries are not supported")
             records = result.records

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.emulator.access import permissionable
 from connector.emulator.metadata import child_relationship_names
 from connector.emulator.schema import FieldDef, ObjectDef
 
@@ -110,7 +111,7 @@ def describe_field(obj: ObjectDef, fd: FieldDef) -> dict[str, Any]:
         "nameField": fd.name == _name_field(obj),
         "namePointing": polymorphic,
         "nillable": fd.nillable,
-        "permissionable": fd.nillable and fd.name not in SYSTEM_FIELDS and not fd.calculated,
+        "permissionable": permissionable(fd),
         "picklistValues": _picklist(fd),
         "polymorphicForeignKey": polymorphic,
         "precision": fd.precision if kind in NUMBER_TYPES else 0,

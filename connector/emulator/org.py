@@ -16,8 +16,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from connector.emulator.access import (
+    PERMSET_OBJECTS,
+    Access,
+    UserView,
+    duplicate_assignment,
+    load_permission_sets,
+)
 from connector.emulator.errors import ApiError
 from connector.emulator.ids import is_valid_id, make_id, normalize
+from connector.emulator.metadata import metadata_root
 from connector.emulator.persist import (
     STATE_FILE,
     org_snapshot,
@@ -27,7 +35,7 @@ from connector.emulator.persist import (
 )
 from connector.emulator.replication import deleted_result, updated_result
 from connector.emulator.schema import ObjectDef
-from connector.emulator.seed import ORG_ID, seed_records, seed_users
+from connector.emulator.seed import ORG_ID, permission_rows, seed_records, seed_users
 from connector.emulator.sessions import OrgSessions, UserInfo
 from connector.emulator.soql import QueryResult, execute, parse
 from connector.emulator.standard import build_schema, compute_formulas
@@ -79,6 +87,10 @@ class Org(OrgSessions):
         self.dirty = False
         self.sessions: dict[str, tuple[str, float]] = {}  # token -> (user id, expires epoch)
         self.revoked_refresh_tokens: set[str] = set()
+        self.permission_sets = load_permission_sets(metadata_root())
+        self.access = Access(self.schema, self.permission_sets, self._assignments,
+                             self._unrestricted)
+        self.listeners.append(self._access_changed)
         self._reset_data()
         loaded = state_dir is not None and self.load()
         if not loaded and seed is not None:  # None: the caller seeds (see reset)
@@ -118,6 +130,7 @@ class Org(OrgSessions):
             # The records that stamps had to follow are gone.
             self._last_stamp = fresh._last_stamp
             self.dirty = True
+        self.access.invalidate()
 
     def seed(self, kind: str, records: int = 0) -> None:
         """Load users, the Organization and the seed's rows directly (no per-row validation)."""
@@ -146,6 +159,8 @@ class Org(OrgSessions):
         self._insert_raw(
             "Organization", {"Id": self.organization_id, "Name": "PRM Emulator"}, now, admin
         )
+        for sobject, values in permission_rows([(p.name, p.label) for p in self.permission_sets]):
+            self._insert_raw(sobject, values, now, admin)
         rows = list(seed_records(kind, records).rows())
         # Seeded history spreads over the last 30 days, oldest first: a realistic org, and no
         # giant timestamp tie inside the poller's lag window.
@@ -156,6 +171,31 @@ class Org(OrgSessions):
             stamp = format_datetime(base + step * i + timedelta(milliseconds=rng.randint(0, 3)))
             self._insert_raw(sobject, values, stamp, admin)
         self._last_stamp = max(self._last_stamp, now)
+
+    # -- access (see ``access``) -------------------------------------------------------------
+    def _assignments(self) -> dict[str, frozenset[str]]:
+        """User id -> the names of the permission sets assigned to them."""
+        names = {rid: rec["Name"] for rid, rec in self.store["PermissionSet"].items()
+                 if not rec["IsDeleted"]}
+        held: dict[str, set[str]] = {}
+        for rec in self.store["PermissionSetAssignment"].values():
+            name = names.get(rec["PermissionSetId"])
+            if not rec["IsDeleted"] and name is not None:
+                held.setdefault(rec["AssigneeId"], set()).add(name)
+        return {user: frozenset(sets) for user, sets in held.items()}
+
+    def _unrestricted(self) -> frozenset[str]:
+        """The admin and the partner user (who stands in for the partner portal)."""
+        return frozenset(u.id for k, u in self.users.items() if k in ("admin", "partner"))
+
+    def _access_changed(self, event: str, sobject: str, record: dict[str, Any]) -> None:
+        if sobject in PERMSET_OBJECTS:
+            self.access.invalidate()
+
+    def visible(self, user_id: str | None) -> Any:
+        """The SOQL source ``user_id`` queries: the org, or the org seen through their view."""
+        view = self.access.view(user_id)
+        return self if view is None else _UserSource(self, view)
 
     def _insert_raw(self, sobject: str, values: dict[str, Any], stamp: str, user: str) -> None:
         obj = self.schema[sobject]
@@ -283,14 +323,18 @@ class Org(OrgSessions):
         return out
 
     def query(
-        self, soql: str, include_deleted: bool = False, api_version: str = "62.0"
+        self,
+        soql: str,
+        include_deleted: bool = False,
+        api_version: str = "62.0",
+        user: str | None = None,
     ) -> QueryResult:
-        """Run a SOQL query against the current data."""
+        """Run a SOQL query against the current data (as ``user`` sees it, when given)."""
         with self.lock:
             try:
                 return execute(
                     parse(soql),
-                    self,
+                    self.visible(user),
                     now=self.now_dt(),
                     api_version=api_version,
                     include_deleted=include_deleted,
@@ -363,7 +407,8 @@ class Org(OrgSessions):
         """Insert a record; returns its new 18-character id."""
         with self.atomic():
             obj = self.object_or_404(sobject)
-            clean = self._prepare(obj, values, creating=True)
+            clean = self._prepare(self.access.acting(obj, user_id, "create"), values,
+                                  creating=True)
             rec = dict(self._templates[obj.name])
             self._defaults(obj, rec, user_id)
             rec.update(clean)
@@ -380,6 +425,8 @@ class Org(OrgSessions):
                     fields=missing,
                 )
             self._check_unique(obj, rec, None)
+            if obj.name == "PermissionSetAssignment":
+                duplicate_assignment(self.store[obj.name].values(), rec)
             self.counters[obj.key_prefix] += 1
             rid = make_id(obj.key_prefix, 10_000_000 + self.counters[obj.key_prefix])
             for f in obj.fields.values():
@@ -421,7 +468,8 @@ class Org(OrgSessions):
         with self.atomic():
             obj = self.object_or_404(sobject)
             rec = self._live(obj, record_id)
-            clean = self._prepare(obj, values, creating=False)
+            clean = self._prepare(self.access.acting(obj, user_id, "edit"), values,
+                                  creating=False)
             for name, value in clean.items():
                 f = obj.fields[name]
                 if value is None and not f.nillable and f.type != "boolean":
@@ -456,7 +504,7 @@ class Org(OrgSessions):
         ``update_only``: then 404). Several matches answer 300 with their URLs."""
         with self.atomic():
             obj = self.object_or_404(sobject)
-            f = obj.field(ext_field)
+            f = self.access.acting(obj, user_id, "edit").field(ext_field)
             if f is None or not (f.external_id or f.id_lookup):
                 raise ApiError(
                     404,
@@ -491,6 +539,7 @@ class Org(OrgSessions):
         """Soft-delete into the recycle bin (queryAll still returns it, IsDeleted true)."""
         with self.atomic():
             obj = self.object_or_404(sobject)
+            self.access.acting(obj, user_id, "delete")
             rec = self._live(obj, record_id)
             self._touch(obj.name, rec["Id"], rec)
             self._index_remove(obj.name, rec)
@@ -641,6 +690,12 @@ class Org(OrgSessions):
         if data is None:
             return False
         restore_org(self, data, f"{self.state_dir / STATE_FILE}")
+        if not self.store["PermissionSet"]:  # saved before permission sets existed
+            admin = self.users["admin"].id
+            for sobject, values in permission_rows(
+                    [(p.name, p.label) for p in self.permission_sets]):
+                self._insert_raw(sobject, values, self.now(), admin)
+        self.access.invalidate()
         for sobject, rows in self.store.items():
             for rec in rows.values():
                 self._index_add(sobject, rec)
@@ -651,3 +706,24 @@ def _key(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+class _UserSource:
+    """The org as one restricted user queries it: their view's objects and fields only."""
+
+    def __init__(self, org: Org, view: UserView) -> None:
+        self.org = org
+        self.view = view
+
+    def describe(self, sobject: str) -> ObjectDef | None:
+        return self.view.describe(sobject)
+
+    def records(self, sobject: str, include_deleted: bool) -> Iterable[dict[str, Any]]:
+        return self.org.records(sobject, include_deleted)
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        return self.org.get(record_id)
+
+    def sobject_of(self, record_id: str) -> str | None:
+        return self.org.sobject_of(record_id)
+
+    def objects(self) -> Iterable[str]:
+        return [o.name for o in self.view.objects.values()]

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from connector.emulator.access import visible_record
 from connector.emulator.cursors import Cursors
 from connector.emulator.describe import describe_global, describe_sobject
 from connector.emulator.errors import ApiError
@@ -102,16 +103,23 @@ class RestApi:
     # -- sobjects --------------------------------------------------------------------------
     def _sobjects(self, call: Call, rest: list[str]) -> tuple[int, Any]:
         org, m = self.org, call.method
+        view = org.access.view(call.user)
+        schema = org.schema if view is None else view.schema()
         if not rest:
             _allow(m, "GET")
-            return 200, describe_global(org.schema, call.version)
+            return 200, describe_global(schema, call.version)
         obj = org.object_or_404(rest[0])
+        if view is not None:  # an object the user cannot read does not exist for them
+            seen = view.describe(obj.name)
+            if seen is None:
+                raise NOT_FOUND
+            obj = seen
         if len(rest) == 1:
             _allow(m, "GET", "POST")
             if m == "POST":
                 rid = org.create(obj.name, _body_dict(call.body), call.user)
                 return 201, {"id": rid, "success": True, "errors": []}
-            described = describe_sobject(obj, org.schema, call.version)
+            described = describe_sobject(obj, schema, call.version)
             info = {
                 k: v
                 for k, v in described.items()
@@ -121,7 +129,7 @@ class RestApi:
         second = rest[1]
         if len(rest) == 2 and second == "describe":
             _allow(m, "GET")
-            return 200, describe_sobject(obj, org.schema, call.version)
+            return 200, describe_sobject(obj, schema, call.version)
         if len(rest) == 2 and second in ("updated", "deleted"):
             _allow(m, "GET")
             start = _param_datetime(call.params, "start")
@@ -139,7 +147,12 @@ class RestApi:
             if m == "GET":
                 fields = call.params.get("fields")
                 names = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-                return 200, self.shape(obj.name, org.fetch(obj.name, rid, names), call.version)
+                for name in names or ():
+                    if view is not None and obj.field(name) is None:
+                        raise ApiError(400, "INVALID_FIELD",
+                                       f"No such column '{name}' on sobject of type {obj.name}")
+                rec = visible_record(view, obj.name, org.fetch(obj.name, rid, names))
+                return 200, self.shape(obj.name, rec, call.version)
             if m == "PATCH":
                 org.update(obj.name, rid, _body_dict(call.body), call.user)
                 return 204, None
@@ -168,7 +181,9 @@ class RestApi:
             )
             body = {"id": rid, "success": True, "errors": [], "created": created}
             return (201 if created else 200), body
-        f = obj.field(ext_field)
+        view = org.access.view(call.user)
+        seen = obj if view is None else view.describe(obj.name)
+        f = seen.field(ext_field) if seen is not None else None
         if f is None or not (f.external_id or f.id_lookup):
             raise NOT_FOUND
         if f.name == "Id":
@@ -191,7 +206,8 @@ class RestApi:
         if m == "DELETE":
             org.delete(obj.name, found[0]["Id"], call.user)
             return 204, None
-        return 200, self.shape(obj.name, org.fetch(obj.name, found[0]["Id"]), call.version)
+        rec = visible_record(view, obj.name, org.fetch(obj.name, found[0]["Id"]))
+        return 200, self.shape(obj.name, rec, call.version)
 
     def shape(self, sobject: str, rec: dict[str, Any], version: str) -> dict[str, Any]:
         """A record as GET sobjects/X/id returns it: attributes first, then the fields."""
@@ -209,7 +225,9 @@ class RestApi:
         soql = call.params.get("q")
         if not soql:
             raise ApiError(400, "MALFORMED_QUERY", "query string is required (parameter q)")
-        result = self.org.query(soql, include_deleted, api_version=call.version)
+        if _true(call.params.get("columns")):
+            return self._columns(soql, call.version, call.user)
+        result = self.org.query(soql, include_deleted, api_version=call.version, user=call.user)
         batch = _batch_size(call.headers.get("sforce-query-options", ""))
         records = result.records
         if result.aggregate and not records:
@@ -218,6 +236,13 @@ class RestApi:
             return {"totalSize": result.total_size, "done": True, "records": records}
         key = self.cursors.add(records, result.total_size)
         return self._page(call, key, 0, batch)
+
+    def _columns(self, soql: str, version: str, user: str) -> dict[str, Any]:
+        """``query?q=...&columns=true``: the query's columns, not its rows (as the Salesforce
+        CLI's ``sf data query`` asks)."""
+        from connector.emulator.columns import column_metadata
+
+        return column_metadata(soql, self.org.visible(user), version, self.org.now_dt())
 
     def _more(self, call: Call, locator: str) -> dict[str, Any]:
         key, _, offset = locator.partition("-")

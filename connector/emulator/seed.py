@@ -27,18 +27,21 @@ from typing import Any
 from connector.emulator.ids import make_id
 
 __all__ = [
+    "INTEGRATION_PERMISSION_SET",
     "ORG_ID",
     "ORG_NAME",
     "PARTNER_NAMES",
     "SeedData",
     "UserSeed",
     "organization_row",
+    "permission_rows",
     "seed_records",
     "seed_users",
 ]
 
 ORG_ID = make_id("00D", 1)
 ORG_NAME = "PRM Emulator"
+INTEGRATION_PERMISSION_SET = "PRM_Connector_Integration"
 
 PREFIX = {
     "Account": "001",
@@ -137,6 +140,24 @@ def seed_users(org_id_prefix: str = "00D") -> list[UserSeed]:
         )
         for n, (key, name) in enumerate(people, start=1)
     ]
+
+
+def permission_rows(set_names: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    """``PermissionSet`` rows for ``(name, label)`` of each of the metadata's permission sets,
+    then the integration user's assignment of PRM_Connector_Integration (the demo and the
+    connector need what it grants; the admin and partner users see everything)."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    ids: dict[str, str] = {}
+    for n, (name, label) in enumerate(set_names, start=1):
+        ids[name] = make_id("0PS", n)
+        rows.append(("PermissionSet", {"Id": ids[name], "Name": name, "Label": label}))
+    if INTEGRATION_PERMISSION_SET in ids:
+        rows.append(("PermissionSetAssignment", {
+            "Id": make_id("0Pa", 1),
+            "AssigneeId": _user_id("integration"),
+            "PermissionSetId": ids[INTEGRATION_PERMISSION_SET],
+        }))
+    return rows
 
 
 def organization_row() -> tuple[str, dict[str, Any]]:

@@ -35,10 +35,14 @@ ACCOUNT_TYPES = (
     "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
     "Installation Partner", "Technology Partner", "Other",
 )
+# The 32 values a new org ships with, in the order describe lists them.
 INDUSTRIES = (
-    "Agriculture", "Banking", "Communications", "Consulting", "Education", "Energy",
-    "Finance", "Government", "Healthcare", "Manufacturing", "Media", "Retail", "Technology",
-    "Other",
+    "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications",
+    "Construction", "Consulting", "Education", "Electronics", "Energy", "Engineering",
+    "Entertainment", "Environmental", "Finance", "Food & Beverage", "Government",
+    "Healthcare", "Hospitality", "Insurance", "Machinery", "Manufacturing", "Media",
+    "Not For Profit", "Other", "Recreation", "Retail", "Shipping", "Technology",
+    "Telecommunications", "Transportation", "Utilities",
 )
 TASK_WHAT = (
     "Account", "Opportunity", "ChannelProgram", "PartnerMarketingBudget",
@@ -116,7 +120,8 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _string("Name", 80, required=True),
         ], False),
         ("Account", "001", "Account", "Accounts", [
-            _string("Name", 255, required=True, id_lookup=True),
+            # Not an idLookup in real orgs (describe says false): upsert cannot key on it.
+            _string("Name", 255, required=True),
             # Update only: an account becomes a partner after it exists ("Enable as Partner").
             _f("IsPartner", "boolean", label="Partner Account", createable=False),
             FieldDef("Website", "url", label="Website", length=255),
@@ -195,6 +200,20 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             _ref("ProgramId", "ChannelProgram", "Program", required=True, updateable=False),
             _ref("LevelId", "ChannelProgramLevel", "Level"),
         ], True),
+        # Who holds what: readable by every user, assigned (created, deleted) by the admin.
+        ("PermissionSet", "0PS", "Permission Set", "Permission Sets", [
+            _string("Name", 80, required=True, unique=True, id_lookup=True),
+            _string("Label", 80, required=True),
+            _textarea("Description", 255),
+            _f("IsOwnedByProfile", "boolean", label="Is Owned By Profile", createable=False,
+               updateable=False),
+        ], False),
+        ("PermissionSetAssignment", "0Pa", "Permission Set Assignment",
+         "Permission Set Assignments", [
+            _ref("AssigneeId", "User", "Assignee", required=True, updateable=False),
+            _ref("PermissionSetId", "PermissionSet", "PermissionSet", required=True,
+                 updateable=False),
+        ], False),
         ("PartnerMarketingBudget", "0ZG", "Partner Marketing Budget",
          "Partner Marketing Budgets", [
             _string("Title", 255, required=True),
@@ -207,7 +226,7 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
         ], True),
         ("PartnerFundAllocation", "0ZH", "Partner Fund Allocation",
          "Partner Fund Allocations", [
-            _string("Title", 255, required=True),
+            _string("Title", 255, required=True, id_lookup=True),
             _ref("BudgetId", "PartnerMarketingBudget", "Budget", required=True),
             _ref("ChannelPartnerId", "Account", "ChannelPartner"),
             _money("Amount", 18, 2, nillable=False),

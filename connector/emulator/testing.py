@@ -121,6 +121,29 @@ class EmulatorHandle:
         """``POST /_emulator/reset``: reload a seed (tokens stay valid)."""
         self.call("POST", "/_emulator/reset", json={"seed": seed, "records": records})
 
+    def assignments(self, user: str = "integration") -> dict[str, str]:
+        """Permission set name -> PermissionSetAssignment id, for ``user`` (read as the admin,
+        through the API)."""
+        uid = self.users[user]["id"]
+        soql = ("SELECT Id, PermissionSet.Name FROM PermissionSetAssignment "
+                f"WHERE AssigneeId = '{uid}'")
+        rows = self.call("GET", "/services/data/v62.0/query", params={"q": soql})["records"]
+        return {r["PermissionSet"]["Name"]: r["Id"] for r in rows}
+
+    def unassign(self, permission_set: str, user: str = "integration") -> None:
+        """Delete ``user``'s assignment of ``permission_set`` (as the admin, through the API)."""
+        rid = self.assignments(user)[permission_set]
+        self.call("DELETE", f"/services/data/v62.0/sobjects/PermissionSetAssignment/{rid}")
+
+    def assign(self, permission_set: str, user: str = "integration") -> str:
+        """Assign ``permission_set`` to ``user`` (as the admin, through the API); its id."""
+        soql = f"SELECT Id FROM PermissionSet WHERE Name = '{permission_set}'"
+        found = self.call("GET", "/services/data/v62.0/query", params={"q": soql})["records"]
+        body = {"AssigneeId": self.users[user]["id"], "PermissionSetId": found[0]["Id"]}
+        out = self.call("POST", "/services/data/v62.0/sobjects/PermissionSetAssignment",
+                        json=body)
+        return str(out["id"])
+
     def faults(self, **settings: Any) -> dict[str, Any]:
         """``POST /_emulator/faults`` (rate, kinds, latency_ms, seed, only)."""
         out: dict[str, Any] = self.call("POST", "/_emulator/faults", json=settings)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from connector.errors import ConfigProblem
+from connector.mapping.access import Access
 from connector.mapping.names import did_you_mean
 from connector.mapping.spec import EntityMapping, FieldMapping, MappingSpec
 from connector.mapping.transforms import LocalType
@@ -50,23 +51,28 @@ COMPOUND = frozenset({"address", "location"})
 
 
 def validate_against_describe(
-    spec: MappingSpec, describe: Describe, *, sobject_names: Sequence[str] | None = None
+    spec: MappingSpec, describe: Describe, *, sobject_names: Sequence[str] | None = None,
+    access: Access | None = None,
 ) -> list[ConfigProblem]:
     """Problems of ``spec`` against the org: objects, fields, types, access, picklists, keys.
 
     ``describe(sobject)`` returns the sObject describe, or None when the object does not exist;
     ``sobject_names`` (from describe_global) lets a missing object get a "did you mean".
+    With ``access`` (who the connector acts as), an object or field the describe lacks, and a
+    field the mapping writes that the user cannot edit, is named with its fix (a permission
+    set to assign, or a grant to add to it): in a real org that is what a missing permission
+    looks like.
     """
     problems: list[ConfigProblem] = []
     for entity in spec.entities.values():
         desc = describe(entity.sobject)
         if desc is None:
             hint = did_you_mean(entity.sobject, sobject_names or ())
-            problems.append(spec.problem(
-                f"sobject '{entity.sobject}' does not exist in the org{hint}",
-                entity.name, None, "sobject"))
+            message = (access.cannot_read_object(entity.sobject) if access and not hint
+                       else f"sobject '{entity.sobject}' does not exist in the org{hint}")
+            problems.append(spec.problem(message, entity.name, None, "sobject"))
             continue
-        problems.extend(_entity_problems(spec, entity, desc, describe))
+        problems.extend(_entity_problems(spec, entity, desc, describe, access))
     return sorted(problems, key=lambda p: (p.file, p.line, p.column))
 
 
@@ -75,20 +81,31 @@ def _by_name(desc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _entity_problems(
-    spec: MappingSpec, entity: EntityMapping, desc: dict[str, Any], describe: Describe
+    spec: MappingSpec, entity: EntityMapping, desc: dict[str, Any], describe: Describe,
+    access: Access | None = None,
 ) -> list[ConfigProblem]:
     fields = _by_name(desc)
     names = [str(f["name"]) for f in desc.get("fields", [])]
     problems: list[ConfigProblem] = []
     creates = entity.key != "Id"
+    if access is not None and creates and not desc.get("createable", True):
+        problems.append(spec.problem(access.cannot(
+            "create", entity.sobject, f"which {entity.name} creates (key {entity.key})"),
+            entity.name, None, "sobject"))
+    elif access is not None and not desc.get("updateable", True) and any(
+            f.outbound for f in entity.fields.values()):
+        problems.append(spec.problem(access.cannot(
+            "edit", entity.sobject, f"which {entity.name} writes back"),
+            entity.name, None, "sobject"))
     for f in entity.fields.values():
         got = fields.get(f.crm.lower())
         if got is None:
-            problems.append(spec.problem(
-                f"{entity.sobject} has no field '{f.crm}'{did_you_mean(f.crm, names)}",
-                entity.name, f.local, "crm"))
+            hint = did_you_mean(f.crm, names)
+            message = (access.cannot_read_field(entity.sobject, f.crm) if access and not hint
+                       else f"{entity.sobject} has no field '{f.crm}'{hint}")
+            problems.append(spec.problem(message, entity.name, f.local, "crm"))
             continue
-        problems.extend(_field_problems(spec, entity, f, got, creates))
+        problems.extend(_field_problems(spec, entity, f, got, creates, access))
     key = fields.get(entity.key.lower())
     if creates and key is not None and not (key.get("externalId") or key.get("idLookup")):
         problems.append(spec.problem(
@@ -100,7 +117,7 @@ def _entity_problems(
 
 def _field_problems(
     spec: MappingSpec, entity: EntityMapping, f: FieldMapping, got: dict[str, Any],
-    creates: bool,
+    creates: bool, access: Access | None = None,
 ) -> list[ConfigProblem]:
     name = f"{entity.sobject}.{got['name']}"
     sf_type = str(got.get("type", "")).lower()
@@ -116,7 +133,12 @@ def _field_problems(
     elif fits is not None and f.local_type not in fits:
         add(f"{name} is a {sf_type} field; local type {f.local_type} does not fit it "
             f"(use {' or '.join(fits)})", "type" if f.lookup is None else "lookup")
-    if f.outbound and not got.get("updateable", False):
+    # Field-level security applies to permissionable fields that are not formulas; any other
+    # read-only field (IsWon, an auto number) stays read-only whatever is granted.
+    secured = access is not None and got.get("permissionable") and not got.get("calculated")
+    if f.outbound and not got.get("updateable", False) and access is not None and secured:
+        add(access.cannot_edit_field(entity.sobject, str(got["name"]), f.direction), "direction")
+    elif f.outbound and not got.get("updateable", False):
         add(f"{name} is not updateable in the org, so direction {f.direction} cannot write it; "
             "use direction: in or make the field editable for the integration user", "direction")
     elif f.outbound and creates and not got.get("createable", False):

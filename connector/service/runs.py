@@ -164,6 +164,19 @@ def stops_the_cycle(err: BaseException) -> bool:
     )
 
 
+def _access_reason(rt: Runtime, err: BaseException, cache: dict[str, Any]) -> str | None:
+    """A field or object the integration user cannot see, said with its fix (see
+    ``service.access``)."""
+    from connector.service.access import access_reason
+
+    try:
+        return access_reason(rt.client(), rt.settings.salesforce.username, err, cache)
+    except Exception as inner:
+        if stops_the_cycle(inner):
+            raise
+        return None
+
+
 def _failed(report: RunReport) -> None:
     if report.failures:
         report.status = "error"
@@ -185,9 +198,11 @@ def sync_once(
     # Stages are built first: a broken triggers.yaml stops the cycle before anything is read.
     stages = pipeline_stages(rt)
     with recorded_run(rt, "sync") as report:
+        access: dict[str, Any] = {}
         run_cycle(
             rt.context(progress), entities, keep_diffs=False, backfill_mode=backfill_mode,
             failures=report.failures, stops=stops_the_cycle,
+            reason=lambda err: _access_reason(rt, err, access) or safe_reason(err),
             done=lambda run: report.objects.append(run.summary()),
         )
         report.stages.update(run_stages(rt, stages, report.run_id))

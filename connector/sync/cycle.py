@@ -29,6 +29,7 @@ def run_cycle(
     failures: dict[str, str] | None = None,
     stops: Callable[[BaseException], bool] = lambda err: True,
     done: Callable[[ObjectRun], None] = lambda run: None,
+    reason: Callable[[BaseException], str] = safe_reason,
 ) -> list[ObjectRun]:
     """The inbound half of a cycle (``service.sync_once`` runs it): backfill the entities never
     loaded, poll the others, lookup targets first; one ObjectRun per entity read.
@@ -36,8 +37,8 @@ def run_cycle(
     First loads are counted, and their Bulk jobs created, before any entity is read, so the
     org builds the big results while the small objects load. With ``failures``, an entity
     whose read fails for a reason ``stops`` does not call cycle-wide is recorded there (its
-    one-line reason) and the others go on; otherwise the failure raises. ``done`` sees each
-    entity's run as it ends (a cycle stopped later still reports what it read).
+    one-line reason, worded by ``reason``) and the others go on; otherwise the failure raises.
+    ``done`` sees each entity's run as it ends (a cycle stopped later still reports what it read).
     """
     wanted = set(entities) if entities is not None else None
     chosen = [
@@ -57,7 +58,7 @@ def run_cycle(
         except Exception as err:
             if failures is None or stops(err):
                 raise
-            failures[entity.name] = safe_reason(err)
+            failures[entity.name] = reason(err)
             continue
         runs.append(run)
         done(run)

@@ -50,7 +50,8 @@ def _row(type_: str, *props: str, **extra: Any) -> dict[str, Any]:
 
 # (sObject, field) -> the describe properties the page lists.
 DOCUMENTED: dict[tuple[str, str], dict[str, Any]] = {
-    ("Account", "Name"): _row("string", C, U, idLookup=True),
+    # Recorded describes of real orgs: Account.Name is no idLookup; PartnerFundAllocation.Title is.
+    ("Account", "Name"): _row("string", C, U, idLookup=False),
     # "Enable as Partner" happens to an existing account: Update only, no Create.
     ("Account", "IsPartner"): _row("boolean", U),
     ("Account", "Website"): _row("url", C, U, N),
@@ -81,7 +82,7 @@ DOCUMENTED: dict[tuple[str, str], dict[str, Any]] = {
     ("PartnerMarketingBudget", "Type"): _row("picklist", C, U, restrictedPicklist=True),
     ("PartnerMarketingBudget", "StartDate"): _row("date", C, U, N),
     ("PartnerMarketingBudget", "EndDate"): _row("date", C, U, N),
-    ("PartnerFundAllocation", "Title"): _row("string", C, U),
+    ("PartnerFundAllocation", "Title"): _row("string", C, U, idLookup=True),
     ("PartnerFundAllocation", "BudgetId"): _row("reference", C, U),
     ("PartnerFundAllocation", "ChannelPartnerId"): _row("reference", C, U, N),
     ("PartnerFundAllocation", "Amount"): _row("currency", C, U),
@@ -173,6 +174,18 @@ def test_stage_names_are_the_default_ten(described: dict[str, dict[str, dict[str
         "Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
         "Id. Decision Makers", "Perception Analysis", "Proposal/Price Quote",
         "Negotiation/Review", "Closed Won", "Closed Lost"]
+
+
+def test_industry_values_are_the_32_of_a_new_org(
+    described: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    """Account.Industry in a new org: Agriculture ... Utilities, 32 values, as describe lists
+    them (recorded from real orgs)."""
+    values = [p["value"] for p in described["Account"]["Industry"]["picklistValues"]]
+    assert len(values) == 32 and values[0] == "Agriculture" and values[-1] == "Utilities"
+    assert values == sorted(values)
+    assert {"Apparel", "Food & Beverage", "Not For Profit", "Other", "Telecommunications"} <= set(
+        values)
 
 
 def test_budget_type_values(described: dict[str, dict[str, dict[str, Any]]]) -> None:

@@ -156,15 +156,28 @@ def test_post_to_an_external_id_url_creates(emu: EmulatorHandle) -> None:
 def test_multiple_matches_answer_300_in_the_request_version(emu: EmulatorHandle) -> None:
     """https://developer.salesforce.com/docs/platform/api-rest/guide/resources-sobject-upsert-patch.md:
     several matches answer 300 with the matching records' URLs (in the version called).
-    Account.Name is an idLookup field, so it can name the records to upsert."""
+    PartnerFundAllocation.Title is an idLookup field (describe says so in real orgs), so it
+    can name the records to upsert."""
+    budget = _req(emu, "GET", f"{V}/query",
+                  params={"q": "SELECT Id FROM PartnerMarketingBudget LIMIT 1"}).json()
+    budget_id = budget["records"][0]["Id"]
     ids = sorted(
-        _req(emu, "POST", f"{V}/sobjects/Account", json={"Name": "Twin Co"}).json()["id"]
+        _req(emu, "POST", f"{V}/sobjects/PartnerFundAllocation",
+             json={"Title": "Twin Fund", "Amount": 10, "BudgetId": budget_id}).json()["id"]
         for _ in range(2)
     )
-    resp = _req(emu, "PATCH", "/services/data/v58.0/sobjects/Account/Name/Twin Co",
-                json={"Website": "https://twin.example"})
+    resp = _req(emu, "PATCH", "/services/data/v58.0/sobjects/PartnerFundAllocation/Title/Twin Fund",
+                json={"Amount": 20})
     assert resp.status_code == 300
-    assert sorted(resp.json()) == [f"/services/data/v58.0/sobjects/Account/{i}" for i in ids]
+    assert sorted(resp.json()) == [
+        f"/services/data/v58.0/sobjects/PartnerFundAllocation/{i}" for i in ids]
+
+
+def test_account_name_is_not_an_upsert_key(emu: EmulatorHandle) -> None:
+    """Account.Name is not an idLookup field in real orgs: an upsert naming it is refused as
+    an unknown external id field."""
+    resp = _req(emu, "PATCH", f"{V}/sobjects/Account/Name/Twin Co", json={"Website": "x.io"})
+    assert resp.status_code == 404 and resp.json()[0]["errorCode"] == "NOT_FOUND"
 
 
 def test_email_fields_are_validated(emu: EmulatorHandle) -> None:
