@@ -119,3 +119,19 @@ def test_sequences_keep_rising_across_transactions_and_replays(engine: Engine) -
     assert [r[0]["cause"] for r in rows] == ["change:1", "change:2", "change:3"]
     assert [r[1] for r in rows] == sorted(r[1] for r in rows)
 
+
+
+def test_claims_take_records_in_the_order_their_first_item_was_queued(
+    engine: Engine, frozen_clock: None
+) -> None:
+    """Items of one transaction share created_at: the record queued first is claimed first,
+    and a record's items come in queue order."""
+    from connector.outbox.queue import claim
+
+    with engine.begin() as conn:
+        enqueue(conn, [_points(1, "001Z", 1), _points(2, "001A", 2), _points(3, "001Z", 3)])
+    with engine.begin() as conn:
+        first = claim(conn, "Account", "update", T0, 1)
+    assert [(i.record_key, i.fields["Partner_Points__c"]) for i in first] == [
+        ("001Z", 1.0), ("001Z", 3.0)]
+    assert first[0].seq < first[1].seq
