@@ -77,6 +77,8 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         f"Outbox: {outbox['pending']} pending, {outbox['dead']} dead "
         f"(`prm-connector outbox list --status dead`), {outbox['conflicts']} conflicts"
     )
+    console.print(f"Writer: {data['writer'] or 'no process holds the store now'}",
+                  markup=False, highlight=False)
     if data["push_pending"]:
         console.print(f"Push: {data['push_pending']} notifications stored, not processed yet")
     consumers = ", ".join(

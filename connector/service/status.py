@@ -27,7 +27,14 @@ from connector.store.bookkeeping import (
 )
 from connector.store.types import utcnow
 
-__all__ = ["DEAD_SHOWN", "StatusReader", "read_status", "status_reader", "store_answers"]
+__all__ = [
+    "DEAD_SHOWN",
+    "StatusReader",
+    "read_status",
+    "status_reader",
+    "store_answers",
+    "store_writer",
+]
 
 DEAD_SHOWN = 10  # newest dead letters listed by `status`
 
@@ -176,6 +183,19 @@ def store_answers(engine: Engine) -> bool:
         return False
 
 
+def store_writer(engine: Engine) -> str | None:
+    """Who holds the store's single-writer lock, as it described itself ("prm daemon <pid>
+    <since>"), or None when no process writes it now (for ``status`` and the ops page; the
+    daemon's /readyz adds whether that holder is this process)."""
+    from connector.service.lock import STORE_LOCK
+    from connector.store.locks import lock_holder
+
+    try:
+        return lock_holder(engine, STORE_LOCK)
+    except Exception:
+        return None
+
+
 def read_status(
     engine: Engine,
     spec: MappingSpec,
@@ -186,10 +206,13 @@ def read_status(
     clock: Callable[[], datetime] = utcnow,
 ) -> dict[str, Any]:
     """The whole status document (``status --json``, the operations page): objects, API
-    usage, last run, dead letters, triggers, outbox, change log, programs, pending pushes."""
+    usage, last run, dead letters, triggers, outbox, change log, programs, pending pushes, and
+    who writes the store now."""
+    writer = store_writer(engine)
     with status_reader(engine, clock=clock) as s:
         return {
             "database": redact_url(database_url),
+            "writer": writer,
             "objects": s.objects(spec),
             "api": s.api(),
             "last_run": s.last_run(),
