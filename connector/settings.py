@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connector import yamlconf
 from connector.errors import ConfigError, ConfigProblem
@@ -121,10 +129,30 @@ class SalesforceSettings(_Strict):
         return value
 
 
+class LeaseSettings(_Strict):
+    """``database.lease``: the single-writer lease (invariant 7, docs/architecture.md)."""
+
+    # A holder that has not renewed for this long may be replaced by a standby; a holder
+    # frozen inside a transaction loses its PostgreSQL session after max(this, 5 s).
+    duration_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # The holder's heartbeat renews it this often (keep it well below duration_seconds).
+    renew_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _renew_below_duration(self) -> LeaseSettings:
+        if self.renew_seconds >= self.duration_seconds:
+            raise ValueError(
+                f"renew_seconds ({self.renew_seconds:g}) must be below duration_seconds "
+                f"({self.duration_seconds:g}), a third of it or less"
+            )
+        return self
+
+
 class DatabaseSettings(_Strict):
     """The ``database:`` section: the local store."""
 
     url: str = "sqlite:///prm.db"
+    lease: LeaseSettings = Field(default_factory=LeaseSettings)
 
     @field_validator("url")
     @classmethod

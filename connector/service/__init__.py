@@ -5,7 +5,7 @@ single-writer lock; ``sync_once``, ``backfill`` and ``reconcile`` run the inboun
 record each run; ``pipeline_stages`` lists the steps a cycle runs after inbound.
 """
 
-from connector.service.lock import STORE_LOCK, RunLocked, describe_holder, run_lock
+from connector.service.lock import STORE_LOCK, LeaseLost, RunLocked, describe_holder, run_lock
 from connector.service.runs import (
     RunReport,
     apply_pushed,
@@ -22,6 +22,7 @@ from connector.service.stages import Stage, pipeline_stages
 __all__ = [
     "STORE_LOCK",
     "Connector",
+    "LeaseLost",
     "RunLocked",
     "RunReport",
     "Runtime",
