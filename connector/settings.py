@@ -205,8 +205,13 @@ class DaemonSettings(_Strict):
     outbox_interval_seconds: float = Field(default=10.0, gt=0)
     # Unprocessed notifications (a fetch that failed) are retried this often.
     push_retry_seconds: float = Field(default=30.0, gt=0)
-    # A standby tries to take the store's run lock this often.
+    # A standby tries to take the store's lease this often (backing off while the store is
+    # unreachable).
     standby_retry_seconds: float = Field(default=1.0, gt=0)
+    # A job without a sign of life for this long (a rule stuck in CEL, a hung call) makes the
+    # leader wedged: /readyz answers 503 and the lease is no longer renewed (a standby takes
+    # over within database.lease.duration_seconds; the wedged leader is fenced off).
+    wedged_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("outbound_secret", "webhook_secret", mode="before")
     @classmethod

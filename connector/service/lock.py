@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from connector.errors import FatalError
 from connector.logs import get_logger
 from connector.service.runtime import Runtime
+from connector.store.journal import abort_running_runs
 from connector.store.locks import Lease, LeaseLost, install_fence, lock_holder, read_lease
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "holder_text",
     "new_lease",
     "run_lock",
+    "took_over",
 ]
 
 log = get_logger("connector.service.lock")
@@ -71,6 +73,18 @@ def fenced(rt: Runtime, lease: Lease) -> Iterator[None]:
         yield
     finally:
         remove()
+
+
+def took_over(rt: Runtime, lease: Lease) -> int:
+    """A new holder's first write (fenced): close the runs a previous holder left ``running``
+    (killed, or fenced off before it could record their end). Returns how many."""
+    previous = lease.took_from.holder if lease.took_from is not None else "a previous run"
+    reason = f"aborted: its process lost the store's lease ({previous or 'unknown'})"
+    with rt.engine.begin() as conn:
+        n = abort_running_runs(conn, reason)
+    if n:
+        log.warning("lease.runs_aborted", runs=n, previous_holder=previous, epoch=lease.epoch)
+    return n
 
 
 class Heartbeat:
@@ -134,6 +148,7 @@ def run_lock(rt: Runtime, kind: str, *, wait: bool = False) -> Iterator[Lease]:
     try:
         with fenced(rt, lease):
             heartbeat.start()
+            took_over(rt, lease)
             yield lease
     finally:
         heartbeat.stop()
