@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 
 from connector.daemon.http import HttpServer, parse_listen
 from connector.daemon.inbox import count_pending
@@ -45,7 +45,7 @@ from connector.service import (
 from connector.service.lock import Heartbeat, fenced, holder_text, new_lease, took_over
 from connector.store import read_connection
 from connector.store.bookkeeping import OutboxItem
-from connector.store.locks import LeaseLost
+from connector.store.locks import LeaseLost, read_lease
 from connector.sync.apply import apply_rows
 
 __all__ = ["Daemon", "DaemonOptions"]
@@ -142,13 +142,21 @@ class Daemon:
     def readiness(self) -> Mapping[str, bool]:
         """The /readyz checks: store answers, org answered last time, this daemon leads, its
         lease heartbeat is fresh and its writer is not wedged."""
+        lease = self.lease
+        epoch = lease.epoch
         try:
-            with read_connection(self.rt.engine) as conn:
-                conn.execute(text("SELECT 1"))
+            # the lease as the store has it: leadership is what the store says, not what we
+            # last heard (a takeover shows here before our next renewal notices it)
+            info = read_lease(self.rt.engine, lease.name)
             store = True
         except Exception:
-            store = False
-        active = self.active and self.lease.held
+            info, store = None, False
+        active = (
+            self.active
+            and lease.held
+            and info is not None
+            and (info.epoch, info.holder) == (epoch, lease.holder)
+        )
         renew = self._lease_settings.renew_seconds
         heartbeat = active and time.monotonic() - self.lease.renewed <= 2 * renew + 1.0
         wedged = self.writer.stalled_for() > self.settings.wedged_seconds

@@ -485,13 +485,17 @@ class Lease:
         carries our epoch; runs inside the transaction about to commit."""
         epoch, lost = self.epoch, self.lost
         if epoch is not None and lost is None:
-            share = " FOR KEY SHARE" if conn.dialect.name == "postgresql" else ""
+            # PostgreSQL: the epoch also goes into the transaction's setting prm.lease_epoch,
+            # where a deferred trigger (an auditor, the fault tests) can read what it committed
+            # under.
+            pg = conn.dialect.name == "postgresql"
+            claim = "set_config('prm.lease_epoch', :claim, true)" if pg else "1"
             row = conn.execute(
                 text(
-                    "SELECT 1 FROM store_lease WHERE name = :name AND epoch = :epoch "
-                    f"AND holder = :holder{share}"
+                    f"SELECT {claim} FROM store_lease WHERE name = :name AND epoch = :epoch "
+                    "AND holder = :holder" + (" FOR KEY SHARE" if pg else "")
                 ),
-                {"name": self.name, "epoch": epoch, "holder": self.holder},
+                {"name": self.name, "epoch": epoch, "holder": self.holder, "claim": str(epoch)},
             ).first()
             if row is not None:
                 return
