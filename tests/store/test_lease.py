@@ -130,3 +130,36 @@ def test_release_frees_the_lease_for_the_next_holder_at_once(engine: Engine) -> 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM store_lease")).scalar_one() == 1
     second.release()
+
+
+def test_a_heartbeat_keeps_the_lease_and_stops_renewing_when_the_holder_is_wedged(
+    engine: Engine,
+) -> None:
+    """Renewed every 0.1 s, a 0.5 s lease outlives its duration; once the holder reports
+    itself wedged the renewals stop, a contender takes over, and the holder learns it lost."""
+    from connector.service.lock import Heartbeat
+
+    lease = Lease(engine, "store", "prm daemon 1 a", duration=0.5)
+    assert lease.acquire()
+    wedged = threading.Event()
+    lost = threading.Event()
+    lease.on_lost(lambda _reason: lost.set())
+    beat = Heartbeat(lease, 0.1, healthy=lambda: not wedged.is_set())
+    beat.start()
+    try:
+        other = Lease(engine, "store", "prm daemon 2 b", duration=60.0)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            assert not other.acquire()
+            time.sleep(0.1)
+        wedged.set()
+        deadline = time.monotonic() + 30
+        while not other.acquire() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert other.epoch == 2
+        assert lost.wait(30)
+        assert not lease.held
+    finally:
+        beat.stop()
+        lease.release()
+    other.release()
