@@ -185,7 +185,7 @@ class Daemon:
                         "daemon.standby_retry", error=_one_line(err), in_seconds=round(delay, 2)
                     )
                     self.stop_event.wait(delay)
-                    delay = min(delay * 2, max(self._lease_settings.duration_seconds, 30.0))
+                    delay = min(delay * 2, max(self._lease_settings.duration_seconds, 1.0))
                     continue
                 delay = retry
                 if got:

@@ -13,8 +13,13 @@ Leases are short here (1.5 s, renewed every 0.3 s) so each test takes seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +31,7 @@ from procs import start_cli
 from sqlalchemy import Engine, func, select, text
 
 from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.store import make_engine, migrate
 from connector.store.bookkeeping import ChangeLog, TriggerFiring
 
 from .conftest import sf_env, write_config
@@ -282,3 +288,110 @@ def test_the_leader_frozen_for_several_leases(
     assert second.terminate() == 0, second.output()
     assert _epoch(engine) == epoch + 1
     _check_store(engine, changes.created)
+
+
+PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster in a temp folder on a free port (never the shared
+    server, which other tests use): initdb, start, stop, start again."""
+
+    def __init__(self, folder: Path) -> None:
+        if not PG_BINS:
+            pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql")
+        self.bin = PG_BINS[-1].parent
+        self.folder = folder
+        folder.mkdir()
+        folder.chmod(0o777)
+        self.data = folder / "data"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8")
+        self.start()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        cmd = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:  # initdb refuses root
+            cmd = ["runuser", "-u", "nobody", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, cwd=self.folder, timeout=120)
+
+    def _ctl(self, *args: str) -> None:
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c full_page_writes=off")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
+                  str(self.folder / "log"), "-w", *args)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(Exception):
+            self._ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster(db_kind: str) -> Iterator[PrivateCluster]:
+    """A private cluster (the server may run as another user: a folder of its own in /tmp)."""
+    parent = Path(tempfile.mkdtemp(prefix="prm-pg-"))
+    parent.chmod(0o755)
+    folder = parent / "cluster"
+    pg = PrivateCluster(folder)
+    try:
+        yield pg
+    finally:
+        pg.remove()
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_postgresql_restarted_under_both_daemons(
+    emu: EmulatorHandle, cluster: PrivateCluster, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """Given a leader and a standby on a private PostgreSQL under steady changes, when the
+    server stops for two lease durations and comes back, then both daemons survive (the
+    standby keeps contending with backoff), one of them leads again and catches up, and no
+    version is logged twice nor written by a fenced leader; both exit 0 on SIGTERM."""
+    engine = make_engine(cluster.url)
+    try:
+        migrate(engine)
+        first, second, _, _ = _leader_and_standby(emu, engine, tmp_path, daemons)
+        with Changes(emu) as changes:
+            done = first.count("daemon.sync_done")
+            assert first.wait_event("daemon.sync_done", 60, times=done + 1), first.output()
+            engine.dispose()
+            cluster.stop()
+            try:
+                assert wait_for(
+                    lambda: first.saw("daemon.lease_lost") or first.saw("daemon.standby_retry"),
+                    30,
+                ), first.output()
+                assert second.wait_event("daemon.standby_retry", 30), second.output()
+                time.sleep(2 * LEASE)
+                assert first.proc.poll() is None and second.proc.poll() is None
+            finally:
+                cluster.start()
+            assert wait_for(lambda: _leader(daemons) is not None, 60), (
+                first.output() + second.output()
+            )
+            leader = _leader(daemons)
+            assert leader is not None
+            done = leader.count("daemon.sync_done")
+            assert leader.wait_event("daemon.sync_done", 60, times=done + 2), leader.output()
+        time.sleep(1.0)
+        assert first.terminate() == 0, first.output()
+        assert second.terminate() == 0, second.output()
+        _check_store(engine, changes.created)
+    finally:
+        engine.dispose()
+
+
+def _leader(daemons: list[DaemonProcess]) -> DaemonProcess | None:
+    ready = [d for d in daemons if _ready(d)]
+    return ready[0] if len(ready) == 1 else None
