@@ -176,6 +176,10 @@ class Daemon:
         waiting_logged = False
         retry = self.settings.standby_retry_seconds
         delay = retry
+        # Fenced for the process's life, not only while leading: a job that outlives its
+        # leadership (abandoned at shutdown_grace) can never commit once the lease is gone.
+        fence = fenced(self.rt, self.lease)
+        fence.__enter__()
         try:
             while not self.stop_event.is_set():
                 try:
@@ -199,6 +203,8 @@ class Daemon:
                 self.stop_event.wait(retry)
             return self.exit_code
         finally:
+            if not self.writer.alive:  # else the abandoned job stays fenced until exit
+                fence.__exit__(None, None, None)
             self.http.stop(timeout=1.0)
             log.info("daemon.stopped", exit_code=self.exit_code)
 
@@ -237,18 +243,17 @@ class Daemon:
             previous_holder=previous.holder if previous is not None else None,
         )
         try:
-            with fenced(self.rt, lease):
-                heartbeat.start()
-                try:
-                    took_over(self.rt, lease)
-                except LeaseLost:
-                    return
-                except Exception as err:
-                    log.warning("daemon.abort_runs_failed", error=_one_line(err))
-                self.active = True
-                self.metrics.active.set(1)
-                if self._login():
-                    self._lead()
+            heartbeat.start()
+            try:
+                took_over(self.rt, lease)
+            except LeaseLost:
+                return
+            except Exception as err:
+                log.warning("daemon.abort_runs_failed", error=_one_line(err))
+            self.active = True
+            self.metrics.active.set(1)
+            if self._login():
+                self._lead()
         finally:
             heartbeat.stop()
             self.active = False
@@ -292,6 +297,7 @@ class Daemon:
             except FatalError as err:
                 log.error("daemon.login_failed", error=str(err))
                 self.exit_code = 1
+                self.stop()  # bad credentials: no standby would do better; exit 1
                 return False
             except ConnectorError as err:
                 log.warning("daemon.login_retry", error=str(err), in_seconds=delay)
