@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 from connector.errors import FatalError
 from connector.store.engine import SQLITE_DEFERRED_OPTION
@@ -408,7 +409,12 @@ class Lease:
                 {"name": self.name},
             ).one()
             current = LeaseInfo(str(row[0]), int(row[1]), float(row[2]), float(row[3]))
-            free = current.epoch == 0 or current.expired or session_free
+            # With the holder's session gone (we could take it) the lease is ours. Without it,
+            # only a lease its holder let expire (frozen, cut off, wedged): a fresh or released
+            # one (expires_at 0) goes to the contender that holds the session, which is
+            # taking it now, not to whoever runs first.
+            lapsed = current.epoch > 0 and current.expires_at > 0 and current.expired
+            free = session_free or lapsed
             if not free:
                 return False
             epoch = current.epoch + 1
@@ -458,16 +464,19 @@ class Lease:
         return True
 
     def release(self) -> None:
-        """Give the lease up (expired at once, so a standby takes it without waiting)."""
+        """Give the lease up, so a standby takes it without waiting: to the one that takes our
+        session next (expires_at 0), or, when we never got the session back from a frozen
+        holder, to anyone (expired now)."""
         with self._guard:
             epoch, held = self.epoch, self.held
             self.epoch = None
+            expiry = "0" if self._session.held else _now_sql(self.engine)
             try:
                 if held:
                     with _exempt(self.engine) as conn, conn.begin():
                         conn.execute(
                             text(
-                                "UPDATE store_lease SET expires_at = 0 "
+                                f"UPDATE store_lease SET expires_at = {expiry} "
                                 "WHERE name = :name AND epoch = :epoch AND holder = :holder"
                             ),
                             {"name": self.name, "epoch": epoch, "holder": self.holder},
@@ -489,14 +498,26 @@ class Lease:
             # where a deferred trigger (an auditor, the fault tests) can read what it committed
             # under.
             pg = conn.dialect.name == "postgresql"
-            claim = "set_config('prm.lease_epoch', :claim, true)" if pg else "1"
-            row = conn.execute(
-                text(
-                    f"SELECT {claim} FROM store_lease WHERE name = :name AND epoch = :epoch "
-                    "AND holder = :holder" + (" FOR KEY SHARE" if pg else "")
-                ),
-                {"name": self.name, "epoch": epoch, "holder": self.holder, "claim": str(epoch)},
-            ).first()
+            # On the driver's own cursor: the fence runs at every commit, and SQLAlchemy's
+            # statement machinery would cost more than the indexed read itself.
+            if pg:
+                sql = (
+                    "SELECT set_config('prm.lease_epoch', %s, true) FROM store_lease "
+                    "WHERE name = %s AND epoch = %s AND holder = %s FOR KEY SHARE"
+                )
+                params: tuple[Any, ...] = (str(epoch), self.name, epoch, self.holder)
+            else:
+                sql = "SELECT 1 FROM store_lease WHERE name = ? AND epoch = ? AND holder = ?"
+                params = (self.name, epoch, self.holder)
+            dbapi = conn.dialect.loaded_dbapi
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            except dbapi.Error as err:  # as SQLAlchemy would raise it (OperationalError, ...)
+                raise DBAPIError.instance(sql, params, err, dbapi.Error) from err
+            finally:
+                cursor.close()
             if row is not None:
                 return
             self.lose(self._taken_message())

@@ -163,3 +163,20 @@ def test_a_heartbeat_keeps_the_lease_and_stops_renewing_when_the_holder_is_wedge
         beat.stop()
         lease.release()
     other.release()
+
+
+def test_a_fresh_or_released_lease_goes_to_the_contender_holding_the_session(
+    engine: Engine,
+) -> None:
+    """Two contenders race for a lease nobody holds: the one whose session lock is taken by
+    the other is refused (it does not take the lease for the other to take it back)."""
+    with_session = Lease(engine, "store", "prm sync 1 a", duration=60.0)
+    assert with_session._session.take()  # it is between its session and its lease row
+    without = Lease(engine, "store", "prm sync 2 b", duration=60.0)
+    assert not without.acquire()
+    assert with_session.acquire()
+    assert with_session.epoch == 1
+    with_session.release()
+    assert without.acquire()
+    assert without.epoch == 2
+    without.release()
