@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connector import yamlconf
 from connector.errors import ConfigError, ConfigProblem
@@ -121,10 +129,30 @@ class SalesforceSettings(_Strict):
         return value
 
 
+class LeaseSettings(_Strict):
+    """``database.lease``: the single-writer lease (invariant 7, docs/architecture.md)."""
+
+    # A holder that has not renewed for this long may be replaced by a standby; a holder
+    # frozen inside a transaction loses its PostgreSQL session after max(this, 5 s).
+    duration_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # The holder's heartbeat renews it this often (keep it well below duration_seconds).
+    renew_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _renew_below_duration(self) -> LeaseSettings:
+        if self.renew_seconds >= self.duration_seconds:
+            raise ValueError(
+                f"renew_seconds ({self.renew_seconds:g}) must be below duration_seconds "
+                f"({self.duration_seconds:g}), a third of it or less"
+            )
+        return self
+
+
 class DatabaseSettings(_Strict):
     """The ``database:`` section: the local store."""
 
     url: str = "sqlite:///prm.db"
+    lease: LeaseSettings = Field(default_factory=LeaseSettings)
 
     @field_validator("url")
     @classmethod
@@ -179,8 +207,13 @@ class DaemonSettings(_Strict):
     outbox_interval_seconds: float = Field(default=10.0, gt=0)
     # Unprocessed notifications (a fetch that failed) are retried this often.
     push_retry_seconds: float = Field(default=30.0, gt=0)
-    # A standby tries to take the store's run lock this often.
+    # A standby tries to take the store's lease this often (backing off while the store is
+    # unreachable).
     standby_retry_seconds: float = Field(default=1.0, gt=0)
+    # A job without a sign of life for this long (a rule stuck in CEL, a hung call) makes the
+    # leader wedged: /readyz answers 503 and the lease is no longer renewed (a standby takes
+    # over within database.lease.duration_seconds; the wedged leader is fenced off).
+    wedged_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("outbound_secret", "webhook_secret", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ __all__ = [
     "OutboxWritten",
     "ReceivedNotification",
     "Snapshot",
+    "StoreLease",
     "SyncRun",
     "SyncState",
     "TriggerFiring",
@@ -243,6 +244,22 @@ class ReceivedNotification(SQLModel, table=True):
     last_error: str | None = None
 
 
+class StoreLease(SQLModel, table=True):
+    """The store's writer lease (invariant 7): who holds it, its epoch, until when.
+
+    Times are seconds since the Unix epoch on the store's clock (the database server's), so
+    hosts with skewed clocks agree on expiry. Every write transaction of the holder checks
+    its epoch (``connector.store.locks``).
+    """
+
+    __tablename__ = "store_lease"
+    name: str = Field(primary_key=True)
+    holder: str
+    epoch: int
+    expires_at: float
+    renewed_at: float
+
+
 BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     SyncState,
     Snapshot,
@@ -256,4 +273,5 @@ BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     ApiUsageSample,
     SyncRun,
     ReceivedNotification,
+    StoreLease,
 )

@@ -16,6 +16,7 @@ from connector.store.types import utcnow
 __all__ = [
     "DeadLetterRow",
     "SyncStateRow",
+    "abort_running_runs",
     "add_dead_letter",
     "count_dead_letters",
     "finish_sync_run",
@@ -218,6 +219,17 @@ def finish_sync_run(
         .where(SYNC_RUN.c.id == run_id)
         .values(finished_at=utcnow(), status=status, counts=counts, error=error)
     )
+
+
+def abort_running_runs(conn: Connection, reason: str) -> int:
+    """Close the runs still ``running``: a new writer took the store's lease, so their
+    process is gone or fenced and can never finish them (status "aborted"). Returns how many."""
+    result = conn.execute(
+        update(SYNC_RUN)
+        .where(SYNC_RUN.c.status == "running")
+        .values(finished_at=utcnow(), status="aborted", error=reason)
+    )
+    return int(result.rowcount or 0)
 
 
 def latest_sync_run(conn: Connection) -> dict[str, Any] | None:
