@@ -206,6 +206,9 @@ class OutboxSettings(_Strict):
     max_attempts: int = Field(default=10, ge=1, le=100)
     # First wait before a failed write is tried again (doubles each attempt, capped at 1 hour).
     retry_base_seconds: float = Field(default=30.0, ge=0)
+    # While Salesforce is unavailable (5xx, timeouts, maintenance) the dispatcher pauses,
+    # counting no attempt; the pause doubles from retry_base_seconds up to this.
+    outage_pause_max_seconds: float = Field(default=300.0, gt=0)
     # Seconds a webhook (notify) may take to answer.
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
 

@@ -26,7 +26,7 @@ from connector.outbox.notify import Poster, post_signed
 from connector.outbox.prepare import prepare, record_conflicts
 from connector.salesforce import SalesforceClient
 from connector.salesforce.client import CollectionOp
-from connector.salesforce.errors import ErrorAction, SalesforceApiError
+from connector.salesforce.errors import OUTAGE_CODES, ErrorAction, SalesforceApiError, is_outage
 from connector.salesforce.results import RecordResult
 from connector.settings import OutboxSettings
 from connector.store.types import utcnow
@@ -205,6 +205,9 @@ class Dispatcher:
             first = result.errors[0] if result.errors else None
             code = first.code if first else "UNKNOWN_EXCEPTION"
             message = "; ".join(f"{e.code}: {e.message}" for e in result.errors) or code
+            if code in OUTAGE_CODES:  # the org, not this record: no attempt counted
+                self._pause_for_outage(conn, code, message, now, report, writes=[write])
+                continue
             if result.action is ErrorAction.RETRY:
                 went_dead = queue.retry_later(
                     conn, write, code, message, now,
@@ -235,7 +238,13 @@ class Dispatcher:
         """A whole call failed (the batch's transaction rolled back): True to carry on."""
         if err.action is ErrorAction.STOP:
             raise err
-        if err.action in (ErrorAction.PAUSE, ErrorAction.REFRESH, ErrorAction.NARROW):
+        if is_outage(err):
+            # the org, not these records: hold every due write back, count no attempt
+            with self.engine.begin() as conn:
+                self._pause_for_outage(conn, err.code or str(err.status), str(err), now, report,
+                                       retry_after=err.retry_after)
+            return False
+        if err.action in (ErrorAction.PAUSE, ErrorAction.NARROW):
             report.paused = str(err)
             log.warning("outbox.paused", reason=str(err), retry_after=err.retry_after)
             return False
@@ -255,8 +264,34 @@ class Dispatcher:
                     report.retry_later += 1
         if err.action is ErrorAction.DEAD_LETTER:
             return True
-        report.paused = str(err)  # Salesforce is unavailable: try again on the next dispatch
+        report.paused = str(err)  # records locked by another save: try again later
         return False
+
+    def _pause_for_outage(
+        self,
+        conn: Connection,
+        code: str,
+        message: str,
+        now: datetime,
+        report: DispatchReport,
+        *,
+        retry_after: float | None = None,
+        writes: Sequence[RecordWrite] | None = None,
+    ) -> None:
+        """Hold writes back while Salesforce is unavailable: no attempt counted (see
+        ``queue.defer_for_outage``); all due writes, or only ``writes``."""
+        delay = queue.defer_for_outage(
+            conn, now, code, message,
+            base_seconds=self.settings.retry_base_seconds,
+            max_seconds=self.settings.outage_pause_max_seconds,
+            retry_after=retry_after,
+            item_ids=None if writes is None else [i for w in writes for i in w.item_ids],
+        )
+        if writes is None:
+            report.paused = f"Salesforce is unavailable; paused for {delay:g} s: {message}"
+            log.warning("outbox.paused", reason=message, code=code, resume_in_seconds=delay)
+        else:
+            report.retry_later += len(writes)
 
     # --- webhooks -------------------------------------------------------------------------
     def _notify(

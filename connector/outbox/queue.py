@@ -21,8 +21,10 @@ from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt
 
 __all__ = [
     "ITEMS",
+    "OUTAGE_REASON",
     "WRITTEN",
     "claim",
+    "defer_for_outage",
     "mark_dead",
     "mark_done",
     "pending_groups",
@@ -34,6 +36,8 @@ ITEMS: Table = OutboxItem.__table__  # type: ignore[attr-defined]
 WRITTEN: Table = OutboxWritten.__table__  # type: ignore[attr-defined]
 DEAD: Table = DeadLetter.__table__  # type: ignore[attr-defined]
 MAX_BACKOFF = 3600.0
+#: ``reason`` of a pending item held back by an org-wide outage (no attempt counted)
+OUTAGE_REASON = "paused: Salesforce unavailable"
 
 
 def _due(now: datetime) -> Any:
@@ -153,6 +157,7 @@ def mark_done(
             last_error=None,
             error_code=None,
             error_fields=None,
+            reason=None,
             result_id=bindparam("b_result"),
             written=bindparam("b_written"),
         ),
@@ -208,6 +213,7 @@ def mark_dead(
             last_error=message[:2000],
             error_fields=list(fields),
             attempts=c.attempts + 1,
+            reason=None,
             updated_at=now,
         )
     )
@@ -266,7 +272,58 @@ def retry_later(
             next_attempt_at=now + timedelta(seconds=delay),
             error_code=code,
             last_error=message[:2000],
+            reason=None,
             updated_at=now,
         )
     )
     return False
+
+
+def defer_for_outage(
+    conn: Connection,
+    now: datetime,
+    code: str,
+    message: str,
+    *,
+    base_seconds: float,
+    max_seconds: float,
+    retry_after: float | None = None,
+    item_ids: Sequence[str] | None = None,
+) -> float:
+    """Hold back pending writes while Salesforce is unavailable; returns the pause in seconds.
+
+    An outage is the org's failure, not the records': no attempt is counted, so a long outage
+    dead-letters nothing. The pause doubles while the outage lasts (from ``base_seconds`` up
+    to ``max_seconds``; a longer Retry-After wins): the previous pause is read back from the
+    held items themselves (``next_attempt_at - updated_at`` where ``reason`` marks an outage),
+    so it carries across dispatches and restarts. ``item_ids``: only those items (one record's
+    result said the org is unavailable); else every due write (webhooks aside).
+    """
+    c = ITEMS.c
+    last = conn.execute(
+        select(c.next_attempt_at, c.updated_at)
+        .where(c.status == "pending", c.reason == OUTAGE_REASON, c.next_attempt_at.is_not(None))
+        .order_by(c.updated_at.desc())
+        .limit(1)
+    ).first()
+    previous = (last[0] - last[1]).total_seconds() if last is not None else 0.0
+    delay = min(max_seconds, max(base_seconds, 2 * previous, 1.0))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_BACKOFF))
+    which = (
+        c.id.in_(list(item_ids))
+        if item_ids is not None
+        else and_(_due(now), c.operation != "notify")
+    )
+    conn.execute(
+        update(ITEMS)
+        .where(c.status == "pending", which)
+        .values(
+            next_attempt_at=now + timedelta(seconds=delay),
+            error_code=code,
+            last_error=message[:2000],
+            reason=OUTAGE_REASON,
+            updated_at=now,
+        )
+    )
+    return delay
