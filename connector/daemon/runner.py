@@ -26,6 +26,7 @@ from connector.daemon.metrics import DaemonMetrics
 from connector.daemon.push import PushReport, process_pending
 from connector.daemon.receiver import ReceiverDeps, create_receiver_app
 from connector.daemon.scheduler import Plan, build_scheduler
+from connector.daemon.shedding import ClientLimits
 from connector.daemon.writer import StoreWriter
 from connector.errors import ConnectorError, FatalError
 from connector.logs import get_logger
@@ -106,7 +107,9 @@ class Daemon:
             on_stored=lambda: self._request("push"),
             readiness=self.readiness,
         )
-        self.http = HttpServer(create_receiver_app(deps), host, port)
+        self.http = HttpServer(
+            create_receiver_app(deps), host, port, limits=ClientLimits.from_settings(self.settings)
+        )
 
     # --- public --------------------------------------------------------------------------
     @property
