@@ -22,7 +22,7 @@ from connector.errors import ConnectorError, FatalError
 from connector.logs import get_logger
 from connector.mapping import EntityMapping, MappingSpec
 from connector.store import read_connection
-from connector.sync.apply import apply_page
+from connector.sync.apply import PageResult, apply_page
 from connector.sync.context import new_cycle_id
 from connector.sync.window import select_soql
 
@@ -33,6 +33,7 @@ __all__ = [
     "RowSource",
     "apply_with_sync",
     "fetch_soql",
+    "page_outcomes",
     "process_pending",
 ]
 
@@ -50,16 +51,25 @@ class RowSource(Protocol):
 
 
 # (conn, entity, raw rows, cycle id) -> {sf_id: echo?} for the rows that produced a
-# change-log entry (echo: our own write coming back, which fires nothing)
-ApplyRows = Callable[[Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool]]
+# change-log entry (echo: our own write coming back, which fires nothing), and None for the
+# rows that could not be stored (dead-lettered)
+ApplyRows = Callable[
+    [Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool | None]
+]
+
+
+def page_outcomes(result: PageResult) -> dict[str, bool | None]:
+    """An ``ApplyRows`` answer from what ``apply_page`` did."""
+    out: dict[str, bool | None] = {sf_id: None for sf_id in result.rejected_ids}
+    out.update({d.sf_id: d.echo for d in result.diffs})
+    return out
 
 
 def apply_with_sync(
     conn: Connection, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
-) -> dict[str, bool]:
+) -> dict[str, bool | None]:
     """Apply rows with the polling path's page step, recorded as ``source="push"``."""
-    result = apply_page(conn, entity, rows, cycle_id=cycle_id, source="push")
-    return {d.sf_id: d.echo for d in result.diffs}
+    return page_outcomes(apply_page(conn, entity, rows, cycle_id=cycle_id, source="push"))
 
 
 @dataclass
@@ -163,12 +173,14 @@ def _fetch_and_apply(
         with engine.begin() as conn:
             changed = apply(conn, entity, rows, new_cycle_id())
             found = {r["Id"] for r in rows}
-            applied = [n for n in notes if n.sf_id in changed and not changed[n.sf_id]]
-            echoes = [n for n in notes if changed.get(n.sf_id)]
+            applied = [n for n in notes if n.sf_id in changed and changed[n.sf_id] is False]
+            echoes = [n for n in notes if changed.get(n.sf_id) is True]
+            dead = [n for n in notes if n.sf_id in changed and changed[n.sf_id] is None]
             unchanged = [n for n in notes if n.sf_id in found and n.sf_id not in changed]
             missing = [n for n in notes if n.sf_id not in found]
             mark_processed(conn, [n.id for n in applied], "applied")
             mark_processed(conn, [n.id for n in echoes], "echo")
+            mark_processed(conn, [n.id for n in dead], "dead_letter")
             mark_processed(conn, [n.id for n in unchanged], "unchanged")
             mark_processed(conn, [n.id for n in missing], "missing")
     except FatalError:
@@ -182,6 +194,7 @@ def _fetch_and_apply(
     report.fetched += len(rows)
     report.count("applied", len(applied))
     report.count("echo", len(echoes))
+    report.count("dead_letter", len(dead))
     report.count("unchanged", len(unchanged))
     report.count("missing", len(missing))
     report.applied_received_at.extend(n.received_at for n in applied)

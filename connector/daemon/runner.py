@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, text
 from connector.daemon.http import HttpServer, parse_listen
 from connector.daemon.inbox import count_pending
 from connector.daemon.metrics import DaemonMetrics
-from connector.daemon.push import PushReport, process_pending
+from connector.daemon.push import PushReport, page_outcomes, process_pending
 from connector.daemon.receiver import ReceiverDeps, create_receiver_app
 from connector.daemon.scheduler import Plan, build_scheduler
 from connector.daemon.shedding import ClientLimits
@@ -262,7 +262,7 @@ class Daemon:
 
     def _apply(
         self, conn: Any, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
-    ) -> dict[str, bool]:
+    ) -> dict[str, bool | None]:
         res = apply_rows(
             conn,
             entity,
@@ -271,7 +271,7 @@ class Daemon:
             source="push",
             integration_user_id=self.rt.client().user_id,
         )
-        return {d.sf_id: d.echo for d in res.diffs}
+        return page_outcomes(res)
 
     def _push(self) -> None:
         while True:
