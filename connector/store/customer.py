@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from connector.store.nultext import unescape_nul
+
 __all__ = [
     "DERIVED_COLUMNS",
     "KEY_LENGTH",
@@ -61,7 +63,7 @@ def normalise_domain(value: str | None) -> str:
     text = text.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0]
     if text.startswith("www."):
         text = text[4:]
-    return text.strip(".").replace("\x00", "")[:KEY_LENGTH]
+    return text.strip(".").replace("\x00", "")[:KEY_LENGTH]  # a key is plain text
 
 
 #: entity -> derived column -> (the column it is computed from, how)
@@ -80,5 +82,6 @@ def derived_values(entity: str, values: Mapping[str, Any]) -> dict[str, str | No
     for column, (source, derive) in DERIVED_COLUMNS.get(entity, {}).items():
         if source in values:
             raw = values[source]
-            out[column] = derive(raw if isinstance(raw, str) else None) or None
+            text = unescape_nul(raw) if isinstance(raw, str) else None  # the original text
+            out[column] = derive(text) or None
     return out

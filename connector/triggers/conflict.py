@@ -98,7 +98,8 @@ def find_conflict(
             when = _received(other)
             if not (since <= when[0] and when < mine):
                 continue
-            if same_customer(registration, other) and (best is None or when < _received(best)):
+            # the key matched: the same customer (keys are derived by the one normaliser)
+            if best is None or when < _received(best):
                 best = other
     if best is None:
         return None
@@ -111,8 +112,7 @@ def _candidates(key_column: str) -> Select[Any]:
     ``key_column``, received since ``:since`` (built once: a decision only binds values)."""
     reg = entity_table("deal_registration")
     return select(
-        reg.c.id, reg.c.name, reg.c.partner, reg.c.registered_date, reg.c.created_at,
-        reg.c.end_customer_name, reg.c.end_customer_domain,
+        reg.c.id, reg.c.name, reg.c.partner, reg.c.registered_date, reg.c.created_at
     ).where(
         reg.c[key_column] == bindparam("key"),
         reg.c.is_deleted.is_(False),

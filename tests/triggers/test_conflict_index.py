@@ -119,3 +119,36 @@ def test_the_migration_keys_the_registrations_already_in_the_store(
         assert [tuple(r) for r in rows] == [("a0X1", "hooli", "hooli.com"), ("a0X2", None, None)]
     finally:
         drop_test_engine(eng)
+
+
+def test_a_registration_with_a_nul_in_its_text_is_stored_and_decided(engine: Engine) -> None:
+    """A registration whose end customer name holds a NUL (PostgreSQL cannot store one) is
+    applied by the sync path (escaped there, see sync/storable.py) and decided by the
+    built-in rule like any other; a later registration of the same customer conflicts."""
+    from connector.sync.apply import apply_page
+    from connector.sync.storable import unescape_nul
+
+    s = Store(engine)
+    partner_sf, partner = s.partner("Certified")
+    s.put("certification", {"name": "C", "partner": partner}, log=False)
+    row = {
+        "attributes": {"type": "Deal_Registration__c"}, "Id": "a0R000000000001AAA",
+        "SystemModstamp": "2026-11-29T10:00:00.000+0000", "LastModifiedById": "005USER",
+        "Name": "DR-NUL", "Partner__c": partner_sf, "End_Customer_Name__c": "Acme\x00 Corp",
+        "End_Customer_Domain__c": None, "Amount__c": 5000.0, "Status__c": "Submitted",
+        "Registered_Date__c": days_ago(1).isoformat(),
+    }
+    with engine.begin() as conn:
+        result = apply_page(conn, s.spec.entities["deal_registration"], [row], cycle_id="c1",
+                            source="push")
+    assert result.rejected_ids == [] and len(result.diffs) == 1
+    report = s.run(s.shipped_rules())
+    assert report.fired == 1 and report.errors == 0
+    [stored] = [r for r in s.rows("deal_registration") if r["sf_id"] == row["Id"]]
+    assert stored["status"] == "Approved"
+    assert unescape_nul(stored["end_customer_name"]) == "Acme\x00 Corp"
+    _, other = s.partner("Other")
+    with engine.connect() as conn:
+        found = find_conflict(conn, {"id": 10**6, "partner": other, "registered_date": NOW.date(),
+                                     "end_customer_name": "ACME Corp"})
+    assert found is not None and found.local_id == stored["id"]
