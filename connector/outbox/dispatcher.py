@@ -141,6 +141,12 @@ class Dispatcher:
                     n = queue.release(conn, now, holder=holder)
                     log.info("outbox.claims_released", holder=holder, items=n)
             groups = queue.pending_groups(conn, now)
+            paused_until = queue.paused_until(conn, now)
+        if paused_until is not None:
+            # Salesforce was unavailable: the whole dispatcher waits out the pause (new writes
+            # too), webhooks aside
+            groups = [g for g in groups if g[1] == "notify"]
+            report.paused = f"Salesforce is unavailable; paused until {paused_until.isoformat()}"
         if not groups:
             return report
         calls_before: int | None = None

@@ -34,6 +34,7 @@ __all__ = [
     "mark_dead",
     "mark_done",
     "paused_for",
+    "paused_until",
     "pending_groups",
     "release",
     "retry_later",
@@ -396,3 +397,15 @@ def paused_for(conn: Connection, item_ids: Sequence[str] | None = None) -> float
         stmt = stmt.where(c.id.in_(list(item_ids)))
     last = conn.execute(stmt.order_by(c.updated_at.desc()).limit(1)).first()
     return (last[0] - last[1]).total_seconds() if last is not None else 0.0
+
+
+def paused_until(conn: Connection, now: datetime) -> datetime | None:
+    """When the current outage pause ends (the latest held-back item's next attempt), or None
+    when no write is held back by an outage past ``now``."""
+    c = ITEMS.c
+    until: datetime | None = conn.execute(
+        select(func.max(c.next_attempt_at)).where(
+            c.status == "pending", c.reason == OUTAGE_REASON, c.next_attempt_at > now
+        )
+    ).scalar()
+    return until

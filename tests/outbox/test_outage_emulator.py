@@ -26,10 +26,10 @@ ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
 DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
 
 
-def _next_due(engine: Engine) -> datetime | None:
+def _pause_end(engine: Engine) -> datetime | None:
     with read_connection(engine) as conn:
         got: datetime | None = conn.execute(
-            select(func.min(ITEMS.c.next_attempt_at)).where(ITEMS.c.status == "pending")
+            select(func.max(ITEMS.c.next_attempt_at)).where(ITEMS.c.status == "pending")
         ).scalar()
     return got
 
@@ -38,16 +38,17 @@ def _next_due(engine: Engine) -> datetime | None:
 def test_an_hour_long_outage_dead_letters_nothing_and_the_outbox_drains_after_it(
     emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path, kind: str
 ) -> None:
-    """Given 30 approvals queued with outbox.max_attempts = 3 and every API call failing with
+    """Given 29 approvals queued with outbox.max_attempts = 3 and every API call failing with
     ``kind`` for one (simulated) hour, dispatching whenever something is due - far more than
     3 times - leaves every write pending with 0 attempts, marked as paused, nothing in the
-    dead letter, and pauses that grow (backoff); when the org returns, one dispatch writes
-    them all."""
+    dead letter, and pauses that grow (backoff); a 30th write queued during a pause waits it
+    out without a call; when the org returns, one dispatch writes all 30."""
     emulator.reset(seed="demo")
     ctx, settings = context(emulator, store, tmp_path)
     waits: list[float] = []
     client = connect(settings.salesforce, sleep=waits.append)
     ids = create_registrations(emulator, 30, user="admin")
+    ids, extra = ids[:29], ids[29:]
     queue(ctx.engine, approvals(ids))
     settings.outbox.max_attempts = 3
     settings.outbox.retry_base_seconds = 30
@@ -61,7 +62,12 @@ def test_an_hour_long_outage_dead_letters_nothing_and_the_outbox_drains_after_it
             assert report.paused is not None, report
             assert (report.written, report.dead) == (0, 0)
             rounds += 1
-            due = _next_due(ctx.engine)
+            if rounds == 1:  # a write queued during the pause waits it out: no call made
+                queue(ctx.engine, approvals(extra, cause="during-the-pause"))
+                held = dispatch((ctx.engine, client, ctx.spec, settings),
+                                clock=lambda n=now: n + timedelta(seconds=1))
+                assert held.paused is not None and held.calls == 0
+            due = _pause_end(ctx.engine)
             assert due is not None and due > now
             pauses.append((due - now).total_seconds())
             now = due
@@ -81,6 +87,7 @@ def test_an_hour_long_outage_dead_letters_nothing_and_the_outbox_drains_after_it
     report = dispatch((ctx.engine, client, ctx.spec, settings), clock=lambda: now)
 
     assert (report.written, report.dead, report.paused) == (30, 0, None)
+    ids += extra
     with read_connection(ctx.engine) as conn:
         settled = conn.execute(select(ITEMS.c.status, ITEMS.c.reason)).all()
     assert set(settled) == {("done", None)}
