@@ -204,6 +204,14 @@ class DaemonSettings(_Strict):
     webhook_previous_secrets: list[str] = Field(default_factory=list, repr=False)
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Slow clients are shed: the request head must arrive within header_timeout_seconds, the
+    # body within body_timeout_seconds; an idle keep-alive connection closes after
+    # keep_alive_seconds; past max_connections the oldest connection still waiting for its
+    # request head is closed to make room.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=256, ge=8)
     outbox_interval_seconds: float = Field(default=10.0, gt=0)
     # Unprocessed notifications (a fetch that failed) are retried this often.
     push_retry_seconds: float = Field(default=30.0, gt=0)
@@ -241,6 +249,9 @@ class OutboxSettings(_Strict):
     max_attempts: int = Field(default=10, ge=1, le=100)
     # First wait before a failed write is tried again (doubles each attempt, capped at 1 hour).
     retry_base_seconds: float = Field(default=30.0, ge=0)
+    # While Salesforce is unavailable (5xx, timeouts, maintenance) the dispatcher pauses,
+    # counting no attempt; the pause doubles from retry_base_seconds up to this.
+    outage_pause_max_seconds: float = Field(default=300.0, gt=0)
     # Seconds a webhook (notify) may take to answer.
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
 

@@ -116,7 +116,8 @@ def export_cmd(
         typer.Option(
             "--raw",
             help="CSV: write text cells as stored, even those a spreadsheet would run as a "
-            "formula (by default a cell starting with = + - @ gets a leading ').",
+            "formula (by default a cell starting with = + - @ gets a leading ', and control "
+            "and bidi characters are replaced with U+FFFD).",
         ),
     ] = False,
 ) -> None:
@@ -137,7 +138,10 @@ def export_cmd(
                 )
             ]
         )
+    from connector.sync.storable import unescape_nul
+
     engine = open_engine(settings)
+    escaped = engine.dialect.name == "postgresql"  # text held without NUL: sync/storable.py
     out = sys.stdout
     writer: Any = None
     with read_connection(engine) as conn:
@@ -146,6 +150,8 @@ def export_cmd(
         for row in rows:
             if not include_deleted and row.get("is_deleted"):
                 continue
+            if escaped:
+                row = {k: unescape_nul(v) if type(v) is str else v for k, v in row.items()}
             if fmt == "jsonl":
                 out.write(json.dumps({k: plain(v) for k, v in row.items()}, default=str) + "\n")
                 continue

@@ -30,6 +30,7 @@ from connector.daemon.metrics import DaemonMetrics
 from connector.daemon.push import PushReport, run_push
 from connector.daemon.receiver import ReceiverDeps, create_receiver_app
 from connector.daemon.scheduler import Plan, build_scheduler
+from connector.daemon.shedding import ClientLimits
 from connector.daemon.writer import StoreWriter
 from connector.errors import ConnectorError, FatalError
 from connector.logs import get_logger
@@ -113,7 +114,9 @@ class Daemon:
             on_stored=lambda: self._request("push"),
             readiness=self.readiness,
         )
-        self.http = HttpServer(create_receiver_app(deps), host, port)
+        self.http = HttpServer(
+            create_receiver_app(deps), host, port, limits=ClientLimits.from_settings(self.settings)
+        )
 
     def _new_writer(self) -> StoreWriter:
         return StoreWriter(

@@ -22,6 +22,7 @@ from connector.mapping.spec import MappingSpec
 from connector.outbox.crmform import LocalRecord, build_writes
 from connector.outbox.items import OutboxWrite
 from connector.store.bookkeeping import TriggerFiring
+from connector.store.customer import derived_values
 from connector.store.models import entity_table
 from connector.store.sqlutil import upsert_stmt
 from connector.store.trigger_log import TriggerPending
@@ -110,8 +111,10 @@ def _partner(env: ActionEnv) -> dict[str, Any]:
 
 def _set_local(env: ActionEnv, entity: str, local_id: int, values: dict[str, Any]) -> None:
     table = entity_table(entity)
+    derived = derived_values(entity, values)  # e.g. a registration's customer keys
     env.conn.execute(
-        update(table).where(table.c.id == local_id).values(**values, updated_at=env.now)
+        update(table).where(table.c.id == local_id)
+        .values(**values, **derived, updated_at=env.now)
     )
 
 

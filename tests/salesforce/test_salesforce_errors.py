@@ -82,7 +82,7 @@ def test_classify_follows_the_table(
 
 EXCEPTIONS = {
     R: (ApiUnavailable, RetriableError),
-    F: (SessionExpired, FatalError),
+    F: (SessionExpired, RetriableError),
     P: (ApiLimitExceeded, RetriableError),
     N: (QueryTimeout, RetriableError),
     D: (RecordRejected, SkippableError),
