@@ -9,11 +9,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from connector.daemon.inbox import Incoming, store_notifications
-from connector.daemon.push import process_pending
+from connector.daemon.push import run_push
 from connector.emulator.testing import EmulatorHandle, running_emulator
-from connector.mapping import load_mapping
-from connector.salesforce import connect
-from connector.settings import load_settings
+from connector.service import open_runtime
 from connector.store.bookkeeping import DeadLetter, ReceivedNotification
 
 from .conftest import sf_env, write_config
@@ -37,16 +35,17 @@ def test_a_pushed_row_the_mapping_rejects_is_dead_lettered_and_labelled_so(
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(mapping.read_text().replace(
         "product:             Product__c", "product:             {crm: Product__c, type: date}"))
-    settings = load_settings(config, env=sf_env(emu, url))
-    client = connect(settings.salesforce)
-    spec = load_mapping(settings.mapping_path)
+    rt = open_runtime(config, env=sf_env(emu, url))
     emu.reset("demo")
     reg = emu.call("GET", "/services/data/v62.0/query", params={
         "q": "SELECT Id FROM Deal_Registration__c WHERE Product__c != null LIMIT 1"})["records"][0]
     store_notifications(engine, [Incoming("04l000000000000001", "Deal_Registration__c",
                                           reg["Id"])])
 
-    report = process_pending(engine, spec, client)
+    try:
+        _run, report = run_push(rt, stages=lambda: [])
+    finally:
+        rt.close()
 
     assert report.outcomes == {"dead_letter": 1}
     notes = ReceivedNotification.__table__  # type: ignore[attr-defined]
