@@ -13,6 +13,7 @@ and ``bulkplan``.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -192,8 +193,10 @@ class Bulk2:
                         409, "INVALIDJOBSTATE", f"Job {job.id} is not Open (state {job.state})"
                     )
                 self._touch(job, "UploadComplete")
+                # In a copy of the request's context: its change events name the Bulk API.
                 threading.Thread(
-                    target=self._process, args=(job,), name=f"bulk2-{job.id}", daemon=True
+                    target=contextvars.copy_context().run, args=(self._process, job),
+                    name=f"bulk2-{job.id}", daemon=True,
                 ).start()
             elif state == "Aborted":
                 if job.state not in ("Open", "UploadComplete", "InProgress"):
