@@ -12,6 +12,7 @@ the keepalive interval, the retention.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import hashlib
 import hmac
@@ -234,8 +235,10 @@ class EventBus:
             return self.state()
 
     def state(self) -> dict[str, Any]:
-        """The fault settings and counters."""
+        """The fault settings and counters, and the newest replay id (base64): a subscription
+        from it with CUSTOM sees every change made after this call."""
         return {
+            "latest_replay_id": base64.b64encode(self.replay_id(self.seq)).decode(),
             "gap_transactions": self.gap_next,
             "overflow_transactions": self.overflow_next,
             "overflow_threshold": self.overflow_threshold,
