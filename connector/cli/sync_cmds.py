@@ -77,6 +77,21 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
             for d in repo.list_dead_letters(conn, newest_first=True, limit=DEAD_SHOWN)
         ]
         triggers = status_section(conn)
+        from connector.store.cdc import list_subscriptions
+
+        cdc = [
+            {
+                "topic": c.topic,
+                "entity": c.entity,
+                "state": c.state,
+                "events": c.events,
+                "gaps": c.gaps,
+                "repolls": c.repolls,
+                "last_change_at": c.commit_at.isoformat() if c.commit_at else None,
+                "detail": c.detail,
+            }
+            for c in list_subscriptions(conn).values()
+        ]
         from connector.store.stream import consumer_lag
 
         change_log = consumer_lag(conn)
@@ -97,6 +112,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         "outbox": outbox,
         "change_log": change_log,
         "programs": programs,
+        "cdc": cdc,
     }
     if as_json:
         emit(data, as_json=True)
@@ -132,6 +148,12 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     consumers = ", ".join(
         f"{c['consumer']} {c['behind']} behind" for c in change_log["consumers"]) or "none yet"
     console.print(f"Change log: newest entry {change_log['latest_seq']}; consumers: {consumers}")
+    for c in cdc:  # Change Data Capture subscriptions (sync.push: cdc)
+        console.print(
+            f"CDC {c['topic']}: {c['state']}, {c['events']} events, {c['gaps']} gap events "
+            f"re-read, {c['repolls']} re-polls, last change {c['last_change_at'] or '-'}"
+            + (f" (last gap: {c['detail']})" if c["detail"] else "")
+        )
     if programs is not None:
         segments = ", ".join(f"{k} {v}" for k, v in programs["segments"].items()) or "none"
         console.print(

@@ -73,6 +73,25 @@ class DaemonMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.cdc_events = Counter(
+            "prm_cdc_events",
+            "Change Data Capture events applied, by kind (change, own: our write, gap: re-read).",
+            ["kind"],
+            registry=r,
+        )
+        self.cdc_repolls = Counter(
+            "prm_cdc_repolls",
+            "CDC gaps events could not fill (overflow, replay id refused, allocation exceeded): "
+            "the object was polled again, by entity.",
+            ["entity"],
+            registry=r,
+        )
+        self.cdc_lag = Histogram(
+            "prm_cdc_commit_to_store_seconds",
+            "From a change's commit in Salesforce to its CDC event applied to the store.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.jobs = Counter(
             "prm_daemon_jobs",
             "Daemon jobs run, by job and status (ok, error, interrupted).",

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, text
 
+from connector.daemon.cdc import CdcSubscriber, apply_cdc
 from connector.daemon.http import HttpServer, parse_listen
 from connector.daemon.inbox import count_pending
 from connector.daemon.metrics import DaemonMetrics
@@ -45,7 +46,7 @@ from connector.sync.apply import apply_rows
 __all__ = ["Daemon", "DaemonOptions"]
 
 log = get_logger("connector.daemon")
-PRIORITY = ("push", "outbox", "sync", "reconcile")
+PRIORITY = ("push", "cdc", "outbox", "sync", "reconcile")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class DaemonOptions:
     listen: str | None = None
     poll_interval: float | None = None
     shutdown_grace: float = 7.0
+    # outbound and/or cdc (None: sync.push in connector.yaml)
+    push: tuple[str, ...] | None = None
 
 
 # (rt) -> [(work kind, cron, runner)]: scheduled triggers, supplied by the composition
@@ -87,8 +90,11 @@ class Daemon:
         self.metrics.active.set(0)
         self._scheduled = list(scheduled(rt))
         self._stage_list: list[Stage] | None = None
+        self.push_sources = tuple(self.options.push or rt.settings.sync.push)
+        self.cdc: CdcSubscriber | None = None
         handlers: dict[str, Callable[[], object]] = {
             "push": self._push,
+            "cdc": self._cdc,
             "outbox": self._outbox,
             "sync": self._sync,
             "reconcile": self._reconcile,
@@ -159,6 +165,9 @@ class Daemon:
         log.info("daemon.active")
         if not self._login():
             return self.exit_code
+        if "cdc" in self.push_sources:
+            self.cdc = CdcSubscriber(self.rt, self._request)
+            self.cdc.start()
         plan = Plan(
             poll_interval=self.options.poll_interval
             or float(self.rt.settings.sync.poll_interval_seconds),
@@ -176,6 +185,8 @@ class Daemon:
         finally:
             log.info("daemon.stopping", running=self.writer.running)
             scheduler.shutdown(wait=False)
+            if self.cdc is not None:
+                self.cdc.stop()
             started = time.monotonic()
             if not self.writer.stop(self.options.shutdown_grace):
                 log.warning("daemon.batch_abandoned", job=self.writer.running)
@@ -224,7 +235,7 @@ class Daemon:
             log.error("daemon.fatal", job=kind, error=str(err))
             self.exit_code = 1
             self.stop()
-        elif status == "ok" and kind in ("sync", "push") and self._outbox_waiting():
+        elif status == "ok" and kind in ("sync", "push", "cdc") and self._outbox_waiting():
             self._request("outbox")
 
     def _outbox_waiting(self) -> bool:
@@ -288,6 +299,36 @@ class Daemon:
             with read_connection(self.rt.engine) as conn:
                 if count_pending(conn) == report.failed:
                     return
+
+    def _cdc(self) -> None:
+        if self.cdc is None:
+            return
+        started = time.monotonic()
+        report = apply_cdc(
+            self.rt, self.cdc, self._apply, should_stop=lambda: self.writer.stopping
+        )
+        if report.changed_entities:
+            self._run_stages(None, f"cdc-{int(time.time() * 1000)}")
+        own = report.own
+        self.metrics.cdc_events.labels("change").inc(report.events - own - report.gaps)
+        self.metrics.cdc_events.labels("own").inc(own)
+        self.metrics.cdc_events.labels("gap").inc(report.gaps)
+        for entity in report.repolls:
+            self.metrics.cdc_repolls.labels(entity).inc()
+        for lag in report.commit_lag_seconds:
+            self.metrics.cdc_lag.observe(lag)
+        if report.events or report.repolls:
+            log.info(
+                "daemon.cdc_done",
+                events=report.events,
+                own=own or None,
+                gaps=report.gaps or None,
+                repolls=report.repolls or None,
+                queries=report.queries,
+                seconds=round(time.monotonic() - started, 4),
+            )
+        if report.repolls:
+            self._request("sync")
 
     def _observe_push(self, report: PushReport, seconds: float) -> None:
         now = self.rt.clock()
