@@ -41,6 +41,7 @@ from connector.service import (
 )
 from connector.store import acquire_run_lock, read_connection
 from connector.store.bookkeeping import OutboxItem
+from connector.store.cdc import mark_polled
 from connector.sync.apply import apply_rows
 
 __all__ = ["Daemon", "DaemonOptions"]
@@ -257,6 +258,9 @@ class Daemon:
 
     def _sync(self) -> None:
         report = sync_once(self.rt, progress=self._progress)
+        if self.cdc is not None:  # the poll covered the gaps CDC asked it to re-read
+            with self.rt.engine.begin() as conn:
+                mark_polled(conn)
         for obj in report.objects:
             n = int(obj.get("changes", 0) or 0)
             if n:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, select, update
 
 from connector.store.bookkeeping import CdcSubscription
 from connector.store.sqlutil import upsert_stmt
 from connector.store.types import utcnow
 
-__all__ = ["CdcRow", "list_subscriptions", "mark_repoll", "save_position"]
+__all__ = ["CdcRow", "list_subscriptions", "mark_polled", "mark_repoll", "save_position"]
 
 CDC: Table = CdcSubscription.__table__  # type: ignore[attr-defined]
 
@@ -84,3 +84,11 @@ def mark_repoll(
     ``replay_id`` (None: afresh, from the newest event) and keeps ``commit_at``."""
     _upsert(conn, topic, entity, replay_id=replay_id, state="repolling", detail=detail,
             add_repolls=1)
+
+
+def mark_polled(conn: Connection) -> int:
+    """A poll ran after the re-polls asked for: those subscriptions are live again."""
+    result = conn.execute(
+        update(CDC).where(CDC.c.state == "repolling").values(state="live", updated_at=utcnow())
+    )
+    return int(result.rowcount or 0)

@@ -6,6 +6,7 @@ own writes are recognised, and a SIGKILL resumes from the committed replay id.""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from connector.store.bookkeeping import CdcSubscription, ChangeLog
 
 from .conftest import sf_env, write_config
 from .daemons import DaemonProcess, wait_for
+from clirunner import invoke
 
 pytestmark = pytest.mark.slow
 
@@ -130,6 +132,18 @@ def test_changes_gaps_and_overflow_reach_the_store_with_polling_at_ten_minutes(
     assert _store_reason(engine, third) == _store_reason(engine, fourth) == "bulk edit"
     row = _sub(engine)
     assert row["repolls"] == 1 and "GAP_OVERFLOW" in row["detail"]
+    env = {**sf_env(emu, engine.url.render_as_string(hide_password=False))}
+    res = invoke("-c", str(tmp_path / "connector.yaml"), "status", env=env)
+    assert res.exit_code == 0, res.stderr
+    text = " ".join(res.stdout.split())  # the console wraps long lines
+    # the poll it asked for has run: live again, the gap's reason kept
+    assert f"CDC {TOPIC}: live, 3 events, 1 gap events re-read, 1 re-polls" in text
+    assert "(last gap: GAP_OVERFLOW" in text
+    res = invoke("-c", str(tmp_path / "connector.yaml"), "status", "--json", env=env)
+    cdc = {c["topic"]: c for c in json.loads(res.stdout)["cdc"]}
+    assert (cdc[TOPIC]["gaps"], cdc[TOPIC]["repolls"], cdc[TOPIC]["state"]) == (
+        1, 1, "live"
+    )
 
     # Our own write (changeOrigin names our client): recognised, not re-read.
     own = d.count("daemon.cdc_done")

@@ -59,7 +59,7 @@ class Subscription:
         md: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         self.stub = stub_for(emu)
-        self.md = md if md is not None else metadata(emu)
+        self.meta = md if md is not None else metadata(emu)
         self._requests: queue.Queue[Any] = queue.Queue()
         self.responses: queue.Queue[Any] = queue.Queue()
         self._schemas: dict[str, str] = {}
@@ -71,7 +71,7 @@ class Subscription:
                 num_requested=num_requested,
             )
         )
-        self.call = self.stub.Subscribe(iter(self._requests.get, None), metadata=self.md)
+        self.call = self.stub.Subscribe(iter(self._requests.get, None), metadata=self.meta)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -104,7 +104,7 @@ class Subscription:
         """One ConsumerEvent's payload, decoded with its schema (GetSchema, cached)."""
         schema_id = consumer_event.event.schema_id
         if schema_id not in self._schemas:
-            info = self.stub.GetSchema(pb.SchemaRequest(schema_id=schema_id), metadata=self.md)
+            info = self.stub.GetSchema(pb.SchemaRequest(schema_id=schema_id), metadata=self.meta)
             self._schemas[schema_id] = info.schema_json
         event = decode(self._schemas[schema_id], consumer_event.event.payload)
         event["_replay_id"] = consumer_event.replay_id
