@@ -1,8 +1,9 @@
 """Change Data Capture as the daemon's push source (``sync.push: cdc``).
 
 One subscription per mapped object (``/data/<Object>ChangeEvent``), each on its own thread,
-hands the events it receives to the store writer (work kind ``cdc``) and waits until they are
-applied before it asks for more: the subscriber's pace is the store's.
+hands the events it receives to the store writer (work kind ``cdc``); events arriving while
+the writer is busy join the batch it has not taken yet, up to ``MAX_PENDING``, after which the
+subscription stops asking for more until the writer catches up.
 
 ``apply_cdc`` (run by the writer) turns events into the push application path: the records
 they name are re-read by Id with ``daemon.push.fetch_soql`` and applied with the runner's
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["CdcReport", "CdcSubscriber", "apply_cdc", "is_own"]
 
 log = get_logger("connector.daemon.cdc")
-READ_TYPES = {"CREATE", "UPDATE", "DELETE", "UNDELETE"}
+MAX_PENDING = 2000  # events one subscription may queue for the writer before it waits
 # (conn, entity, raw rows, cycle id) -> {sf_id: echo?}, as daemon.push.ApplyRows
 ApplyRows = Callable[[Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool]]
 
@@ -158,11 +159,28 @@ class CdcSubscriber:
             row = list_subscriptions(conn).get(topic)
         return base64.b64decode(row.replay_id) if row and row.replay_id else None
 
-    def _hand_over(self, work: Work) -> None:
-        with self._lock:
-            self._pending[work.topic] = work
+    def _hand_over(self, work: Work, *, wait: bool = False) -> None:
+        """Queue ``work`` for the writer. Events join the batch not yet taken (up to
+        ``MAX_PENDING``), so a burst is applied in few passes; past that, or for a gap, the
+        subscription waits for the writer (its pace is the store's)."""
+        while True:
+            with self._lock:
+                current = self._pending.get(work.topic)
+                if current is None:
+                    self._pending[work.topic] = target = work
+                    break
+                if (work.gap is None and current.gap is None
+                        and len(current.events) + len(work.events) <= MAX_PENDING):
+                    current.events.extend(work.events)
+                    current.latest_replay_id = work.latest_replay_id or current.latest_replay_id
+                    target = current
+                    break
+            self.request("cdc")
+            while not current.done.wait(1.0):
+                if self._stop.is_set():
+                    return
         self.request("cdc")
-        while not work.done.wait(1.0):
+        while wait and not target.done.wait(1.0):
             if self._stop.is_set():
                 return
 
@@ -189,13 +207,14 @@ class CdcSubscriber:
                 raise ConnectorError("the Pub/Sub API ended the subscription")
             except ReplayRefused as err:
                 self.state[topic] = "repolling"
-                self._hand_over(Work(topic, entity, gap=f"replay id refused: {err}"))
+                self._hand_over(Work(topic, entity, gap=f"replay id refused: {err}"), wait=True)
                 continue  # the gap is handled: resubscribe from now on
             except DeliveryLimitExceeded as err:
                 if self.state[topic] != "paused":  # one re-poll per outage, not per retry
                     self.state[topic] = "paused"
                     self._hand_over(
-                        Work(topic, entity, gap=f"delivery allocation exceeded: {err}")
+                        Work(topic, entity, gap=f"delivery allocation exceeded: {err}"),
+                        wait=True,
                     )
                 delay = max(delay, 60.0)
             except SessionExpired:
