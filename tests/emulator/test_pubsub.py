@@ -163,7 +163,7 @@ def test_one_collections_request_is_one_transaction_and_identical_updates_merge(
     assert _header(update)["transactionKey"] not in keys
 
 
-def test_bulk_api_2_changes_carry_their_origin(emu: EmulatorHandle) -> None:
+def test_bulk_api_2_saves_in_transactions_of_200_with_their_origin(emu: EmulatorHandle) -> None:
     start = latest_replay_id(emu)
     sub = Subscription(emu, "/data/AccountChangeEvent", replay_id=start)
     try:
@@ -171,18 +171,25 @@ def test_bulk_api_2_changes_carry_their_origin(emu: EmulatorHandle) -> None:
                        json={"object": "Account", "operation": "insert", "lineEnding": "LF"})
         requests.put(
             f"{emu.instance_url}{V}/jobs/ingest/{job['id']}/batches",
-            data="Name\nBulk A\nBulk B\n",
+            data="Name\n" + "".join(f"Bulk {i}\n" for i in range(201)),
             headers={"Authorization": f"Bearer {emu.token('integration')}",
                      "Content-Type": "text/csv"},
             verify=emu.ca_bundle, timeout=30,
         ).raise_for_status()
         emu.call("PATCH", f"{V}/jobs/ingest/{job['id']}", user="integration",
                  json={"state": "UploadComplete"})
-        events = sub.events(2)
+        events = sub.events(100)
+        sub.request(100)
+        events += sub.events(100)
+        sub.request(100)
+        events += sub.events(1)
     finally:
         sub.close()
-    assert {e["Name"] for e in events} == {"Bulk A", "Bulk B"}
+    assert {e["Name"] for e in events} == {f"Bulk {i}" for i in range(201)}
     assert {_header(e)["changeOrigin"] for e in events} == {"com/salesforce/api/bulk2/62.0"}
+    keys = [_header(e)["transactionKey"] for e in events]
+    assert len(set(keys[:200])) == 1 and keys[200] != keys[0]
+    assert [_header(e)["sequenceNumber"] for e in events[:3]] == [1, 2, 3]
 
 
 def test_replay_from_a_stored_id_earliest_and_latest(emu: EmulatorHandle) -> None:
