@@ -156,7 +156,27 @@ def test_changes_gaps_and_overflow_reach_the_store_with_polling_at_ten_minutes(
     metrics = d.get("/metrics").text
     assert 'prm_cdc_events_total{kind="own"} 1.0' in metrics
     assert 'prm_cdc_repolls_total{entity="deal_registration"} 1.0' in metrics
+
+    # The org's delivery allocation used up: the subscription is refused, the object re-polled.
+    repolls = d.count("daemon.cdc_repoll")
+    _pubsub_faults(emu, delivery_limit=0)
+    try:
+        _patch(emu, second, "after the allocation ran out")
+        assert d.wait_event("daemon.cdc_repoll", times=repolls + 1), d.output()
+        last = [e for e in d.events if e.get("event") == "daemon.cdc_repoll"][-1]
+        assert "delivery allocation exceeded" in last["reason"]
+        assert wait_for(
+            lambda: _store_reason(engine, second) == "after the allocation ran out", 30
+        ), d.output()
+    finally:
+        _pubsub_faults(emu, delivery_limit=None)
     assert d.terminate() == 0
+
+
+def test_run_refuses_an_unknown_push_source(tmp_path: Path) -> None:
+    res = invoke("-c", str(tmp_path / "connector.yaml"), "run", "--push", "sms")
+    assert res.exit_code == 2
+    assert "must be outbound or cdc" in res.stderr
 
 
 def test_sigkill_resumes_from_the_committed_replay_id_and_a_refused_one_repolls(

@@ -25,12 +25,13 @@ import grpc
 
 from connector.emulator.pubsub import pubsub_api_pb2 as pb
 from connector.emulator.pubsub import pubsub_api_pb2_grpc as pb_grpc
-from connector.emulator.pubsub.avro import topic_of
-from connector.emulator.pubsub.bus import ALL_CHANGES, BadReplayId, EventBus
+from connector.emulator.pubsub.bus import BadReplayId, EventBus
 
 __all__ = ["ERROR_CODES", "MAX_REQUESTED", "PubSubServer"]
 
 MAX_REQUESTED = 100
+# The error-code trailers. auth, replay and limit are the codes Salesforce documents; topic,
+# schema, argument and publish are the emulator's own spelling for cases it leaves open.
 ERROR_CODES = {
     "auth": "sfdc.platform.eventbus.grpc.service.auth.error",
     "replay": "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted",
@@ -244,7 +245,3 @@ class PubSubServer:
         self.bus.wake()
         self.server.stop(grace=None)
 
-
-def topics(bus: EventBus) -> list[str]:
-    """Every topic the bus serves."""
-    return [ALL_CHANGES, *(topic_of(name) for name in bus.org.schema)]
