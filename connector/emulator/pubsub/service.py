@@ -227,7 +227,7 @@ class PubSubServer:
         self.bus = bus
         self.servicer = _Servicer(bus)
         self.server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="pubsub"),
+            futures.ThreadPoolExecutor(max_workers=128, thread_name_prefix="pubsub"),
             options=[("grpc.so_reuseport", 0)],
         )
         pb_grpc.add_PubSubServicer_to_server(self.servicer, self.server)
