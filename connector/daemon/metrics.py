@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Select, func, select
 
 from connector.logs import get_logger
 from connector.store.bookkeeping import (
+    CdcSubscription,
     DeadLetter,
     OutboxItem,
     ReceivedNotification,
@@ -154,6 +155,7 @@ class StoreCollector(Collector):
             self._dead_letters,
             self._firings,
             self._push_pending,
+            self._cdc,
         ):
             try:
                 yield build()
@@ -211,6 +213,20 @@ class StoreCollector(Collector):
         stmt = select(t.c.trigger_id, func.count()).group_by(t.c.trigger_id)
         for rule, n in self._rows(stmt):
             fam.add_metric([str(rule)], float(n))
+        return fam
+
+    def _cdc(self) -> Metric:
+        fam = GaugeMetricFamily(
+            "prm_cdc_last_change_age_seconds",
+            "Seconds since the commit of the last change each CDC subscription applied, by "
+            "topic and state (live, repolling).",
+            labels=["topic", "state"],
+        )
+        t = CdcSubscription.__table__  # type: ignore[attr-defined]
+        now = self.clock()
+        for topic, state, at in self._rows(select(t.c.topic, t.c.state, t.c.commit_at)):
+            if isinstance(at, datetime):
+                fam.add_metric([str(topic), str(state)], max((now - at).total_seconds(), 0.0))
         return fam
 
     def _push_pending(self) -> Metric:

@@ -156,6 +156,7 @@ def test_changes_gaps_and_overflow_reach_the_store_with_polling_at_ten_minutes(
     metrics = d.get("/metrics").text
     assert 'prm_cdc_events_total{kind="own"} 1.0' in metrics
     assert 'prm_cdc_repolls_total{entity="deal_registration"} 1.0' in metrics
+    assert f'prm_cdc_last_change_age_seconds{{state="live",topic="{TOPIC}"}}' in metrics
 
     # The org's delivery allocation used up: the subscription is refused, the object re-polled.
     repolls = d.count("daemon.cdc_repoll")
