@@ -82,6 +82,21 @@ class SalesforceSettings(_Strict):
     api_budget: float = 0.8
     max_attempts: int = Field(default=6, ge=1, le=20)
     backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # The Pub/Sub API (Change Data Capture, `sync.push: cdc`): host:port, gRPC over TLS.
+    pubsub_endpoint: str = "api.pubsub.salesforce.com:7443"
+
+    @field_validator("pubsub_endpoint", mode="before")
+    @classmethod
+    def _endpoint(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "api.pubsub.salesforce.com:7443"
+        text = str(value).strip()
+        host, sep, port = text.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ValueError(
+                f'must be HOST:PORT such as "api.pubsub.salesforce.com:7443" (got {text!r})'
+            )
+        return text
 
     @field_validator(
         "username",
@@ -169,6 +184,9 @@ class DatabaseSettings(_Strict):
         yield "url", redact_url(self.url)
 
 
+PushSource = Literal["outbound", "cdc"]
+
+
 class SyncSettings(_Strict):
     """The ``sync:`` section: cursor safety margins, batch sizes and schedules."""
 
@@ -180,6 +198,22 @@ class SyncSettings(_Strict):
     reconcile_cron: str = "0 3 * * *"
     deleted_lookback_days: int = Field(default=14, ge=1, le=15)
     deleted_check_seconds: int = Field(default=3600, ge=0)
+    # How `run` hears of changes between polls: Outbound Messages (and signed webhooks) on the
+    # receiver, Change Data Capture over the Pub/Sub API, or both.
+    push: list[PushSource] = Field(default_factory=lambda: list[PushSource](["outbound"]))
+    # After a CDC gap it cannot fill from events (overflow, a replay id past retention or
+    # refused, the delivery allocation used up): poll again from the last change seen minus
+    # this margin.
+    cdc_repoll_margin_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("push", mode="before")
+    @classmethod
+    def _push(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.replace("+", ",").split(",") if v.strip()]
+        if isinstance(value, list) and not value:
+            raise ValueError('must name outbound, cdc or both (e.g. "cdc" or [outbound, cdc])')
+        return value
 
     @field_validator("reconcile_cron")
     @classmethod

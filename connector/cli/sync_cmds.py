@@ -46,6 +46,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
                        segments=PARTNER_FACTS.segments)
     objects, usage, last_run = data["objects"], data["api"], data["last_run"]
     outbox, change_log, programs = data["outbox"], data["change_log"], data["programs"]
+    cdc = data["cdc"]
     if as_json:
         emit(data, as_json=True)
         return
@@ -84,6 +85,12 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     consumers = ", ".join(
         f"{c['consumer']} {c['behind']} behind" for c in change_log["consumers"]) or "none yet"
     console.print(f"Change log: newest entry {change_log['latest_seq']}; consumers: {consumers}")
+    for c in cdc:  # Change Data Capture subscriptions (sync.push: cdc)
+        console.print(
+            f"CDC {c['topic']}: {c['state']}, {c['events']} events, {c['gaps']} gap events "
+            f"re-read, {c['repolls']} re-polls, last change {c['last_change_at'] or '-'}"
+            + (f" (last gap: {c['detail']})" if c["detail"] else "")
+        )
     if programs is not None:
         segments = ", ".join(f"{k} {v}" for k, v in programs["segments"].items()) or "none"
         console.print(

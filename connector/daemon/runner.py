@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
+from connector.daemon.cdc import CdcSubscriber, apply_cdc
 from connector.daemon.http import HttpServer, parse_listen
 from connector.daemon.inbox import count_pending
 from connector.daemon.metrics import DaemonMetrics
@@ -37,20 +38,23 @@ from connector.logs import get_logger
 from connector.service import (
     Runtime,
     Stage,
+    apply_pushed,
     pipeline_stages,
     reconcile,
+    recorded_run,
     stage_context,
     sync_once,
 )
 from connector.service.lock import Heartbeat, fenced, holder_text, new_lease, took_over
 from connector.store import read_connection
 from connector.store.bookkeeping import OutboxItem
+from connector.store.cdc import mark_polled
 from connector.store.locks import LeaseLost, read_lease
 
 __all__ = ["Daemon", "DaemonOptions"]
 
 log = get_logger("connector.daemon")
-PRIORITY = ("push", "outbox", "sync", "reconcile")
+PRIORITY = ("push", "cdc", "outbox", "sync", "reconcile")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class DaemonOptions:
     listen: str | None = None
     poll_interval: float | None = None
     shutdown_grace: float = 7.0
+    # outbound and/or cdc (None: sync.push in connector.yaml)
+    push: tuple[str, ...] | None = None
 
 
 # (rt) -> [(work kind, cron, runner)]: scheduled triggers, supplied by the composition
@@ -92,8 +98,11 @@ class Daemon:
         self.metrics.active.set(0)
         self._scheduled = list(scheduled(rt))
         self._stage_list: list[Stage] | None = None
+        self.push_sources = tuple(self.options.push or rt.settings.sync.push)
+        self.cdc: CdcSubscriber | None = None
         handlers: dict[str, Callable[[], object]] = {
             "push": self._push,
+            "cdc": self._cdc,
             "outbox": self._outbox,
             "sync": self._sync,
             "reconcile": self._reconcile,
@@ -269,6 +278,9 @@ class Daemon:
                 log.info("daemon.standby", reason="lost the store's lease")
 
     def _lead(self) -> None:
+        if "cdc" in self.push_sources:
+            self.cdc = CdcSubscriber(self.rt, self._request)
+            self.cdc.start()
         plan = Plan(
             poll_interval=self.options.poll_interval
             or float(self.rt.settings.sync.poll_interval_seconds),
@@ -286,6 +298,9 @@ class Daemon:
         finally:
             log.info("daemon.stopping", running=self.writer.running, lost=self._lost.is_set())
             scheduler.shutdown(wait=False)
+            if self.cdc is not None:
+                self.cdc.stop()
+                self.cdc = None
             started = time.monotonic()
             self.writer.stop(self.options.shutdown_grace)
             log.info("daemon.writer_stopped", seconds=round(time.monotonic() - started, 3))
@@ -333,7 +348,7 @@ class Daemon:
             log.error("daemon.fatal", job=kind, error=str(err))
             self.exit_code = 1
             self.stop()
-        elif status == "ok" and kind in ("sync", "push") and self._outbox_waiting():
+        elif status == "ok" and kind in ("sync", "push", "cdc") and self._outbox_waiting():
             self._request("outbox")
 
     def _outbox_waiting(self) -> bool:
@@ -355,6 +370,9 @@ class Daemon:
 
     def _sync(self) -> None:
         report = sync_once(self.rt, progress=self._progress)
+        if self.cdc is not None:  # the poll covered the gaps CDC asked it to re-read
+            with self.rt.engine.begin() as conn:
+                mark_polled(conn)
         for obj in report.objects:
             n = int(obj.get("changes", 0) or 0)
             if n:
@@ -381,6 +399,40 @@ class Daemon:
             with read_connection(self.rt.engine) as conn:
                 if count_pending(conn) == report.failed:
                     return
+
+    def _cdc(self) -> None:
+        if self.cdc is None:
+            return
+        started = time.monotonic()
+        # Through the service layer, as a push pass: a sync_run row (kind "cdc"), API usage,
+        # and echo detection with the integration user.
+        with recorded_run(self.rt, "cdc") as run:
+            report = apply_cdc(
+                self.rt, self.cdc, apply_pushed(self.rt, run),
+                should_stop=lambda: self.writer.stopping,
+            )
+            if report.changed_entities:
+                self._run_stages(None, run.run_id)
+        own = report.own
+        self.metrics.cdc_events.labels("change").inc(report.events - own - report.gaps)
+        self.metrics.cdc_events.labels("own").inc(own)
+        self.metrics.cdc_events.labels("gap").inc(report.gaps)
+        for entity in report.repolls:
+            self.metrics.cdc_repolls.labels(entity).inc()
+        for lag in report.commit_lag_seconds:
+            self.metrics.cdc_lag.observe(lag)
+        if report.events or report.repolls:
+            log.info(
+                "daemon.cdc_done",
+                events=report.events,
+                own=own or None,
+                gaps=report.gaps or None,
+                repolls=report.repolls or None,
+                queries=report.queries,
+                seconds=round(time.monotonic() - started, 4),
+            )
+        if report.repolls:
+            self._request("sync")
 
     def _observe_push(self, report: PushReport, seconds: float) -> None:
         now = self.rt.clock()

@@ -94,6 +94,29 @@ class StatusReader:
         stmt = select(func.count()).select_from(t).where(t.c.processed_at.is_(None))
         return int(self.conn.execute(stmt).scalar_one())
 
+    def cdc(self) -> list[dict[str, Any]]:
+        """Change Data Capture subscriptions: state, events, gaps re-read, re-polls."""
+        from connector.store.cdc import list_subscriptions
+
+        return [
+            {"topic": c.topic, "entity": c.entity, "state": c.state, "events": c.events,
+             "gaps": c.gaps, "repolls": c.repolls, "last_change_at": _iso(c.commit_at),
+             "detail": c.detail}
+            for c in list_subscriptions(self.conn).values()
+        ]
+
+    def cdc_change_age(self) -> list[tuple[str, str, float]]:
+        """(topic, state, seconds since the commit of the last change applied) per
+        subscription that applied one."""
+        from connector.store.cdc import list_subscriptions
+
+        now = self.clock()
+        return [
+            (c.topic, c.state, max((now - c.commit_at).total_seconds(), 0.0))
+            for c in list_subscriptions(self.conn).values()
+            if c.commit_at is not None
+        ]
+
     # --- dead letters ----------------------------------------------------------------------
     def dead_letters(self, limit: int = DEAD_SHOWN) -> list[dict[str, Any]]:
         """The newest ``limit`` dead letters."""
@@ -222,4 +245,5 @@ def read_status(
             "change_log": s.change_log(),
             "programs": s.programs(segments),
             "push_pending": s.push_pending(),
+            "cdc": s.cdc(),
         }

@@ -13,6 +13,7 @@ from connector.store.types import JSONValue, UTCDateTime, utcnow
 __all__ = [
     "BOOKKEEPING_MODELS",
     "ApiUsageSample",
+    "CdcSubscription",
     "ChangeLog",
     "ConsumerOffset",
     "DeadLetter",
@@ -260,6 +261,24 @@ class StoreLease(SQLModel, table=True):
     renewed_at: float
 
 
+class CdcSubscription(SQLModel, table=True):
+    """A Change Data Capture subscription's position, committed with the changes it applied
+    (invariant 2), and what `status` shows about it."""
+
+    __tablename__ = "cdc_subscription"
+    topic: str = Field(primary_key=True)  # /data/AccountChangeEvent
+    entity: str
+    replay_id: str | None = None  # base64 of the last applied event's opaque replay id
+    commit_at: datetime | None = _stamp()  # commitTimestamp of the last event applied
+    # live | repolling (a gap events could not fill: polling re-reads from commit_at - margin)
+    state: str = Field(default="live")
+    detail: str | None = None  # the last gap's reason, for `status`
+    events: int = Field(default=0)
+    gaps: int = Field(default=0)  # GAP_* events (records re-read)
+    repolls: int = Field(default=0)  # overflow, refused replay id, allocation exceeded
+    updated_at: datetime | None = _stamp()
+
+
 BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     SyncState,
     Snapshot,
@@ -274,4 +293,5 @@ BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     SyncRun,
     ReceivedNotification,
     StoreLease,
+    CdcSubscription,
 )
