@@ -40,7 +40,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     from connector.cli.triggers_cmds import print_status_section, status_section
     from connector.store import read_connection, repo
 
-    settings, spec = load_config(config)
+    settings, spec = load_config(config, store_only=True)
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []
     with read_connection(engine) as conn:
@@ -173,7 +173,7 @@ def export_cmd(
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
-    settings, spec = load_config(config)
+    settings, spec = load_config(config, store_only=True)
     if entity not in spec.entities:
         raise ConfigError(
             [

@@ -16,6 +16,7 @@ __all__ = [
     "ChangeLog",
     "ConsumerOffset",
     "DeadLetter",
+    "OpsAction",
     "OutboxConflict",
     "OutboxItem",
     "OutboxWritten",
@@ -236,6 +237,20 @@ class ReceivedNotification(SQLModel, table=True):
     last_error: str | None = None
 
 
+class OpsAction(SQLModel, table=True):
+    """One operator action taken on the operations page: who, what, on what, when, why."""
+
+    __tablename__ = "ops_action"
+    __table_args__ = (Index("ix_ops_action_at", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _stamp(nullable=False)
+    actor: str
+    action: str  # retry | retry_all | drop
+    target: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] | None = _json()
+
+
 BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     SyncState,
     Snapshot,
@@ -249,4 +264,5 @@ BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     ApiUsageSample,
     SyncRun,
     ReceivedNotification,
+    OpsAction,
 )
