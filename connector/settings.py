@@ -326,7 +326,11 @@ def load_settings(
         loc, environ, skip=("salesforce",) if store_only else ()
     )
     if store_only:
-        loc.data["salesforce"] = _NO_SALESFORCE
+        section = loc.data.get("salesforce")
+        budget = section.get("api_budget") if isinstance(section, dict) else None
+        loc.data["salesforce"] = _NO_SALESFORCE.model_copy(
+            update={"api_budget": budget} if isinstance(budget, float) and 0 < budget <= 1
+            else {})
     base_dir = file.resolve().parent
     try:
         settings = Settings.model_validate(loc.data)
