@@ -41,6 +41,7 @@ from connector.service import (
 from connector.store import acquire_run_lock, read_connection
 from connector.store.bookkeeping import OutboxItem
 from connector.sync.apply import apply_rows
+from connector.web import mount_ops
 
 __all__ = ["Daemon", "DaemonOptions"]
 
@@ -106,7 +107,7 @@ class Daemon:
             on_stored=lambda: self._request("push"),
             readiness=self.readiness,
         )
-        self.http = HttpServer(create_receiver_app(deps), host, port)
+        self.http = HttpServer(mount_ops(create_receiver_app(deps), rt, host), host, port)
 
     # --- public --------------------------------------------------------------------------
     @property

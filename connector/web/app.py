@@ -337,8 +337,9 @@ def create_ops_app(
 
     async def rules_view(request: Request, who: Identity) -> Response:
         data = await in_thread(reading(lambda c: read.rules_page(src, c)))
-        if wants_json(request):
-            return _json_response(data)
+        if wants_json(request):  # = `triggers list --json` (the counts are on the overview)
+            return _json_response([{k: v for k, v in r.items() if k != "stats"}
+                                   for r in data["rules"]])
         since = (src.clock().date() - timedelta(days=90)).isoformat()
         return render(request, who, "rules.html", title="Rules", data=data, since=since)
 
@@ -382,8 +383,9 @@ def create_ops_app(
             data = await in_thread(reading(lambda c: read.programs_page(src, c)))
         except UnknownName as err:
             return _not_found(request, who, str(err))
-        if wants_json(request):
-            return _json_response(data)
+        if wants_json(request):  # = `programs show --json` (members: the overview's programs)
+            return _json_response({k: v for k, v in data.items()
+                                   if k not in ("summary", "funnels")})
         return render(request, who, "programs.html", title="Programs", data=data,
                       funnel_charts={f"{f['program']}/{f['track']}": bars(
                           [("enrolled", f["enrolled"])]

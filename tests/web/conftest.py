@@ -1,0 +1,3 @@
+from web.opsfixtures import demo_store, ops_config
+
+__all__ = ["demo_store", "ops_config"]
