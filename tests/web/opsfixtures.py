@@ -52,6 +52,9 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ops-demo") / "demo"
     res = invoke("demo", "--dir", str(folder), env=NO_SF_ENV)
     assert res.exit_code == 0, res.stderr
+    # the story ends by saying how to open the operations page on what it left behind
+    told = " ".join(res.stdout.split())
+    assert "ops`, then open http://127.0.0.1:8765/ops/" in told, told[-400:]
     _seed(folder / "prm.db")
     return folder
 
