@@ -66,6 +66,36 @@ def seed(engine: Any, changes: int, dead: int) -> None:
                 for i in range(start, min(dead, start + batch))])
 
 
+def query_plans(engine: Any) -> dict[str, list[str]]:
+    """The plans of the outbox page's queries (list, count, bulk-retry bound, dead groups)."""
+    from sqlalchemy import func, select
+
+    from connector.outbox.admin import _where
+    from connector.outbox.queue import ITEMS
+
+    c = ITEMS.c
+    now = datetime.now(UTC)
+    stmts = {
+        "dead, newest first": _where(select(ITEMS), status="dead")
+        .order_by(c.updated_at.desc(), c.id).limit(101),
+        "dead count": _where(select(func.count(), func.max(c.updated_at)).select_from(ITEMS),
+                             status="dead"),
+        "dead by code, newest first": _where(select(ITEMS), status="dead",
+                                             error_code="DUPLICATE_VALUE")
+        .order_by(c.updated_at.desc(), c.id).limit(101),
+        "bulk retry bound": _where(select(c.id), status="dead").where(c.updated_at <= now),
+        "search by Salesforce id": _where(select(ITEMS), search="001000000000000001")
+        .order_by(c.updated_at.desc(), c.id).limit(101),
+    }
+    out = {}
+    with engine.connect() as conn:
+        for name, stmt in stmts.items():
+            compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
+            rows = conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+            out[name] = [str(r[-1]) for r in rows]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=100_000)
@@ -95,6 +125,7 @@ def main() -> None:
     with rt.engine.connect() as conn:
         if rt.engine.dialect.name == "sqlite":
             conn.execute(text("ANALYZE"))
+    plans = query_plans(rt.engine)
     app = create_ops_app(source_of(rt), auth_of(rt), standalone=True)
     results: dict[str, dict[str, float]] = {}
     with TestClient(app, base_url="http://127.0.0.1:8765", client=("127.0.0.1", 1)) as client:
@@ -117,6 +148,9 @@ def main() -> None:
     print(f"{'page':<{width}}  p50 ms  p95 ms")
     for name, r in results.items():
         print(f"{name:<{width}}  {r['p50_ms']:6.1f}  {r['p95_ms']:6.1f}")
+    print("query plans (SQLite EXPLAIN QUERY PLAN; SCAN without an index is a full scan):")
+    for name, lines in plans.items():
+        print(f"  {name}: {'; '.join(lines)}")
     print(json.dumps({"changes": args.changes, "dead": args.dead, "runs": args.runs,
                       "worst_p95_ms": max(r["p95_ms"] for r in results.values()),
                       "pages": results}))

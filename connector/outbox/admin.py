@@ -86,7 +86,9 @@ def _where(
         stmt = stmt.where(c.error_code == error_code)
     if search:
         term = search.strip()
-        cond = (c.sf_id == term) | (c.record_key == term) | c.id.like(f"{term}%")
+        # each alternative an index lookup: the id's prefix as a range of the primary key
+        cond = (c.sf_id == term) | (c.record_key == term) | (
+            (c.id >= term) & (c.id < term + "\uffff"))
         if term.isdigit():
             cond = cond | (c.local_id == int(term))
         stmt = stmt.where(cond)

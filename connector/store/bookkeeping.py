@@ -103,7 +103,14 @@ class OutboxItem(SQLModel, table=True):
     """A write to Salesforce waiting for the dispatcher; the id is deterministic (invariant 3)."""
 
     __tablename__ = "outbox_item"
-    __table_args__ = (Index("ix_outbox_item_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_item_status_next", "status", "next_attempt_at"),
+        # 0010_web: the operations page lists items by status, newest change first, and
+        # finds them by Salesforce id or local id
+        Index("ix_outbox_item_status_updated", "status", "updated_at"),
+        Index("ix_outbox_item_sf_id", "sf_id"),
+        Index("ix_outbox_item_local_id", "local_id"),
+    )
     id: str = Field(primary_key=True)
     entity: str
     local_id: int | None = None

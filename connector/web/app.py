@@ -238,7 +238,7 @@ def create_ops_app(
         limit = _int(q.get("limit"), 50, high=500)
         data = await in_thread(reading(lambda c: {
             **read.runs_page(c, kind=kind, limit=limit, before=q.get("before") or None),
-            "objects": read.overview(src, c)["objects"]}))
+            "objects": read.objects(src, c)}))
         if wants_json(request):
             return _json_response(data)
         return render(request, who, "runs.html", title="Objects and runs", data=data,

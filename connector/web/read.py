@@ -31,6 +31,7 @@ __all__ = [
     "conflicts",
     "dead_groups",
     "decisions",
+    "objects",
     "outbox_page",
     "overview",
     "partner_eligible",
@@ -92,20 +93,6 @@ def overview(src: OpsSource, conn: Connection) -> dict[str, Any]:
     from connector.store.stream import consumer_lag
     from connector.triggers.audit import rule_stats
 
-    objects: list[dict[str, Any]] = []
-    for name, entity in src.spec.entities.items():
-        state = repo.get_state(conn, name)
-        objects.append({
-            "entity": name,
-            "sobject": entity.sobject,
-            "rows": repo.count_entity(conn, name),
-            "cursor": state.cursor.isoformat() if state and state.cursor else None,
-            "last_run_at": state.last_run_at.isoformat() if state and state.last_run_at else None,
-            "last_status": state.last_status if state else None,
-            "last_error": state.last_error if state else None,
-            "backfill": (state.backfill or {}).get("status") if state else None,
-            "dead_letters": repo.count_dead_letters(conn, entity=name),
-        })
     dead = [
         {"entity": d.entity, "sf_id": d.sf_id, "code": d.code, "message": d.message,
          "at": d.created_at.isoformat()}
@@ -120,7 +107,7 @@ def overview(src: OpsSource, conn: Connection) -> dict[str, Any]:
         programs = programs_summary(conn, src.programs.segments)
     return {
         "database": redact_url(src.settings.database.url),
-        "objects": objects,
+        "objects": objects(src, conn),
         "api": repo.latest_api_usage(conn),
         "last_run": repo.latest_sync_run(conn),
         "dead_letters": dead,
@@ -129,6 +116,27 @@ def overview(src: OpsSource, conn: Connection) -> dict[str, Any]:
         "change_log": consumer_lag(conn),
         "programs": programs,
     }
+
+
+def objects(src: OpsSource, conn: Connection) -> list[dict[str, Any]]:
+    """Per mapped object: rows, cursor, last run and its status, backfill, dead letters."""
+    from connector.store import repo
+
+    out: list[dict[str, Any]] = []
+    for name, entity in src.spec.entities.items():
+        state = repo.get_state(conn, name)
+        out.append({
+            "entity": name,
+            "sobject": entity.sobject,
+            "rows": repo.count_entity(conn, name),
+            "cursor": state.cursor.isoformat() if state and state.cursor else None,
+            "last_run_at": state.last_run_at.isoformat() if state and state.last_run_at else None,
+            "last_status": state.last_status if state else None,
+            "last_error": state.last_error if state else None,
+            "backfill": (state.backfill or {}).get("status") if state else None,
+            "dead_letters": repo.count_dead_letters(conn, entity=name),
+        })
+    return out
 
 
 def lag_seconds(cursor: str | None, now: datetime) -> float | None:

@@ -1,6 +1,8 @@
 """The operations page in Debian's Chromium, driven by Playwright, on the demo's store: every
 page opens, the demo's approved registration is found with its reason, dead writes are retried
-and dropped, a bulk retry is confirmed, filters survive a reload, a draft rule is tried.
+and dropped, a bulk retry is confirmed, filters survive a reload, a draft rule is tried; an
+axe-core scan (npm's axe-core, installed on demand into tests/web/.node) of every page finds no
+serious or critical violation.
 
 Skipped only when /usr/bin/chromium is absent (.ci/run installs it). A failing test leaves a
 screenshot in $PRM_SCREENSHOT_DIR (default: test-screenshots/ at the repository's root)."""
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,8 @@ import pytest
 from web.opsfixtures import NO_SF_ENV, copy_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
+NODE_PREFIX = Path(__file__).parent / ".node"
+AXE = NODE_PREFIX / "node_modules" / "axe-core" / "axe.min.js"
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -180,3 +186,40 @@ def test_a_draft_rule_tried_against_history(page: Any, server: str) -> None:
     diffs = page.locator("table", has=page.locator("caption", has_text="Differences"))
     assert "No difference" not in diffs.inner_text()
     assert "new.amount <= 1.0" in page.locator("#yaml").inner_text()
+
+
+def _axe() -> str:
+    if not AXE.exists():
+        if shutil.which("npm") is None:
+            pytest.skip("npm is not on PATH (axe-core comes from the npm registry)")
+        try:
+            subprocess.run(["npm", "install", "--no-save", "--prefix", str(NODE_PREFIX),
+                            "axe-core"], check=True, capture_output=True, timeout=180)
+        except (subprocess.SubprocessError, OSError) as exc:
+            pytest.skip(f"could not install axe-core: {exc}")
+    return AXE.read_text(encoding="utf-8")
+
+
+def test_axe_finds_no_serious_violation_on_any_page(browser: Any, server: str) -> None:
+    script = _axe()
+    # the page's CSP forbids every script, so the scanner is let in by the test's browser only
+    context = browser.new_context(bypass_csp=True)
+    try:
+        tab = context.new_page()
+        tab.goto(f"{server}/")
+        paths = [*_nav_links(tab), "/ops/partners/1", "/ops/outbox?status=dead",
+                 "/ops/rules/try?rule=auto-approve-registration",
+                 "/ops/programs/segment?name=cloud-certified"]
+        found: dict[str, list[str]] = {}
+        for href in paths:
+            tab.goto(f"{server.removesuffix('/ops')}{href}")
+            tab.add_script_tag(content=script)
+            result = tab.evaluate("async () => (await axe.run(document)).violations.map("
+                                  "v => [v.id, v.impact, v.nodes.length])")
+            bad = [f"{rule} ({impact}, {n} nodes)" for rule, impact, n in result
+                   if impact in ("serious", "critical")]
+            if bad:
+                found[href] = bad
+        assert found == {}
+    finally:
+        context.close()

@@ -1,11 +1,13 @@
-"""The operations page's audit: every operator action (retry, bulk retry, drop).
+"""The operations page: its audit of operator actions, and an index its outbox list reads by.
 
 Revision ID: 0010_web
 Revises: 0009_partner_facts
 Create Date: 2026-12-07
 
 ``ops_action`` records who did what to which outbox item, when and why, so the page's Audit
-view (and a later reviewer) can tell what an operator changed.
+view (and a later reviewer) can tell what an operator changed. ``ix_outbox_item_status_updated``
+serves the outbox list (by status, newest change first) and the bulk retry's bound; the
+``sf_id`` and ``local_id`` indexes its search by Salesforce or local id.
 """
 
 from collections.abc import Sequence
@@ -31,8 +33,14 @@ def upgrade() -> None:
         sa.Column("detail", sa.JSON(), nullable=True),
     )
     op.create_index("ix_ops_action_at", "ops_action", ["at"])
+    op.create_index("ix_outbox_item_status_updated", "outbox_item", ["status", "updated_at"])
+    op.create_index("ix_outbox_item_sf_id", "outbox_item", ["sf_id"])
+    op.create_index("ix_outbox_item_local_id", "outbox_item", ["local_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_item_local_id", table_name="outbox_item")
+    op.drop_index("ix_outbox_item_sf_id", table_name="outbox_item")
+    op.drop_index("ix_outbox_item_status_updated", table_name="outbox_item")
     op.drop_index("ix_ops_action_at", table_name="ops_action")
     op.drop_table("ops_action")
