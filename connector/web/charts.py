@@ -35,7 +35,7 @@ def bars(items: list[tuple[str, int]], label: str, width: int = 320) -> Markup:
              f'viewBox="0 0 {width} {row * len(items)}"><title>{escape(label)}</title>'
              f"<desc>{escape(', '.join(f'{k} {n}' for k, n in items))}</desc>"]
     for i, (name, n) in enumerate(items):
-        w = max(1, int((width - 160) * n / top))
+        w = max(1, int((width - 200) * n / top))
         parts.append(f'<rect x="150" y="{i * row + 3}" width="{w}" height="{row - 6}" '
                      f'fill="currentColor" opacity="0.35"/>'
                      f'<text x="0" y="{i * row + 15}" font-size="12">{escape(name[:22])}</text>'
