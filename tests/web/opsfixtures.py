@@ -65,11 +65,14 @@ def copy_demo(demo: Path, into: Path, *, token: str | None = None) -> Path:
     for name in ("mapping.yaml", "programs.yaml", "triggers.yaml", "prm.db"):
         shutil.copy(demo / name, into / name)
     lines = []
+    placed = False
     for line in (demo / "connector.yaml").read_text().splitlines():
         if line.strip().startswith("url: sqlite:"):
             line = "  url: sqlite:///prm.db"
+        if token and line.strip().startswith("token: ${PRM_OPS_TOKEN"):
+            line, placed = f"  token: {token}", True
         lines.append(line)
-    if token:
+    if token and not placed:
         lines += ["ops:", f"  token: {token}"]
     (into / "connector.yaml").write_text("\n".join(lines) + "\n")
     return into / "connector.yaml"
