@@ -29,6 +29,8 @@ BASE = "/ops"
 HERE = Path(__file__).resolve().parent
 PAGE_SIZES = (25, 50, 100, 200)
 REFRESH_SECONDS = 15
+BULK_CHUNK = 5000  # ids per statement of a bulk retry (SQLite binds at most 32766)
+AUDIT_IDS = 1000  # item ids a bulk retry's audit row keeps (the count is always there)
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = [
@@ -480,11 +482,9 @@ def create_ops_app(
         except ValueError:
             return _problem(request, who, 400, "bulk retry needs the count and newest time "
                             "the outbox page showed")
-        sf = {k: v for k, v in filters.items()}
-
         def ids_now() -> list[str]:
             with src.connect() as conn:
-                return matching_ids(conn, status="dead", upto=upto, **sf)
+                return matching_ids(conn, status="dead", upto=upto, **filters)
         current = await in_thread(ids_now)
         if len(current) != seen:
             return _problem(request, who, 409, f"the outbox changed since it was shown: "
@@ -497,11 +497,14 @@ def create_ops_app(
 
         def run() -> list[str]:
             with src.engine.begin() as conn:
-                ids = retry_items(conn, ids=current)
+                ids: list[str] = []
+                for start in range(0, len(current), BULK_CHUNK):  # bound parameters per query
+                    ids += retry_items(conn, ids=current[start:start + BULK_CHUNK])
                 read.record_action(conn, who=who.who, action="retry_all",
                                    target=f"{len(ids)} dead writes",
                                    detail={"filters": {k: v for k, v in filters.items() if v},
-                                           "upto": form["upto"], "ids": ids})
+                                           "upto": form["upto"], "count": len(ids),
+                                           "ids": ids[:AUDIT_IDS]})
                 return ids
         ids = await in_thread(run)
         return back_to_outbox(request, {**{k: v or "" for k, v in filters.items()},

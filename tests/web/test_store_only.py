@@ -86,3 +86,21 @@ def test_the_daemon_serves_the_page_under_ops(ops_config: Path) -> None:
 def test_the_daemon_refuses_a_public_bind_without_the_ops_token(ops_config: Path) -> None:
     with pytest.raises(ConfigError, match=r"ops\.token"):
         _daemon(ops_config, "0.0.0.0:0")
+
+
+def test_the_overview_refreshes_itself_while_a_daemon_holds_the_store(ops_config: Path) -> None:
+    from connector.service.lock import STORE_LOCK
+    from connector.store import acquire_run_lock
+    from web.opsfixtures import ops_client
+
+    for client in ops_client(ops_config):
+        assert 'http-equiv="refresh"' not in client.get("/ops/").text
+        holder = "prm daemon 4242 2026-12-07T22:00:00Z"
+        with acquire_run_lock(client.rt.engine, STORE_LOCK, holder=holder) as ok:
+            assert ok
+            page = client.get("/ops/").text
+            assert 'http-equiv="refresh"' in page and "running" in page
+        # a one-off run (sync, record ...) holding the store is not a daemon
+        with acquire_run_lock(client.rt.engine, STORE_LOCK,
+                              holder="prm sync 4243 2026-12-07T22:00:00Z"):
+            assert 'http-equiv="refresh"' not in client.get("/ops/").text
