@@ -340,10 +340,14 @@ def create_ops_app(
     async def rules_view(request: Request, who: Identity) -> Response:
         data = await in_thread(reading(lambda c: read.rules_page(src, c)))
         if wants_json(request):  # = `triggers list --json` (the counts are on the overview)
-            return _json_response([{k: v for k, v in r.items() if k != "stats"}
+            return _json_response([{k: v for k, v in r.items() if k not in ("stats", "per_day")}
                                    for r in data["rules"]])
         since = (src.clock().date() - timedelta(days=90)).isoformat()
-        return render(request, who, "rules.html", title="Rules", data=data, since=since)
+        charts = {r["id"]: sparkline(r["per_day"], f"{r['id']}: firings per day, last "
+                                     f"{data['days']} days", width=120, height=24)
+                  for r in data["rules"]}
+        return render(request, who, "rules.html", title="Rules", data=data, since=since,
+                      charts=charts)
 
     async def try_view(request: Request, who: Identity) -> Response:
         q = request.query_params

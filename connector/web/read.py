@@ -245,11 +245,17 @@ def _programs(src: OpsSource) -> ProgramsSpec:
 
 
 # --- rules -----------------------------------------------------------------------------------
-def rules_page(src: OpsSource, conn: Connection) -> dict[str, Any]:
-    """Each rule (as `triggers list --json` gives it) with its decisions by outcome."""
-    from connector.triggers.audit import rule_stats
+def rules_page(src: OpsSource, conn: Connection, *, days: int = 30) -> dict[str, Any]:
+    """Each rule (as `triggers list --json` gives it) with its decisions by outcome and its
+    firings per day over the last ``days`` days (oldest first)."""
+    from datetime import timedelta
+
+    from connector.triggers.audit import firings_by_day, rule_stats
 
     stats = rule_stats(conn)
+    today = src.clock().date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     rules = []
     for r in src.rules().rules:
         event = f"schedule {r.schedule}" if r.schedule else "on " + ", ".join(r.on)
@@ -261,8 +267,15 @@ def rules_page(src: OpsSource, conn: Connection) -> dict[str, Any]:
             "when": r.when.source, "actions": [a.name for a in r.actions],
             "otherwise": [a.name for a in r.otherwise],
             "stats": {k: (_iso(v)) for k, v in s.items()},
+            "per_day": _per_day(firings_by_day(conn, r.id, since), first, days),
         })
-    return {"rules": rules}
+    return {"rules": rules, "days": days}
+
+
+def _per_day(counts: dict[str, int], first: date, days: int) -> list[int]:
+    from datetime import timedelta
+
+    return [counts.get((first + timedelta(days=n)).isoformat(), 0) for n in range(days)]
 
 
 def try_rule(src: OpsSource, draft: str, since: date) -> dict[str, Any]:

@@ -117,3 +117,19 @@ def test_pages_render_on_each_store(engine: Engine, demo_store: Path) -> None:
                      "/ops/rules", "/ops/audit"):
             assert client.get(path).status_code == 200, path
         assert "message 11" in client.get("/ops/outbox?status=dead").text
+
+
+def test_firings_per_day(engine: Engine) -> None:
+    from connector.triggers.audit import AuditRow, firings_by_day, write_audit
+
+    def row(outcome: str) -> AuditRow:
+        return AuditRow("r1", "deal", 1, None, None, outcome, "live", "why")
+
+    with engine.begin() as conn:
+        write_audit(conn, [row("fired"), row("fired"), row("not_fired")], run_id=None,
+                    at=T0 + timedelta(hours=6))
+        write_audit(conn, [row("fired")], run_id=None, at=T0 + timedelta(days=2))
+        write_audit(conn, [row("fired")], run_id=None, at=T0 - timedelta(days=1))
+    with engine.connect() as conn:
+        assert firings_by_day(conn, "r1", T0) == {"2026-03-01": 2, "2026-03-03": 1}
+        assert firings_by_day(conn, "other", T0) == {}
