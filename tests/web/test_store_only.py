@@ -104,3 +104,38 @@ def test_the_overview_refreshes_itself_while_a_daemon_holds_the_store(ops_config
         with acquire_run_lock(client.rt.engine, STORE_LOCK,
                               holder="prm sync 4243 2026-12-07T22:00:00Z"):
             assert 'http-equiv="refresh"' not in client.get("/ops/").text
+
+
+def test_ops_serves_until_sigterm_without_salesforce_variables(ops_config: Path) -> None:
+    """`prm-connector ops` as an operator runs it: one line with the URL, pages served over
+    the store, a clean exit on SIGTERM."""
+    import json
+    import os
+    import re
+    import signal
+    import time
+    import urllib.request
+
+    from procs import start_cli
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
+    child = start_cli(["-c", str(ops_config), "ops", "--listen", "127.0.0.1:0"], env=env,
+                      folder=ops_config.parent)
+    try:
+        deadline = time.monotonic() + 60
+        while "/ops/" not in child.stdout and child.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        found = re.search(r"http://127\.0\.0\.1:\d+/ops/", child.stdout)
+        assert found, (child.stdout, child.stderr)
+        request = urllib.request.Request(found.group(0) + "outbox?status=dead",
+                                         headers={"accept": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+            assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+            assert len(json.load(answer)["items"]) == 3
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
