@@ -106,6 +106,7 @@ def test_every_page_opens_from_the_overview(page: Any, server: str) -> None:
         # every table says what it is and scopes its headers
         for table in page.locator("table").all():
             assert table.locator("caption").count() == 1, href
+        assert page.locator("th:not([scope])").count() == 0, href
         # every control has a label
         for control in page.locator("input:not([type=hidden]), select, textarea").all():
             cid = control.get_attribute("id")
@@ -224,3 +225,19 @@ def test_axe_finds_no_serious_violation_on_any_page(browser: Any, server: str) -
         assert found == {}
     finally:
         context.close()
+
+
+def test_keyboard_alone_skips_to_the_content_and_retries_a_write(page: Any, server: str) -> None:
+    page.goto(f"{server}/outbox?status=dead")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    # Tab from the content reaches the row's controls in order: its retry, then its drop
+    page.get_by_role("button", name=re.compile("^Retry now")).first.focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "reason"
+    page.keyboard.type("handled in Salesforce")
+    page.keyboard.press("Enter")  # submits the drop form it belongs to
+    assert "dropped" in page.locator("[role=status]").inner_text()
+    assert "handled in Salesforce" in page.locator("[role=status]").inner_text()
