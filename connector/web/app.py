@@ -215,12 +215,19 @@ def create_ops_app(
         for o in data["objects"]:
             o["lag"] = read.lag_seconds(o["cursor"], now)
         syncs = [r for r in runs if r["kind"] == "sync"][::-1]
+        def stage(run: dict[str, Any], name: str, key: str) -> int:
+            stages = (run.get("counts") or {}).get("stages") or {}
+            return int((stages.get(name) or {}).get(key) or 0)
+
         charts = {
             "changes": sparkline([int((r.get("counts") or {}).get("changes") or 0)
                                   for r in syncs], "changes per cycle"),
-            "fired": sparkline([int(((r.get("counts") or {}).get("stages") or {})
-                                    .get("triggers", {}).get("fired") or 0) for r in syncs],
+            "fired": sparkline([stage(r, "triggers", "fired") for r in syncs],
                                "firings per cycle"),
+            "written": sparkline([stage(r, "outbox", "written") for r in syncs],
+                                 "records written to Salesforce per cycle"),
+            "dead": sparkline([stage(r, "outbox", "dead") for r in syncs],
+                              "writes dead-lettered per cycle"),
         }
         usage = data["api"]
         budget = src.settings.salesforce.api_budget
