@@ -105,9 +105,10 @@ class OutboxItem(SQLModel, table=True):
     __tablename__ = "outbox_item"
     __table_args__ = (
         Index("ix_outbox_item_status_next", "status", "next_attempt_at"),
-        # 0010_web: the operations page lists items by status, newest change first, and
-        # finds them by Salesforce id or local id
+        # 0010_web: the operations page lists items by status (and error code), newest change
+        # first, groups dead ones by code, and finds them by Salesforce id or local id
         Index("ix_outbox_item_status_updated", "status", "updated_at"),
+        Index("ix_outbox_item_status_code", "status", "error_code", "updated_at"),
         Index("ix_outbox_item_sf_id", "sf_id"),
         Index("ix_outbox_item_local_id", "local_id"),
     )
