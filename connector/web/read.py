@@ -326,8 +326,10 @@ def try_rule(src: OpsSource, draft: str, since: date) -> dict[str, Any]:
                 row = new or old
                 assert row is not None
                 diff.append({"seq": key[0], "record": row["sf_id"] or row["local_id"],
-                             "live": f"{old['outcome']} ({old['branch']})" if old else "-",
-                             "draft": f"{new['outcome']} ({new['branch']})" if new else "-"})
+                             "live": f"{old['outcome']} ({old['branch']})" if old
+                             else "does not fire",
+                             "draft": f"{new['outcome']} ({new['branch']})" if new
+                             else "does not fire"})
     return {**drafted_result, "rule": rule.id, "live": live_result, "differences": diff,
             "yaml": entry}
 
