@@ -30,6 +30,7 @@ __all__ = [
     "AuthFlow",
     "DaemonSettings",
     "DatabaseSettings",
+    "OpsSettings",
     "OutboxSettings",
     "SalesforceSettings",
     "Settings",
@@ -265,10 +266,14 @@ class DaemonSettings(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        host, sep, port = value.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f'must be HOST:PORT such as "127.0.0.1:8080" (got {value!r})')
-        return value.strip()
+        return _check_listen(value)
+
+
+def _check_listen(value: str) -> str:
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f'must be HOST:PORT such as "127.0.0.1:8080" (got {value!r})')
+    return value.strip()
 class OutboxSettings(_Strict):
     """The ``outbox:`` section: how write-backs to Salesforce are batched and retried."""
 
@@ -290,6 +295,39 @@ class OutboxSettings(_Strict):
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class OpsSettings(_Strict):
+    """The ``ops:`` section: the operations page (``ops`` and ``run`` under /ops/)."""
+
+    # Where `prm-connector ops` listens; any address other than loopback needs ``token``.
+    listen: str = "127.0.0.1:8765"
+    # Bearer token for scripts and the login form's password; required off loopback.
+    token: str | None = Field(default=None, repr=False)
+    # Seconds a login cookie stays valid.
+    session_seconds: int = Field(default=8 * 3600, ge=60)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters (a random string, e.g. from "
+                             "`python3 -c 'import secrets; print(secrets.token_urlsafe())'`)")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return _check_listen(value)
+
+
+#: a stand-in for the salesforce: section of commands that read the store alone
+_NO_SALESFORCE = SalesforceSettings.model_construct(login_url="")
+
+
 class Settings(_Strict):
     """Everything in connector.yaml; relative paths are resolved against ``base_dir``."""
 
@@ -302,7 +340,14 @@ class Settings(_Strict):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _store_only: bool = PrivateAttr(default=False)
+
+    @property
+    def store_only(self) -> bool:
+        """True when loaded without the salesforce: section (a command over the store alone)."""
+        return self._store_only
 
     @property
     def base_dir(self) -> Path:
@@ -326,13 +371,22 @@ class Settings(_Strict):
         data["daemon"]["webhook_previous_secrets"] = [
             _MASK for _ in data["daemon"].get("webhook_previous_secrets") or ()
         ]
+        if data["ops"].get("token"):
+            data["ops"]["token"] = _MASK
         return data
 
 
-def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    store_only: bool = False,
+) -> Settings:
     """Read connector.yaml (``path``, else ``$PRM_CONFIG``, else ./connector.yaml).
 
     Raises ``ConfigError`` listing every problem found, each as ``file:line:col: message``.
+    ``store_only``: the command reads the store alone (status, outbox list, ops ...), so the
+    ``salesforce:`` section is neither read nor checked and its variables need not be set.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     file = Path(path or environ.get("PRM_CONFIG") or "connector.yaml")
@@ -351,7 +405,15 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 )
             ]
         )
-    env_problems = yamlconf.interpolate_env(loc, environ)
+    env_problems = yamlconf.interpolate_env(
+        loc, environ, skip=("salesforce",) if store_only else ()
+    )
+    if store_only:
+        section = loc.data.get("salesforce")
+        budget = section.get("api_budget") if isinstance(section, dict) else None
+        loc.data["salesforce"] = _NO_SALESFORCE.model_copy(
+            update={"api_budget": budget} if isinstance(budget, float) and 0 < budget <= 1
+            else {})
     base_dir = file.resolve().parent
     try:
         settings = Settings.model_validate(loc.data)
@@ -359,6 +421,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         problems = yamlconf.problems_from_validation(err, loc, Settings)
     else:
         settings._base_dir = base_dir
+        settings._store_only = store_only
         problems = _resolve_and_check(settings, loc)
     # a value emptied by a missing variable would be reported twice: keep the variable's line
     taken = {(p.line, p.column) for p in env_problems}
@@ -375,7 +438,7 @@ def _resolve_and_check(settings: Settings, loc: yamlconf.Located) -> list[Config
     base = settings.base_dir
     section = ("salesforce",)
 
-    for name in REQUIRED_CREDENTIALS[sf.auth]:
+    for name in () if settings.store_only else REQUIRED_CREDENTIALS[sf.auth]:
         if getattr(sf, name) is None:
             needed = ", ".join(REQUIRED_CREDENTIALS[sf.auth])
             message = (

@@ -75,7 +75,7 @@ def _spec(config: Path | None) -> tuple[Settings, ProgramsSpec]:
     from connector.programs.loader import load_programs
     from connector.settings import load_settings
 
-    settings = load_settings(config)
+    settings = load_settings(config, store_only=True)
     if settings.programs_path is None:
         raise _no_programs(settings)
     return settings, load_programs(settings.programs_path)

@@ -40,7 +40,7 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     from connector.service.status import read_status
     from connector.triggers.facts import PARTNER_FACTS
 
-    settings, spec = load_config(config)
+    settings, spec = load_config(config, store_only=True)
     # segments: programs.yaml's, as load_config installed them (None without programs.yaml)
     data = read_status(open_engine(settings), spec, database_url=settings.database.url,
                        segments=PARTNER_FACTS.segments)
@@ -133,7 +133,7 @@ def export_cmd(
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
-    settings, spec = load_config(config)
+    settings, spec = load_config(config, store_only=True)
     if entity not in spec.entities:
         raise ConfigError(
             [

@@ -28,10 +28,12 @@ app.add_typer(triggers_app, name="triggers")
 RuleOption = Annotated[str | None, typer.Option("--rule", help="Only this trigger (its id).")]
 
 
-def _load(config: Path | None) -> tuple[Settings, MappingSpec, RuleSet]:
+def _load(
+    config: Path | None, *, store_only: bool = False
+) -> tuple[Settings, MappingSpec, RuleSet]:
     from connector.triggers.loader import load_triggers
 
-    settings, spec = load_config(config)
+    settings, spec = load_config(config, store_only=store_only)
     return settings, spec, load_triggers(settings.triggers_path, spec)
 
 
@@ -177,7 +179,7 @@ def replay_cmd(
     from connector.triggers.backtest import backtest
     from connector.triggers.consumer import decisions_json
 
-    settings, spec, rules = _load(config)
+    settings, spec, rules = _load(config, store_only=True)
     when = _parse_since(since)
     engine = open_engine(settings)
     decisions = backtest(engine, spec, rules, when, rule_id=rule)
@@ -218,7 +220,7 @@ def log_cmd(
     from connector.store import read_connection
     from connector.triggers.audit import read_log
 
-    settings, _ = load_config(config)
+    settings, _ = load_config(config, store_only=True)
     engine = open_engine(settings)
     with read_connection(engine) as conn:
         rows = read_log(conn, rule=rule, record=record, limit=limit)

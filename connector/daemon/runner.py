@@ -50,6 +50,7 @@ from connector.store import read_connection
 from connector.store.bookkeeping import OutboxItem
 from connector.store.cdc import mark_polled
 from connector.store.locks import LeaseLost, read_lease
+from connector.web import mount_ops
 
 __all__ = ["Daemon", "DaemonOptions"]
 
@@ -124,7 +125,8 @@ class Daemon:
             readiness=self.readiness,
         )
         self.http = HttpServer(
-            create_receiver_app(deps), host, port, limits=ClientLimits.from_settings(self.settings)
+            mount_ops(create_receiver_app(deps), rt, host), host, port,
+            limits=ClientLimits.from_settings(self.settings),
         )
 
     def _new_writer(self) -> StoreWriter:

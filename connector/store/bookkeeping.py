@@ -17,6 +17,7 @@ __all__ = [
     "ChangeLog",
     "ConsumerOffset",
     "DeadLetter",
+    "OpsAction",
     "OutboxConflict",
     "OutboxItem",
     "OutboxWritten",
@@ -107,6 +108,12 @@ class OutboxItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_item_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_item_seq", "seq", unique=True),
+        # 0014_web: the operations page lists items by status (and error code), newest change
+        # first, groups dead ones by code, and finds them by Salesforce id or local id
+        Index("ix_outbox_item_status_updated", "status", "updated_at"),
+        Index("ix_outbox_item_status_code", "status", "error_code", "updated_at"),
+        Index("ix_outbox_item_sf_id", "sf_id"),
+        Index("ix_outbox_item_local_id", "local_id"),
     )
     id: str = Field(primary_key=True)
     entity: str
@@ -279,6 +286,20 @@ class CdcSubscription(SQLModel, table=True):
     updated_at: datetime | None = _stamp()
 
 
+class OpsAction(SQLModel, table=True):
+    """One operator action taken on the operations page: who, what, on what, when, why."""
+
+    __tablename__ = "ops_action"
+    __table_args__ = (Index("ix_ops_action_at", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _stamp(nullable=False)
+    actor: str
+    action: str  # retry | retry_all | drop
+    target: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] | None = _json()
+
+
 BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     SyncState,
     Snapshot,
@@ -294,4 +315,5 @@ BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     ReceivedNotification,
     StoreLease,
     CdcSubscription,
+    OpsAction,
 )
