@@ -49,19 +49,22 @@ log = get_logger("connector.outbox")
 CLAIM_LEASE = timedelta(minutes=30)
 
 
+#: this process's incarnation: a restarted process may get the same pid (PID 1 in a container)
+_INCARNATION = uuid.uuid4().hex[:8]
+
+
 def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}:{uuid.uuid4().hex[:8]}"
 
 
 def _dead_here(holder: str) -> bool:
     """True when ``holder`` was a process on this host that no longer runs."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
+    host, pid_text, incarnation, *_ = (*holder.split(":"), "", "")
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():
-        return False
+        return incarnation != _INCARNATION  # an earlier process that had our pid
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from connector.errors import ConnectorError, FatalError, RetriableError, SkippableError
-from connector.redact import register_secret, scrub, scrub_event
+from connector.redact import register_secret, scrub, scrub_event, without_sql
 
 __all__ = [
     "OUTAGE_CODES",
@@ -33,6 +33,7 @@ __all__ = [
     "register_secret",
     "scrub",
     "scrub_event",
+    "without_sql",
 ]
 
 
