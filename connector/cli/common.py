@@ -79,15 +79,13 @@ def settings_from(config: Path | None) -> Settings:
 
 
 def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
-    """Validate connector.yaml, mapping.yaml (and programs.yaml) before touching store or org."""
+    """Validate connector.yaml and mapping.yaml before touching store or org (the rule files,
+    programs.yaml and triggers.yaml, load with the rule environment: ``service.build_rules``)."""
     from connector.mapping import load_mapping
     from connector.settings import load_settings
 
     settings = load_settings(config)
     spec = load_mapping(settings.mapping_path)
-    from connector.programs import setup_programs
-
-    setup_programs(settings.programs_path)
     return settings, spec
 
 

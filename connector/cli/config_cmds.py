@@ -68,7 +68,9 @@ def check_cmd(
         validate_against_describe,
         validate_against_store,
     )
-    from connector.programs import setup_programs
+    from connector.partners.env import RuleEnv
+    from connector.programs import load_programs
+    from connector.programs.hooks import extension
     from connector.salesforce import connect
     from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
     from connector.triggers.loader import load_triggers
@@ -82,12 +84,14 @@ def check_cmd(
     )
     programs = None
     try:  # before the rules: they may read the facts and call the actions programs add
-        programs = setup_programs(settings.programs_path)
+        if settings.programs_path is not None:
+            programs = load_programs(settings.programs_path)
     except ConfigError as err:
         problems += err.problems
     triggers = 0
     try:
-        triggers = len(load_triggers(settings.triggers_path, spec).rules)
+        env = RuleEnv().extended(extension(programs))
+        triggers = len(load_triggers(settings.triggers_path, spec, env=env).rules)
     except ConfigError as err:
         problems += err.problems
     if problems:  # the files first: a broken file is reported without calling the org

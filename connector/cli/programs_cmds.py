@@ -58,12 +58,12 @@ def _no_programs(settings: Settings) -> ConfigError:
 def _load(config: Path | None) -> tuple[Settings, MappingSpec, ProgramsSpec]:
     """connector.yaml, mapping.yaml and programs.yaml, validated (exit 2) before the store."""
     from connector.mapping import load_mapping
-    from connector.programs import setup_programs
+    from connector.programs import load_programs
     from connector.settings import load_settings
 
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path)
-    spec = setup_programs(settings.programs_path)  # loaded once, plugged into the triggers
+    spec = load_programs(settings.programs_path) if settings.programs_path else None
     if spec is None:
         raise _no_programs(settings)
     return settings, mapping, spec
@@ -118,7 +118,7 @@ def _locked(
     from connector.service.runtime import Runtime
 
     settings, mapping, spec = _load(config)
-    rt = Runtime(settings=settings, spec=mapping, engine=_engine(settings), programs=spec)
+    rt = Runtime(settings=settings, spec=mapping, engine=_engine(settings))
     try:
         with run_lock(rt, "record", wait=wait):
             return edit(rt.engine, spec)

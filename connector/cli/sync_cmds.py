@@ -41,6 +41,11 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     from connector.store import read_connection, repo
 
     settings, spec = load_config(config)
+    segments = None
+    if settings.programs_path is not None:  # checked before the store, loaded once
+        from connector.programs import load_programs
+
+        segments = load_programs(settings.programs_path).segments
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []
     with read_connection(engine) as conn:
@@ -81,12 +86,10 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
 
         change_log = consumer_lag(conn)
         programs = None
-        from connector.triggers.facts import PARTNER_FACTS
-
-        if PARTNER_FACTS.segments is not None:  # programs.yaml, as load_config installed it
+        if segments is not None:
             from connector.programs.views import programs_summary
 
-            programs = programs_summary(conn, PARTNER_FACTS.segments)
+            programs = programs_summary(conn, segments)
     data = {
         "database": redact_url(settings.database.url),
         "objects": objects,

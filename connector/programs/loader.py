@@ -7,7 +7,7 @@ file:line:col, so a channel-ops person fixes the whole file in one pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import did_you_mean
+from connector.partners.cel import position_in_scalar
 from connector.programs.celexpr import (
     CelCheckError,
     compile_predicate,
@@ -127,15 +128,15 @@ class _RawFile(_Strict):
 
 def load_programs(path: str | Path) -> ProgramsSpec:
     """Read and validate programs.yaml; every problem raises together as one ``ConfigError``."""
-    return _build(load(path))
+    return _build(load(path), lambda: Path(path).read_text("utf-8"))
 
 
 def loads_programs(text: str, file: str = "programs.yaml") -> ProgramsSpec:
     """``load_programs`` for YAML text (tests, previews)."""
-    return _build(loads(text, file))
+    return _build(loads(text, file), lambda: text)
 
 
-def _build(loc: Located) -> ProgramsSpec:
+def _build(loc: Located, text: Callable[[], str] | None = None) -> ProgramsSpec:
     if not isinstance(loc.data, dict):
         raise ConfigError([loc.problem((), (
             "programs.yaml must be a mapping with 'segments:', 'programs:' and 'incentives:'"
@@ -144,7 +145,7 @@ def _build(loc: Located) -> ProgramsSpec:
         raw = _RawFile.model_validate(loc.data)
     except ValidationError as err:
         raise ConfigError(problems_from_validation(err, loc, _RawFile)) from None
-    checker = _Checker(loc)
+    checker = _Checker(loc, text)
     spec = checker.build(raw)
     if checker.problems:
         raise ConfigError(sorted(checker.problems, key=lambda p: (p.line, p.column)))
@@ -154,9 +155,21 @@ def _build(loc: Located) -> ProgramsSpec:
 class _Checker:
     """Cross-reference checks on a shape-valid file; collects located problems."""
 
-    def __init__(self, loc: Located) -> None:
+    def __init__(self, loc: Located, text: Callable[[], str] | None = None) -> None:
         self.loc = loc
         self.problems: list[ConfigProblem] = []
+        self._text = text
+
+    def add_cel(self, path: PathKey, what: str, err: CelCheckError) -> None:
+        """A CEL problem at its place in the file (the expression's position in its value)."""
+        line, col = self.loc.where(path)
+        if err.line is not None and err.column is not None and self._text is not None:
+            try:
+                text: str | None = self._text()
+            except OSError:
+                text = None
+            line, col = position_in_scalar(text, line, col, err.line, err.column)
+        self.problems.append(ConfigProblem(self.loc.file, line, col, f"{what}: {err.message}"))
 
     def add(self, path: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(self.loc.problem(path, message, key=key))
@@ -203,7 +216,7 @@ class _Checker:
                 program = compile_predicate(seg.when)
                 evaluate_predicate(program, sample)
             except CelCheckError as err:
-                self.add((*path, "when"), f"segments.{name}.when: {err}")
+                self.add_cel((*path, "when"), f"segments.{name}.when", err)
                 continue
             except Exception as err:  # CEL runtime errors (types, missing keys) at load time
                 self.add((*path, "when"), f"segments.{name}.when: {_cel_runtime(err)}")

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from connector.partners.facts import ACTIVE_REGISTRATION_STATUSES
 from connector.store.models import entity_table
-from connector.triggers.facts import ACTIVE_REGISTRATION_STATUSES
 
 __all__ = [
     "LEGAL_SUFFIXES",

@@ -85,7 +85,7 @@ def run_scheduled_rule(
                                          f"trigger '{rule.id}' has no schedule")])
     slot = slot or last_slot(rule.schedule, now)
     version = f"slot@{slot.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
-    evaluator = Evaluator([rule], now, keep_all=False)
+    evaluator = Evaluator([rule], now, rules.env.callables(), keep_all=False)
     table = entity_table(rule.entity)
     last = 0
     while True:
