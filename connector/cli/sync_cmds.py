@@ -41,11 +41,11 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
     from connector.store import read_connection, repo
 
     settings, spec = load_config(config)
-    segments = None
+    segment_specs = None
     if settings.programs_path is not None:  # checked before the store, loaded once
         from connector.programs import load_programs
 
-        segments = load_programs(settings.programs_path).segments
+        segment_specs = load_programs(settings.programs_path).segments
     engine = open_engine(settings)
     objects: list[dict[str, Any]] = []
     with read_connection(engine) as conn:
@@ -86,10 +86,10 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
 
         change_log = consumer_lag(conn)
         programs = None
-        if segments is not None:
+        if segment_specs is not None:
             from connector.programs.views import programs_summary
 
-            programs = programs_summary(conn, segments)
+            programs = programs_summary(conn, segment_specs)
     data = {
         "database": redact_url(settings.database.url),
         "objects": objects,
