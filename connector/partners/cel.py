@@ -87,12 +87,13 @@ class CelError(ValueError):
 
     ``line``/``column`` (1-based, inside the expression) say where, when known."""
 
-    def __init__(self, message: str, line: int | None = None, column: int | None = None
-                 ) -> None:
+    def __init__(self, message: str, line: int | None = None, column: int | None = None,
+                 source: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.source = source  # the text ``line``/``column`` count in
 
 
 class OverBudget(RuntimeError):
@@ -131,6 +132,7 @@ def check_bounds(source: str, limits: CelLimits = DEFAULT_LIMITS) -> _Shape:
                        f"{limits.max_length:,}): split the rule", line, col)
     stack: list[_Frame] = []
     ranges: list[int | None] = []
+    first_macro: int | None = None  # where the first comprehension starts (cost errors)
     unary = 0  # unary operators in a row (each one a level of the parser's recursion)
     prev = ""  # the last significant character (to tell a literal '[' from an index)
     closed: dict[int, _Frame] = {}  # offset of a closing bracket -> its frame
@@ -154,7 +156,8 @@ def check_bounds(source: str, limits: CelLimits = DEFAULT_LIMITS) -> _Shape:
             i, prev, unary = m.end(), "'", 0
             continue
         if ch in "([{":
-            literal = ch in "[{" and not _after_operand(prev)
+            literal = ch in "[{" and not (_after_operand(prev)
+                                          and not _after_keyword(source, i))
             macro = False
             range_size: int | None = None
             if ch == "(":
@@ -174,6 +177,8 @@ def check_bounds(source: str, limits: CelLimits = DEFAULT_LIMITS) -> _Shape:
                     raise fail(f"{nested} comprehensions nested (limit "
                                f"{limits.max_comprehension_depth})", i)
                 ranges.append(range_size)
+                if first_macro is None:
+                    first_macro = source.rfind(".", 0, i) + 1
             prev, unary = ch, 0
             i += 1
             continue
@@ -210,8 +215,9 @@ def check_bounds(source: str, limits: CelLimits = DEFAULT_LIMITS) -> _Shape:
     shape = _Shape(tuple(ranges))
     cost = estimate_cost(len(source), shape, limits.unknown_range)
     if cost > limits.max_cost:
-        raise CelError(f"estimated cost {cost:,} is over the limit {limits.max_cost:,} "
-                       "(comprehensions over comprehensions, or over long lists)", 1, 1)
+        raise fail(f"estimated cost {cost:,} is over the limit {limits.max_cost:,} "
+                   "(comprehensions over comprehensions, or over long lists)",
+                   first_macro or 0)
     return shape
 
 
@@ -219,6 +225,12 @@ def _after_operand(prev: str) -> bool:
     """Whether the last significant character ends an operand (then '[' indexes, '-' is
     binary)."""
     return prev != "" and (prev.isalnum() or prev in "_)]'\"")
+
+
+def _after_keyword(source: str, at: int) -> bool:
+    """Whether the word before ``at`` is the operator ``in`` (``x in [1, 2]``)."""
+    m = re.search(r"(?<![\w.])in\s*$", source[max(0, at - 16):at])
+    return m is not None
 
 
 def _item(stack: list[_Frame]) -> None:
@@ -323,7 +335,7 @@ def compile_expression(
     lead = len(source) - len(source.lstrip())
     text = source.strip()
     if not text:
-        raise CelError("the expression is empty", 1, 1)
+        raise CelError("the expression is empty", 1, 1, source)
     try:
         shape = check_bounds(text, limits)
     except CelError as err:
@@ -361,10 +373,10 @@ def compile_expression(
 def _shifted(err: CelError, source: str, lead: int) -> CelError:
     """``err`` with its position counted in ``source`` (before it was stripped)."""
     if err.line is None or err.column is None:
-        return err
+        return CelError(err.message, source=source)
     stripped = source[lead:]
     offset = _offset(stripped, err.line, err.column) + lead
-    return CelError(err.message, *_line_col(source, offset))
+    return CelError(err.message, *_line_col(source, offset), source=source)
 
 
 def _offset(text: str, line: int, column: int) -> int:
@@ -377,49 +389,57 @@ def _syntax_error(raw: str) -> CelError:
     m = _POSITION.search(raw)
     if not m:
         first = raw.strip().splitlines()[0] if raw.strip() else "the parser gave up"
-        return CelError(f"invalid CEL: {first[:200]}")
+        return CelError(f"invalid CEL: {first[:200]}", 1, 1)
     return CelError(f"invalid CEL: {m.group(3).strip()[:200]}", int(m.group(1)),
                     int(m.group(2)))
 
 
 def position_in_scalar(
-    file_text: str | None, value_line: int, value_col: int, line: int, column: int
+    file_text: str | None, value_line: int, value_col: int, source: str, line: int,
+    column: int,
 ) -> tuple[int, int]:
-    """The file position of (``line``, ``column``) of a YAML scalar value that starts at
-    (``value_line``, ``value_col``): plain and quoted scalars count from their start; a
-    block scalar (``>`` or ``|``) from its first content line, joined lines counted as one
-    character each (best effort: a folded scalar's blank lines are not modelled)."""
+    """The file position of (``line``, ``column``) of ``source``, a YAML scalar whose value
+    starts at (``value_line``, ``value_col``) in ``file_text``.
+
+    YAML changes only whitespace between the file and the value (folding, indentation,
+    quotes aside), so the k-th non-blank character of the value is the k-th non-blank
+    character of the scalar in the file: plain, quoted, literal (``|``) and folded (``>``)
+    scalars alike. Without the file text, the value's own position."""
     if file_text is None:
         return value_line, value_col
     lines = file_text.split("\n")
     if not 1 <= value_line <= len(lines):
         return value_line, value_col
-    head = lines[value_line - 1][value_col - 1:]
-    if head[:1] in ("'", '"'):
-        return value_line + line - 1, (value_col + column if line == 1 else column)
-    if head[:1] not in (">", "|"):
-        return value_line + line - 1, (value_col + column - 1 if line == 1 else column)
-    body = []
-    for k in range(value_line, len(lines)):
-        text = lines[k]
-        if text.strip() and (len(text) - len(text.lstrip())) < value_col:
-            break
-        body.append((k + 1, text))
-    if not body:
-        return value_line, value_col
-    if head[0] == "|":  # literal: the expression's lines are the file's
-        k = min(line - 1, len(body) - 1)
-        file_line, text = body[k]
-        return file_line, len(text) - len(text.lstrip()) + column
-    # folded: the expression is the content lines joined by spaces
-    offset = _offset(" ".join(t.strip() for _, t in body), line, column)
-    for file_line, text in body:
-        content = text.strip()
-        if offset < len(content) + 1:
-            return file_line, len(text) - len(text.lstrip()) + offset + 1
-        offset -= len(content) + 1
-    file_line, text = body[-1]
-    return file_line, len(text) + 1
+    offset = min(_offset(source, line, column), len(source))
+    wanted = sum(1 for ch in source[:offset] if not ch.isspace())
+    first = lines[value_line - 1]
+    head = first[value_col - 1:value_col]
+    if head in (">", "|"):  # a block scalar: its content starts on the next line
+        parent = len(first) - len(first.lstrip())
+        rows = []
+        for k in range(value_line, len(lines)):
+            text = lines[k]
+            if text.strip() and (len(text) - len(text.lstrip())) <= parent:
+                break
+            rows.append((k + 1, 1, text))
+    else:
+        start = value_col + (1 if head in ("'", '"') else 0)
+        rows = [(value_line, start, first[start - 1:])]
+        rows += [(k + 1, 1, lines[k]) for k in range(value_line, len(lines))]
+    at_end = not source[offset:].strip()  # past the last character: just after it
+    seen = 0
+    last = (value_line, value_col)
+    for file_line, col0, text in rows:
+        for i, ch in enumerate(text):
+            if ch.isspace():
+                continue
+            if seen == wanted:
+                return file_line, col0 + i
+            seen += 1
+            last = (file_line, col0 + i + 1)  # just after this character
+            if at_end and seen == wanted:
+                return last
+    return last
 
 
 def first_sentence(err: BaseException) -> str:

@@ -168,7 +168,7 @@ class _Checker:
                 text: str | None = self._text()
             except OSError:
                 text = None
-            line, col = position_in_scalar(text, line, col, err.line, err.column)
+            line, col = position_in_scalar(text, line, col, err.source, err.line, err.column)
         self.problems.append(ConfigProblem(self.loc.file, line, col, f"{what}: {err.message}"))
 
     def add(self, path: PathKey, message: str, *, key: bool = False) -> None:
