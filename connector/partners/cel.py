@@ -20,13 +20,16 @@ the others go on.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import cel
+
+from connector.errors import ConfigProblem
+from connector.yamlconf import Located
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -42,6 +45,7 @@ __all__ = [
     "compile_expression",
     "field_refs",
     "first_sentence",
+    "located_problem",
     "position_in_scalar",
     "sample_value",
     "to_cel",
@@ -483,25 +487,32 @@ def sample_value(local_type: str) -> Any:
     return _SAMPLES.get(local_type, "sample")
 
 
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "bool"), (int, "int"), (float, "double"), (str, "string"), (type(None), "null"),
+    (datetime, "timestamp"), (list, "list"), (dict, "map"),
+)  # bool before int: a bool is an int in Python
+
+
 def cel_type_name(value: Any) -> str:
     """CEL's name for the type of a result (for messages)."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    if isinstance(value, datetime):
-        return "timestamp"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "map"
-    return type(value).__name__
+    return next((name for t, name in _TYPE_NAMES if isinstance(value, t)),
+                type(value).__name__)
+
+
+def located_problem(
+    loc: Located, path: Sequence[str | int], what: str, err: CelError,
+    text: Callable[[], str] | None,
+) -> ConfigProblem:
+    """``err`` as a config problem at its place in the file: the position inside the
+    expression found in the YAML value at ``path`` (``text`` reads the file, only now)."""
+    line, col = loc.where(path)
+    if err.line is not None and err.column is not None and text is not None:
+        try:
+            file_text: str | None = text()
+        except OSError:
+            file_text = None
+        line, col = position_in_scalar(file_text, line, col, err.source, err.line, err.column)
+    return ConfigProblem(loc.file, line, col, f"{what}: {err.message}")
 
 
 def certifications_in(partner: Mapping[str, Any], what: str) -> int:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import did_you_mean
-from connector.partners.cel import position_in_scalar
+from connector.partners.cel import located_problem
 from connector.programs.celexpr import (
     CelCheckError,
     compile_predicate,
@@ -162,14 +162,7 @@ class _Checker:
 
     def add_cel(self, path: PathKey, what: str, err: CelCheckError) -> None:
         """A CEL problem at its place in the file (the expression's position in its value)."""
-        line, col = self.loc.where(path)
-        if err.line is not None and err.column is not None and self._text is not None:
-            try:
-                text: str | None = self._text()
-            except OSError:
-                text = None
-            line, col = position_in_scalar(text, line, col, err.source, err.line, err.column)
-        self.problems.append(ConfigProblem(self.loc.file, line, col, f"{what}: {err.message}"))
+        self.problems.append(located_problem(self.loc, path, what, err, self._text))
 
     def add(self, path: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(self.loc.problem(path, message, key=key))

@@ -25,7 +25,7 @@ from connector.partners.cel import (
     cel_type_name,
     compile_expression,
     first_sentence,
-    position_in_scalar,
+    located_problem,
     sample_value,
 )
 from connector.partners.env import RuleEnv
@@ -141,14 +141,7 @@ class _Builder:
 
     def cel_problem(self, where: PathKey, what: str, err: CelError) -> None:
         """``err`` located in the file: the expression's position inside its YAML value."""
-        line, col = self.loc.where(where)
-        if err.line is not None and err.column is not None:
-            try:
-                text: str | None = self._text()
-            except OSError:
-                text = None
-            line, col = position_in_scalar(text, line, col, err.source, err.line, err.column)
-        self.problems.append(ConfigProblem(self.loc.file, line, col, f"{what}: {err.message}"))
+        self.problems.append(located_problem(self.loc, where, what, err, self._text))
 
     def problem(self, path: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(self.loc.problem(path, message, key=key))
