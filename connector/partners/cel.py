@@ -291,11 +291,11 @@ class Expression:
     variables: frozenset[str] = frozenset()
     shape: _Shape = field(default_factory=_Shape, compare=False)
     limits: CelLimits = field(default=DEFAULT_LIMITS, compare=False)
+    # True when every comprehension range is fixed by the text (no run-time check needed)
+    bounded: bool = field(init=False, compare=False)
 
-    @property
-    def bounded(self) -> bool:
-        """True when every comprehension range is fixed by the text (no run-time check)."""
-        return all(r is not None for r in self.shape.ranges)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bounded", all(r is not None for r in self.shape.ranges))
 
     def cost_for(self, values: Iterable[Any]) -> int:
         """The estimated cost of one evaluation on ``values`` (the bound variables)."""

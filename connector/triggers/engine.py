@@ -224,7 +224,6 @@ class Evaluator:
     def _one(
         self, rule: Rule, change: Change, facts: Facts, inputs: dict[str, Any]
     ) -> Decision | None:
-        values = (inputs["new"], inputs["old"], inputs["partner"])
         try:
             if rule.scope is None and rule.when.bounded:  # the common case, inlined
                 self.evaluations += 1
@@ -236,7 +235,7 @@ class Evaluator:
                 else:
                     raise TypeError(f"the condition returned {type(result).__name__}")
             else:
-                state = self._state(rule, self.current, values)
+                state = self._state(rule, self.current, _values(inputs))
         except Exception as err:  # a broken rule never stops the others
             failed = rule.when if rule.scope is None else None
             return Decision(rule, change, "error", f"condition failed: {_one_line(err)}"
@@ -249,7 +248,7 @@ class Evaluator:
             return self._quiet(rule, change, why, inputs)
         if rule.mode == "on_true" and change.op == "updated" and change.old is not None:
             try:
-                before = self._state(rule, self._previous(change, facts), values)
+                before = self._state(rule, self._previous(change, facts), _values(inputs))
             except Exception:
                 before = None  # a condition that failed before held no branch before
             if before == state:
@@ -274,10 +273,9 @@ class Evaluator:
             params = action.params
             if action.expressions:
                 params = dict(params)
-                values = (inputs["new"], inputs["old"], inputs["partner"])
                 try:
                     for name, expr in action.expressions.items():
-                        params[name] = self._run(expr, self.current, values)
+                        params[name] = self._run(expr, self.current, _values(inputs))
                 except Exception as err:
                     return Decision(rule, change, "error",
                                     f"{action.name}.{name} failed: {_one_line(err)}"
@@ -298,6 +296,11 @@ def _watches(rule: Rule, change: Change) -> bool:
     if rule.segment is not None and (change.new or {}).get("segment") != rule.segment:
         return False
     return change.op in rule.on and change.source in rule.sources
+
+
+def _values(inputs: dict[str, Any]) -> tuple[Any, ...]:
+    """The bound variables a run-time cost estimate reads."""
+    return (inputs["new"], inputs["old"], inputs["partner"])
 
 
 def _null_hint(inputs: dict[str, Any], failed: Expression | Rule) -> str:
