@@ -93,10 +93,14 @@ class Fact:
 
 @dataclass(frozen=True)
 class FactGroup:
-    """Facts one loader fills together (any of them asked for runs the loader once)."""
+    """Facts one loader fills together (any of them asked for runs the loader once).
+
+    ``columns``: partner columns the loader reads, fetched with the partner row and handed
+    to it as ``_<column>`` keys (removed once every loader has run)."""
 
     facts: tuple[Fact, ...]
     load: Loader
+    columns: tuple[str, ...] = ()
 
     @property
     def names(self) -> frozenset[str]:
@@ -128,7 +132,8 @@ class FactCatalogue:
         for g in self.groups:
             rest = tuple(f for f in g.facts if f.name not in names)
             if rest:
-                kept.append(g if len(rest) == len(g.facts) else FactGroup(rest, g.load))
+                kept.append(g if len(rest) == len(g.facts)
+                            else FactGroup(rest, g.load, g.columns))
         return FactCatalogue((*kept, *groups))
 
     def types(self) -> dict[str, str]:
@@ -183,23 +188,34 @@ def _pick(extra: Mapping[str, Any], names: Iterable[str]) -> Any:
 # -- the built-in groups --------------------------------------------------------------------
 
 
+_ACCOUNT = (("type", TYPE_FIELDS), ("country", COUNTRY_FIELDS),
+            ("industry", INDUSTRY_FIELDS))
+
+
 def _load_account(conn: Connection, out: Facts, ids: list[int] | None, env: FactEnv,
                   wanted: frozenset[str]) -> None:
-    """Type, country and industry: the default mapping's columns, else ``extra`` under
-    another local name (``type``, ``country``)."""
+    """Type, country and industry: the default mapping's columns (read with the partner
+    row), else ``extra`` under another local name (``type``, ``country``): read only for the
+    partners missing one."""
+    missing = []
+    for pid, f in out.items():
+        for fact, names in _ACCOUNT:
+            value = f.get(f"_{names[0]}")
+            f[fact] = None if value in (None, "") else value
+        if None in (f["type"], f["country"], f["industry"]):
+            missing.append(pid)
+    if not missing:
+        return
     partner = entity_table("partner")
     c = partner.c
-    stmt = select(c.id, c.partner_type, c.billing_country, c.industry, c.extra).where(
-        c.is_deleted.is_(False))
-    for pid, ptype, country, industry, extra in grouped_rows(conn, stmt, c.id, ids):
-        f = out.get(pid)
-        if f is None:
+    stmt = select(c.id, c.extra).where(c.is_deleted.is_(False), c.extra.is_not(None))
+    for pid, extra in grouped_rows(conn, stmt, c.id, missing if ids is not None else None):
+        one = out.get(pid)
+        if one is None or not extra:
             continue
-        extra = extra or {}
-        f["type"] = ptype if ptype not in (None, "") else _pick(extra, TYPE_FIELDS)
-        f["country"] = country if country not in (None, "") else _pick(extra, COUNTRY_FIELDS)
-        f["industry"] = industry if industry not in (None, "") else _pick(
-            extra, INDUSTRY_FIELDS)
+        for fact, names in _ACCOUNT:
+            if one[fact] is None:
+                one[fact] = _pick(extra, names)
 
 
 def _load_tier(conn: Connection, out: Facts, ids: list[int] | None, env: FactEnv,
@@ -214,19 +230,21 @@ def _load_tier(conn: Connection, out: Facts, ids: list[int] | None, env: FactEnv
         r = float(rank or 0.0)
         if pid in out and (pid not in best or r > best[pid][0]):
             best[pid] = (r, name or "")
-    ranks: dict[str, float] | None = None
+    mirrors: dict[str, list[dict[str, Any]]] = {}
     for pid, f in out.items():
         if pid in best:
             f["tier_rank"], f["tier"] = best[pid]
             continue
-        f["tier"] = f.get("_tier_mirror") or ""
+        f["tier"] = f.get("_tier") or ""
         if f["tier"]:
-            if ranks is None:
-                ranks = {}
-                for name, rank in conn.execute(select(level.c.name, level.c.rank).where(
-                        level.c.is_deleted.is_(False))).all():
-                    ranks[name] = max(ranks.get(name, 0.0), float(rank or 0.0))
-            f["tier_rank"] = ranks.get(f["tier"], 0.0)
+            mirrors.setdefault(f["tier"], []).append(f)
+    if mirrors:  # no membership: the rank of the level the mirror names
+        stmt = select(level.c.name, func.max(level.c.rank)).where(
+            level.c.is_deleted.is_(False), level.c.name.in_(list(mirrors))
+        ).group_by(level.c.name)
+        for name, rank in conn.execute(stmt).all():
+            for f in mirrors.get(name, ()):
+                f["tier_rank"] = float(rank or 0.0)
 
 
 def _load_certifications(conn: Connection, out: Facts, ids: list[int] | None, env: FactEnv,
@@ -287,7 +305,7 @@ def _load_points(conn: Connection, out: Facts, ids: list[int] | None, env: FactE
                  wanted: frozenset[str]) -> None:
     """The ledger's sum; a partner with no ledger row keeps the balance it held."""
     for f in out.values():
-        f["points"] = float(round(float(f.get("_points_held") or 0)))
+        f["points"] = float(round(float(f.get("_points") or 0)))
     stmt = select(LEDGER.c.partner_id, func.sum(LEDGER.c.points)).group_by(LEDGER.c.partner_id)
     for pid, total in grouped_rows(conn, stmt, LEDGER.c.partner_id, ids):
         if pid in out:
@@ -331,11 +349,12 @@ def _won(name: str, what: str) -> Fact:
 BASE_FACTS = FactCatalogue((
     FactGroup((Fact("type", "str", "Partner_Type__c", None, "Reseller"),
                Fact("country", "str", "BillingCountry", None, "GB"),
-               Fact("industry", "str", "Industry", None, "Technology")), _load_account),
+               Fact("industry", "str", "Industry", None, "Technology")), _load_account,
+              (TYPE_FIELDS[0], COUNTRY_FIELDS[0], INDUSTRY_FIELDS[0])),
     FactGroup((Fact("tier", "str", "the partner's highest membership level (else its tier "
                                    "mirror)", "", "Registered"),
                Fact("tier_rank", "float", "that level's rank in the level table (0 without "
-                                          "one)", 0.0, 1.0)), _load_tier),
+                                          "one)", 0.0, 1.0)), _load_tier, ("tier",)),
     FactGroup((Fact("certifications", "int", "certifications completed", 0),
                Fact("certification_names", "list", "names of the certifications", [], [])),
               _load_certifications),
@@ -348,7 +367,7 @@ BASE_FACTS = FactCatalogue((
     FactGroup((Fact("active_registrations", "int", "Submitted/Pending Review/Approved "
                                                    "registrations", 0),), _load_registrations),
     FactGroup((Fact("points", "float", "points balance: the sum of the partner's ledger", 0.0,
-                    1.0),), _load_points),
+                    1.0),), _load_points, ("points",)),
     FactGroup((Fact("mdf_remaining", "float", "MDF allocated minus MDF approved", 0.0),),
               _load_mdf),
     FactGroup((Fact("segments", "list", "segments the partner is in (programs.yaml)", [],
@@ -381,15 +400,14 @@ def compute_facts(
         cols = [n for n in columns if n in wanted and n not in catalogue.facts]
     cols = list(dict.fromkeys([*_BASE_COLUMNS, *cols]))
     groups = [g for g in catalogue.groups if not g.names.isdisjoint(fact_names)]
-    # what the tier and points groups fall back on
-    hidden = [("_tier_mirror", "tier"), ("_points_held", "points")]
-    hidden = [(k, c) for k, c in hidden if c in fact_names]
-    stmt = select(*(partner.c[n] for n in cols), *(partner.c[c] for _, c in hidden)).where(
+    # the partner columns the groups read, handed to them as ``_<column>``
+    hidden = list(dict.fromkeys(c for g in groups for c in g.columns if c in columns))
+    stmt = select(*(partner.c[n] for n in cols), *(partner.c[c] for c in hidden)).where(
         partner.c.is_deleted.is_(False))
     ids = None if partner_ids is None else sorted(set(partner_ids))
     defaults = [(f.name, f.default) for g in groups for f in g.facts]
     out: Facts = {}
-    names = [*cols, *(k for k, _ in hidden)]
+    names = [*cols, *(f"_{c}" for c in hidden)]
     for row in grouped_rows(conn, stmt, partner.c.id, ids):
         f = dict(zip(names, row, strict=True))
         for k, v in defaults:
@@ -401,8 +419,9 @@ def compute_facts(
     for g in groups:
         g.load(conn, out, only, env, fact_names)
     if hidden:
+        keys = [f"_{c}" for c in hidden]
         for f in out.values():
-            for k, _ in hidden:
+            for k in keys:
                 f.pop(k, None)
     return out
 
