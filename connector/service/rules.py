@@ -59,7 +59,10 @@ class RulesEnvironment:
 
 
 def build_rules(settings: Settings, mapping: MappingSpec) -> RulesEnvironment:
-    """Load programs.yaml and triggers.yaml into one environment (``ConfigError``: exit 2)."""
+    """Load programs.yaml and triggers.yaml into one environment. The problems of both files
+    are raised together (``ConfigError``: exit 2); triggers.yaml is still checked when
+    programs.yaml is broken (against the environment without it)."""
+    from connector.errors import ConfigError
     from connector.partners.env import RuleEnv
     from connector.programs import load_programs
     from connector.programs.hooks import extension
@@ -69,8 +72,18 @@ def build_rules(settings: Settings, mapping: MappingSpec) -> RulesEnvironment:
     if settings.programs_path is not None:
         paths.append(settings.programs_path)
     stamps = tuple(_stamp(p) for p in paths)  # before reading: an edit meanwhile reloads
-    programs = (load_programs(settings.programs_path)
-                if settings.programs_path is not None else None)
+    problems = []
+    programs = None
+    try:  # before the rules: they may read the facts and name the actions programs adds
+        if settings.programs_path is not None:
+            programs = load_programs(settings.programs_path)
+    except ConfigError as err:
+        problems += err.problems
     env = RuleEnv().extended(extension(programs))
-    rules = load_triggers(settings.triggers_path, mapping, env=env)
+    try:
+        rules = load_triggers(settings.triggers_path, mapping, env=env)
+    except ConfigError as err:
+        problems += err.problems
+    if problems:
+        raise ConfigError(problems)
     return RulesEnvironment(env, rules, programs, stamps)
