@@ -1,7 +1,9 @@
 """CEL over partner facts: compile once, check what an expression reads, evaluate.
 
-Segments (and the triggers' rules) see one variable, ``partner``: a dict of facts (see
-``PARTNER_FACTS``) plus the receiver function ``partner.certifications_in(x)``.
+Segments see one variable, ``partner``: every fact of the partner layer's catalogue (the
+rules' facts, with programs' track facts) and the partner's fields, plus the receiver
+function ``partner.certifications_in(x)``. Compiling and checking is the partner layer's
+(``connector.partners.cel``); this module adds the segment-preview fast path.
 """
 
 from __future__ import annotations

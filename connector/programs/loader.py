@@ -26,7 +26,6 @@ from connector.programs.celexpr import (
 )
 from connector.programs.spec import (
     LEVEL_RANKS,
-    NUMERIC_FACTS,
     PARTNER_TYPES,
     Criteria,
     Eligibility,
@@ -290,7 +289,7 @@ class _Checker:
             last = max(last, rank)
             crit = crit or _RawCriteria()
             for fact in crit.min:
-                self.known(fact, NUMERIC_FACTS, "fact", (*lpath, "min", fact))
+                self.known(fact, _numeric_facts(), "fact", (*lpath, "min", fact))
             for i, tid in enumerate(crit.tracks):
                 self.known(tid, sorted(all_tracks), "track", (*lpath, "tracks", i))
             out.append(Criteria(name, dict(crit.min), tuple(crit.tracks)))
@@ -450,3 +449,10 @@ def _cel_runtime(err: Exception) -> str:
     text = str(err).split(". ", 1)[0]
     return f"does not evaluate for a sample partner: {text}"
 
+
+def _numeric_facts() -> list[str]:
+    """The facts a ladder criterion may set a minimum for: every number of the partner
+    layer's catalogue (with programs' track facts), nothing listed a second time."""
+    from connector.programs.facts import catalogue_for
+
+    return sorted(n for n, f in catalogue_for(None).facts.items() if f.type in ("int", "float"))
