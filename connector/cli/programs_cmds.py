@@ -63,10 +63,20 @@ def _load(config: Path | None) -> tuple[Settings, MappingSpec, ProgramsSpec]:
 
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path)
-    spec = load_programs(settings.programs_path) if settings.programs_path else None
-    if spec is None:
+    if settings.programs_path is None:
         raise _no_programs(settings)
-    return settings, mapping, spec
+    return settings, mapping, _with_fiscal_year(settings, load_programs(settings.programs_path))
+
+
+def _with_fiscal_year(settings: Settings, spec: ProgramsSpec) -> ProgramsSpec:
+    """``spec`` counting quarters as the rules do (triggers.yaml's fiscal_year_start_month,
+    read without compiling a rule: these commands run none)."""
+    from dataclasses import replace
+
+    from connector.triggers.loader import load_trigger_settings
+
+    month = load_trigger_settings(settings.triggers_path).fiscal_year_start_month
+    return replace(spec, fiscal_year_start_month=month)
 
 
 def _spec(config: Path | None) -> tuple[Settings, ProgramsSpec]:
@@ -78,7 +88,7 @@ def _spec(config: Path | None) -> tuple[Settings, ProgramsSpec]:
     settings = load_settings(config)
     if settings.programs_path is None:
         raise _no_programs(settings)
-    return settings, load_programs(settings.programs_path)
+    return settings, _with_fiscal_year(settings, load_programs(settings.programs_path))
 
 
 def _engine(settings: Settings) -> Engine:

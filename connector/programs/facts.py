@@ -121,13 +121,16 @@ def facts_for_partners(
     today: date,
     partner_ids: Collection[int] | None = None,
     *,
-    fiscal_year_start_month: int = 1,
+    fiscal_year_start_month: int | None = None,
     needed: Collection[str] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """The ``partner`` map of each partner (every non-deleted one when ``partner_ids`` is
     None), computed by the partner layer's engine with programs' catalogue; ``needed`` (fact
-    names) skips the groups no needed fact reads."""
+    names) skips the groups no needed fact reads. Quarters: ``fiscal_year_start_month``,
+    else the spec's (the runtime's fiscal calendar)."""
     catalogue = catalogue_for(spec) if spec is not None else BASE_FACTS
+    if fiscal_year_start_month is None:
+        fiscal_year_start_month = spec.fiscal_year_start_month if spec is not None else 1
     return compute_facts(conn, today_env(today, fiscal_year_start_month), partner_ids,
                          needed=needed, catalogue=catalogue)
 
@@ -138,7 +141,7 @@ def partner_facts(
     clock: Callable[[], datetime],
     *,
     spec: ProgramsSpec | None = None,
-    fiscal_year_start_month: int = 1,
+    fiscal_year_start_month: int | None = None,
 ) -> dict[str, Any]:
     """The ``partner`` map of one partner (empty dict when it is not in the store)."""
     got = facts_for_partners(conn, spec, clock().date(), [partner_id],

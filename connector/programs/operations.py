@@ -318,7 +318,7 @@ def ladder_program(conn: Connection, spec: ProgramsSpec, pid: int) -> ProgramSpe
 
 def refresh_segments(
     conn: Connection, spec: ProgramsSpec, now: datetime,
-    partner_ids: Collection[int] | None = None, *, fiscal_year_start_month: int = 1,
+    partner_ids: Collection[int] | None = None, *, fiscal_year_start_month: int | None = None,
 ) -> tuple[list[SegmentEvent], dict[int, dict[str, str]]]:
     """Recompute segments of ``partner_ids`` (None: all) and record entries and exits.
 

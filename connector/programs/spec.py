@@ -171,6 +171,9 @@ class ProgramsSpec:
     programs: Mapping[str, ProgramSpec]
     incentives: Mapping[str, Incentive]
     file: str = "programs.yaml"
+    # the fiscal calendar it runs with: triggers.yaml's settings, set by the runtime's rule
+    # environment (connector.service.rules), so segments and ladders count the rules' quarters
+    fiscal_year_start_month: int = 1
 
     @cached_property
     def tracks(self) -> dict[str, Track]:

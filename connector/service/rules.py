@@ -10,7 +10,7 @@ calendar; ``RulesEnvironment.changed`` tells the daemon when to build a new one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,4 +86,7 @@ def build_rules(settings: Settings, mapping: MappingSpec) -> RulesEnvironment:
         problems += err.problems
     if problems:
         raise ConfigError(problems)
+    if programs is not None:  # programs.yaml counts the rules' quarters
+        programs = replace(programs,
+                           fiscal_year_start_month=rules.settings.fiscal_year_start_month)
     return RulesEnvironment(env, rules, programs, stamps)

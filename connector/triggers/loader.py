@@ -42,7 +42,14 @@ from connector.triggers.spec import (
 )
 from connector.yamlconf import Located, load, loads
 
-__all__ = ["RuleContext", "load_triggers", "loads_triggers", "probe_context", "validate_cron"]
+__all__ = [
+    "RuleContext",
+    "load_trigger_settings",
+    "load_triggers",
+    "loads_triggers",
+    "probe_context",
+    "validate_cron",
+]
 
 VARIABLES = ("new", "old", "partner", "conflict", "now")
 
@@ -121,6 +128,18 @@ def load_triggers(
     return _build(load(path), spec, env or RuleEnv(), lambda: Path(path).read_text("utf-8"))
 
 
+def load_trigger_settings(path: str | Path) -> TriggerSettings:
+    """triggers.yaml's ``settings:`` alone (the fiscal calendar for commands that run no
+    rule); a bad setting raises ``ConfigError`` at its line."""
+    loc = load(path)
+    b = _Builder(loc, MappingSpec(entities={}), RuleEnv(), lambda: "")  # settings only
+    data = loc.data if isinstance(loc.data, dict) else {}
+    settings = b.settings(data)
+    if b.problems:
+        raise ConfigError(b.problems)
+    return settings
+
+
 def loads_triggers(
     text: str, spec: MappingSpec, file: str = "triggers.yaml", *, env: RuleEnv | None = None,
 ) -> RuleSet:
@@ -175,6 +194,15 @@ class _Builder:
                 msg = e["msg"].removeprefix("Value error, ")
                 name = ".".join(str(p) for p in sub)
                 self.problem(full, f"{what}: {name}: {msg}" if name else f"{what}: {msg}")
+
+    def settings(self, data: Mapping[str, Any]) -> TriggerSettings:
+        """The ``settings:`` section (defaults where it is bad: the problem is recorded)."""
+        try:
+            s = _Settings.model_validate(data.get("settings") or {})
+        except ValidationError as err:
+            self.validation(err, ("settings",), "settings")
+            return TriggerSettings()
+        return TriggerSettings(**s.model_dump())
 
     # -- one rule -------------------------------------------------------------------------
 
@@ -504,12 +532,7 @@ def _build(loc: Located, spec: MappingSpec, env: RuleEnv, text: Callable[[], str
         raise ConfigError([loc.problem((), "triggers.yaml must be a mapping with a 'triggers:' "
                                             "list")])
     b.unknown_keys(data, _TOP_KEYS, ())
-    settings = TriggerSettings()
-    try:
-        s = _Settings.model_validate(data.get("settings") or {})
-        settings = TriggerSettings(**s.model_dump())
-    except ValidationError as err:
-        b.validation(err, ("settings",), "settings")
+    settings = b.settings(data)
     raws = data.get("triggers", [])
     if raws is None:
         raws = []

@@ -13,9 +13,10 @@ from triggers.trigtools import Store, default_spec
 from connector.errors import ConfigError
 from connector.partners.env import RuleEnv
 from connector.programs import loads_programs
-from connector.programs.facts import LEDGER
+from connector.programs.facts import LEDGER, MEMBERSHIP
 from connector.programs.hooks import extension
 from connector.programs.stage import ProgramsStage
+from connector.programs.views import partner_report
 from connector.service import open_runtime
 from connector.triggers import loads_triggers
 from connector.triggers.stage import TriggersStage
@@ -90,7 +91,16 @@ def test_ladders_and_rules_agree_on_the_quarter(
         with rt.engine.connect() as conn:
             awarded = conn.execute(select(LEDGER.c.points).where(
                 LEDGER.c.partner_id == pid)).scalars().all()
+            # the segment the stage computed, and what `partner show` reports, agree too:
+            # the runtime's programs.yaml carries the fiscal calendar
+            inside = conn.execute(select(MEMBERSHIP.c.segment).where(
+                MEMBERSHIP.c.partner_id == pid, MEMBERSHIP.c.left_at.is_(None))).scalars().all()
+            assert rt.programs is not None
+            report = partner_report(conn, rt.programs, pid, now)
         assert awarded == [7]
+        assert inside == ["won-this-quarter"]
+        assert report["facts"]["closed_won_this_quarter"] == 5000.0
+        assert report["segments_now"] == ["won-this-quarter"]
     finally:
         rt.close()
 
