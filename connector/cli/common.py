@@ -81,7 +81,8 @@ def settings_from(config: Path | None, *, store_only: bool = False) -> Settings:
 def load_config(
     config: Path | None, *, store_only: bool = False
 ) -> tuple[Settings, MappingSpec]:
-    """Validate connector.yaml, mapping.yaml (and programs.yaml) before touching store or org.
+    """Validate connector.yaml and mapping.yaml before touching store or org (the rule files,
+    programs.yaml and triggers.yaml, load with the rule environment: ``service.build_rules``).
 
     ``store_only``: the command reads or edits the store alone, so the salesforce: section
     (and its PRM_SF_* variables) is not required."""
@@ -90,21 +91,16 @@ def load_config(
 
     settings = load_settings(config, store_only=store_only)
     spec = load_mapping(settings.mapping_path)
-    from connector.programs import setup_programs
-
-    setup_programs(settings.programs_path)
     return settings, spec
 
 
 def store_runtime(config: Path | None) -> Runtime:
     """A runtime over the store alone (no Salesforce client, no PRM_SF_* variables): for the
     commands that list or edit what the store holds (outbox list/retry/drop, ops)."""
-    from connector.programs import setup_programs
     from connector.service import Runtime
 
     settings, spec = load_config(config, store_only=True)
-    programs = setup_programs(settings.programs_path)
-    return Runtime(settings=settings, spec=spec, engine=open_engine(settings), programs=programs)
+    return Runtime(settings=settings, spec=spec, engine=open_engine(settings))
 
 
 def open_engine(settings: Settings) -> Engine:

@@ -35,7 +35,6 @@ def ops_cmd(
     from connector.cli.common import load_config, open_engine
     from connector.daemon.http import HttpServer, parse_listen
     from connector.errors import FatalError
-    from connector.programs import setup_programs
     from connector.service import Runtime
     from connector.web import auth_of, check_bind, source_of
     from connector.web.app import BASE, create_ops_app
@@ -47,8 +46,7 @@ def ops_cmd(
         raise typer.BadParameter("must be HOST:PORT, e.g. 127.0.0.1:8765", param_hint="--listen")
     host, port_n = parse_listen(where)
     check_bind(host, settings.ops.token, settings.base_dir / "connector.yaml")
-    rt = Runtime(settings=settings, spec=spec, engine=open_engine(settings),
-                 programs=setup_programs(settings.programs_path))
+    rt = Runtime(settings=settings, spec=spec, engine=open_engine(settings))
     page = create_ops_app(source_of(rt), auth_of(rt), standalone=True)
     try:
         server = HttpServer(page, host, port_n)

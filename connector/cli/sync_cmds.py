@@ -38,12 +38,15 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
 
     from connector.cli.triggers_cmds import print_status_section
     from connector.service.status import read_status
-    from connector.triggers.facts import PARTNER_FACTS
 
     settings, spec = load_config(config, store_only=True)
-    # segments: programs.yaml's, as load_config installed them (None without programs.yaml)
+    segment_names = None
+    if settings.programs_path is not None:  # checked before the store, loaded once
+        from connector.programs import load_programs
+
+        segment_names = list(load_programs(settings.programs_path).segments)
     data = read_status(open_engine(settings), spec, database_url=settings.database.url,
-                       segments=PARTNER_FACTS.segments)
+                       segments=segment_names)
     objects, usage, last_run = data["objects"], data["api"], data["last_run"]
     outbox, change_log, programs = data["outbox"], data["change_log"], data["programs"]
     cdc = data["cdc"]

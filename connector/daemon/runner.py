@@ -32,6 +32,7 @@ from connector.daemon.push import PushReport, run_push
 from connector.daemon.receiver import ReceiverDeps, create_receiver_app
 from connector.daemon.scheduler import Plan, build_scheduler
 from connector.daemon.shedding import ClientLimits
+from connector.daemon.triggers import reload_rules
 from connector.daemon.writer import StoreWriter
 from connector.errors import ConnectorError, FatalError
 from connector.logs import get_logger
@@ -371,6 +372,7 @@ class Daemon:
         self.writer.check()  # called after each committed page: a safe place to stop
 
     def _sync(self) -> None:
+        reload_rules(self.rt)  # a rule file edited: the whole environment, once, logged
         report = sync_once(self.rt, progress=self._progress)
         if self.cdc is not None:  # the poll covered the gaps CDC asked it to re-read
             with self.rt.engine.begin() as conn:
@@ -459,6 +461,7 @@ class Daemon:
         return self._stage_list
 
     def _run_stages(self, only: str | None, run_id: str) -> None:
+        reload_rules(self.rt)
         for stage in self._stages():
             if only is None or stage.name == only:
                 self.writer.check()

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select
 
+from connector.partners.facts import ACTIVE_REGISTRATION_STATUSES
 from connector.store.customer import LEGAL_SUFFIXES, normalise_company, normalise_domain
 from connector.store.models import entity_table
-from connector.triggers.facts import ACTIVE_REGISTRATION_STATUSES
 
 __all__ = [
     "LEGAL_SUFFIXES",
