@@ -254,9 +254,13 @@ class DaemonSettings(_Strict):
     # unreachable).
     standby_retry_seconds: float = Field(default=1.0, gt=0)
     # A job without a sign of life for this long (a rule stuck in CEL, a hung call) makes the
-    # leader wedged: /readyz answers 503 and the lease is no longer renewed (a standby takes
-    # over within database.lease.duration_seconds; the wedged leader is fenced off).
+    # leader wedged: /readyz answers 503.
     wedged_seconds: float = Field(default=60.0, gt=0)
+    # And, when true, the wedged leader stops renewing its lease: a standby takes over within
+    # database.lease.duration_seconds and the wedged one is fenced off. Off by default: a long
+    # step without progress reports (waiting for a large Bulk API job) would hand the lease
+    # back and forth.
+    wedged_failover: bool = False
 
     @field_validator("outbound_secret", "webhook_secret", mode="before")
     @classmethod

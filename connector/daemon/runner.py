@@ -7,7 +7,8 @@ leader that loses it (session cut, frozen past the expiry, store unreachable for
 lease) is refused at its next commit or renewal, stops its writer at once and becomes a
 standby again; after a lease duration it contends like any standby. A standby survives the
 store being unreachable and keeps contending with backoff. A leader whose writer shows no
-sign of life for ``daemon.wedged_seconds`` stops renewing, so a standby takes over.
+sign of life for ``daemon.wedged_seconds`` answers /readyz 503 and, with
+``daemon.wedged_failover``, stops renewing, so a standby takes over.
 
 SIGTERM (or SIGINT) ends it gracefully, leader or standby: the writer finishes the batch in
 hand (every batch commits its effects with its position, invariant 2), the lease is released,
@@ -237,10 +238,11 @@ class Daemon:
         self.writer.stop(0)  # handlers stop at their next check; commits are refused anyway
 
     def _healthy(self) -> bool:
+        """Whether the heartbeat may renew: not while wedged, with ``wedged_failover``."""
         stalled = self.writer.stalled_for()
         if stalled > self.settings.wedged_seconds:
             log.warning("daemon.wedged", job=self.writer.running, seconds=round(stalled, 1))
-            return False
+            return not self.settings.wedged_failover
         return True
 
     # --- active life ---------------------------------------------------------------------

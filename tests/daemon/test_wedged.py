@@ -38,14 +38,20 @@ def emu() -> Iterator[EmulatorHandle]:
 def test_a_leader_stuck_in_a_job_answers_healthz_goes_unready_and_loses_the_lease(
     emu: EmulatorHandle, engine: Engine, tmp_path: Path
 ) -> None:
-    """Given a leading daemon whose writer spins in Python without a sign of life (as a rule
-    stuck in CEL does) for longer than daemon.wedged_seconds, then /healthz stays 200, /readyz
-    turns 503 naming the writer, the heartbeat lets the lease lapse and another writer takes
-    it; when the job returns the daemon is fenced, stays a standby, and exits 0 when stopped."""
+    """Given a leading daemon with daemon.wedged_failover whose writer spins in Python without
+    a sign of life (as a rule stuck in CEL does) for longer than daemon.wedged_seconds, then
+    /healthz stays 200, /readyz turns 503 naming the writer, the heartbeat lets the lease lapse
+    and another writer takes it; when the job returns the daemon is fenced, stays a standby,
+    and exits 0 when stopped."""
     url = engine.url.render_as_string(hide_password=False)
     cfg = write_config(
         tmp_path,
-        {"wedged_seconds": "1", "duration_seconds": "1.5", "renew_seconds": "0.3"},
+        {
+            "wedged_seconds": "1",
+            "wedged_failover": "true",
+            "duration_seconds": "1.5",
+            "renew_seconds": "0.3",
+        },
     )
     rt = open_runtime(cfg, env=sf_env(emu, url))
     release = threading.Event()
