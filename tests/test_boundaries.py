@@ -114,7 +114,10 @@ def _runtime_imports(module: str) -> frozenset[str]:
         for i in range(1, len(tree_names)):
             found.add(".".join(tree_names[:i]))
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _type_checking_nodes(tree)
     for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and not node.level:
             found.update(f"{node.module}.{a.name}" for a in node.names)
     return frozenset(n for n in found if not n.startswith("connector") or _path_of(n))

@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cel
 
 from connector.partners.actions import PlannedAction
 from connector.partners.cel import BASE_FUNCTIONS, Expression, first_sentence, to_cel
-from connector.triggers.spec import ActionSpec, Rule
+
+if TYPE_CHECKING:  # the spec's default rule environment reads the store: types only here
+    from connector.triggers.spec import ActionSpec, Rule
 
 __all__ = [
     "REGISTRATION_DECISIONS",
@@ -305,7 +307,7 @@ def _values(inputs: dict[str, Any]) -> tuple[Any, ...]:
 
 def _null_hint(inputs: dict[str, Any], failed: Expression | Rule) -> str:
     """The null fields the failing expression reads (never another expression's)."""
-    exprs = failed.expressions() if isinstance(failed, Rule) else [failed]
+    exprs = [failed] if isinstance(failed, Expression) else failed.expressions()
     read = {(var, name) for e in exprs for var, names in e.refs.items()
             if var in ("new", "old", "partner") for name in names}
     nulls = [f"{var}.{name}" for var in ("new", "old", "partner")

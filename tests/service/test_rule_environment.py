@@ -17,7 +17,7 @@ from connector.programs.facts import LEDGER, MEMBERSHIP
 from connector.programs.hooks import extension
 from connector.programs.stage import ProgramsStage
 from connector.programs.views import partner_report
-from connector.service import open_runtime
+from connector.service import open_runtime, stage_context
 from connector.triggers import loads_triggers
 from connector.triggers.stage import TriggersStage
 
@@ -85,8 +85,9 @@ def test_ladders_and_rules_agree_on_the_quarter(
                            "close_date": closed})
         programs = ProgramsStage.for_runtime(rt)
         assert programs is not None
-        assert programs.run(rt, "r1")["tier_changes"] == 1
-        assert TriggersStage.for_runtime(rt).run(rt, "r1")["fired"] == 1
+        ctx = stage_context(rt, "r1")
+        assert programs.run(ctx)["tier_changes"] == 1
+        assert TriggersStage.for_runtime(rt).run(ctx)["fired"] == 1
         assert store.row("partner", pid)["tier"] == "Silver"
         with rt.engine.connect() as conn:
             awarded = conn.execute(select(LEDGER.c.points).where(
