@@ -27,9 +27,9 @@ from pathlib import Path
 
 from connector.mapping import load_mapping
 from connector.store import make_engine, migrate
+from connector.store.diffs import RecordDiff
 from connector.store.records import RecordRow, upsert_records
 from connector.store.stream import append_changes
-from connector.sync.diffs import RecordDiff
 from connector.triggers import loads_triggers, run_triggers
 from connector.triggers.conflict import find_conflict
 

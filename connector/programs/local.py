@@ -27,9 +27,9 @@ from connector.programs.operations import (
 )
 from connector.programs.spec import ProgramsSpec
 from connector.programs.views import resolve_partner
+from connector.store.diffs import RecordDiff
 from connector.store.records import sf_ids_by_local
 from connector.store.stream import append_changes
-from connector.sync.diffs import RecordDiff
 
 __all__ = ["record_enrolment", "record_points", "record_step", "segment_diffs"]
 

@@ -33,9 +33,9 @@ from connector.programs.facts import (
     points_balance,
 )
 from connector.programs.spec import ProgramSpec, ProgramsSpec, Step
+from connector.store.diffs import RecordDiff
 from connector.store.models import entity_table
 from connector.store.sqlutil import upsert_stmt
-from connector.sync.diffs import RecordDiff
 
 __all__ = [
     "LocalChange",

@@ -16,9 +16,9 @@ from sqlalchemy import Connection, Table, select
 
 from connector.mapping import EntityMapping, as_local, same_value
 from connector.store.bookkeeping import OutboxWritten
+from connector.store.diffs import RecordDiff
 from connector.store.records import sf_ids_by_local
 from connector.store.sqlutil import chunks
-from connector.sync.diffs import RecordDiff
 
 __all__ = ["mark_echoes"]
 
