@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, or_, select
 
 from connector.daemon.cdc import CdcSubscriber, apply_cdc
@@ -31,7 +32,7 @@ from connector.daemon.inbox import count_pending
 from connector.daemon.metrics import DaemonMetrics
 from connector.daemon.push import PushReport, run_push
 from connector.daemon.receiver import ReceiverDeps, create_receiver_app
-from connector.daemon.scheduler import Plan, build_scheduler
+from connector.daemon.scheduler import Plan, build_scheduler, set_crons
 from connector.daemon.shedding import ClientLimits
 from connector.daemon.triggers import reload_rules
 from connector.daemon.writer import StoreWriter
@@ -101,17 +102,21 @@ class Daemon:
         self.metrics.active.set(0)
         self._scheduled = list(scheduled(rt))
         self._stage_list: list[Stage] | None = None
+        self._stage_rules: object = None  # the rule environment the stage list was made for
+        self._scheduled_of = scheduled
+        # the rule environment the scheduled jobs were planned from (None: no scheduled rules)
+        self._planned_rules: object = rt.rules if scheduled is not _no_scheduled else None
+        self._scheduler: BackgroundScheduler | None = None
         self.push_sources = tuple(self.options.push or rt.settings.sync.push)
         self.cdc: CdcSubscriber | None = None
-        handlers: dict[str, Callable[[], object]] = {
+        self._work: dict[str, Callable[[], object]] = {
             "push": self._push,
             "cdc": self._cdc,
             "outbox": self._outbox,
             "sync": self._sync,
             "reconcile": self._reconcile,
         }
-        handlers.update({kind: run for kind, _, run in self._scheduled})
-        self._handlers = handlers
+        self._handlers = {**self._work, **{kind: run for kind, _, run in self._scheduled}}
         self.writer = self._new_writer()
         self.lease = new_lease(rt, holder_text("daemon"))
         self.lease.on_lost(self._lease_lost)
@@ -294,7 +299,7 @@ class Daemon:
             reconcile_cron=self.rt.settings.sync.reconcile_cron,
             crons=[(kind, cron) for kind, cron, _ in self._scheduled],
         )
-        scheduler = build_scheduler(plan, self._request)
+        scheduler = self._scheduler = build_scheduler(plan, self._request)
         self.writer.start()
         scheduler.start()
         try:
@@ -302,6 +307,7 @@ class Daemon:
                 pass
         finally:
             log.info("daemon.stopping", running=self.writer.running, lost=self._lost.is_set())
+            self._scheduler = None
             scheduler.shutdown(wait=False)
             if self.cdc is not None:
                 self.cdc.stop()
@@ -345,6 +351,7 @@ class Daemon:
             )
         if isinstance(err, LeaseLost) or self._lost.is_set():
             return  # not the org's fault nor fatal: the daemon steps down (see _lease_lost)
+        self._replan()
         if err is None:
             self.org_ok = True
         elif isinstance(err, ConnectorError) and not isinstance(err, FatalError):
@@ -355,6 +362,25 @@ class Daemon:
             self.stop()
         elif status == "ok" and kind in ("sync", "push", "cdc") and self._outbox_waiting():
             self._request("outbox")
+
+    def _replan(self) -> None:
+        """After a job that reloaded the rule environment: one cron job per scheduled rule of
+        the new environment (a rule added, removed or given another schedule)."""
+        if self._planned_rules is None or self.rt.rules is self._planned_rules:
+            return
+        self._planned_rules = self.rt.rules
+        before = {kind: cron for kind, cron, _ in self._scheduled}
+        self._scheduled = list(self._scheduled_of(self.rt))
+        after = {kind: cron for kind, cron, _ in self._scheduled}
+        if after == before:
+            return
+        self._handlers = {**self._work, **{kind: run for kind, _, run in self._scheduled}}
+        self.writer.set_handlers(self._handlers, (*PRIORITY, *after))
+        if self._scheduler is not None:
+            set_crons(self._scheduler, self._request, before, list(after.items()))
+        log.info("daemon.schedule_replanned", jobs=sorted(after),
+                 added=sorted(after.keys() - before.keys()) or None,
+                 removed=sorted(before.keys() - after.keys()) or None)
 
     def _outbox_waiting(self) -> bool:
         t = OutboxItem.__table__  # type: ignore[attr-defined]
@@ -457,9 +483,12 @@ class Daemon:
             )
 
     def _stages(self) -> list[Stage]:
-        # Built once: a stage may load and compile its rules when it is made.
-        if self._stage_list is None:
+        # Built once per rule environment: a programs.yaml added or removed at a reload adds
+        # or drops the programs stage.
+        rules = self.rt.rules
+        if self._stage_list is None or self._stage_rules is not rules:
             self._stage_list = list(pipeline_stages(self.rt))
+            self._stage_rules = rules
         return self._stage_list
 
     def _run_stages(self, only: str | None, run_id: str) -> None:

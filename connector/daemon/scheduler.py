@@ -4,7 +4,7 @@ and coalescing, so a backlog of missed runs collapses into one)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-__all__ = ["JOB_DEFAULTS", "Plan", "build_scheduler"]
+__all__ = ["JOB_DEFAULTS", "Plan", "build_scheduler", "set_crons"]
 
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
 
@@ -62,6 +62,20 @@ def build_scheduler(
             args=["reconcile"],
             id="reconcile",
         )
-    for kind, cron in plan.crons:
-        sched.add_job(request, CronTrigger.from_crontab(cron, timezone=UTC), args=[kind], id=kind)
+    set_crons(sched, request, (), plan.crons)
     return sched
+
+
+def set_crons(
+    sched: BackgroundScheduler,
+    request: Callable[[str], None],
+    old: Iterable[str],
+    crons: Sequence[tuple[str, str]],
+) -> None:
+    """Replace the cron jobs ``old`` (work kinds) of ``sched`` by ``crons``: the scheduled
+    rules after the rule environment was reloaded."""
+    for kind in old:
+        if sched.get_job(kind) is not None:
+            sched.remove_job(kind)
+    for kind, cron in crons:
+        sched.add_job(request, CronTrigger.from_crontab(cron, timezone=UTC), args=[kind], id=kind)

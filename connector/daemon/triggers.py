@@ -56,7 +56,7 @@ def scheduled_jobs(rt: Runtime) -> Sequence[tuple[str, str, Callable[[], object]
             rules = rt.rules.rules  # the environment now: a reload is seen
             if rules.get(rule_id) is None or rules.get(rule_id) not in rules.scheduled():
                 log.warning("daemon.scheduled_trigger_gone", rule=rule_id,
-                            hint="removed from triggers.yaml; restart to drop its schedule")
+                            hint="removed from triggers.yaml; its cron job goes after this run")
                 return None
             report = run_scheduled(rt.engine, rt.spec, rules, rt.clock, rule_id=rule_id)
             log.info("daemon.scheduled_trigger_done", rule=rule_id)

@@ -55,6 +55,17 @@ class StoreWriter:
             self._pending.add(kind)
             self._cond.notify_all()
 
+    def set_handlers(
+        self, handlers: Mapping[str, Callable[[], object]], priority: Sequence[str]
+    ) -> None:
+        """Replace the kinds of work this writer runs (scheduled rules re-planned); a queued
+        kind that is no longer handled is dropped."""
+        with self._cond:
+            self.handlers = dict(handlers)
+            self.priority = list(priority)
+            self._rank = {k: i for i, k in enumerate(self.priority)}
+            self._pending = {k for k in self._pending if k in self.handlers}
+
     def pending(self) -> set[str]:
         """Kinds waiting to run."""
         with self._cond:
@@ -126,8 +137,10 @@ class StoreWriter:
             started = self.pulse = time.monotonic()
             status = "ok"
             error: BaseException | None = None
+            handler = self.handlers.get(kind)
             try:
-                self.handlers[kind]()
+                if handler is not None:
+                    handler()
             except Interrupted:
                 status = "interrupted"
                 log.info("daemon.job_interrupted", job=kind)

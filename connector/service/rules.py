@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from connector.settings import Settings
     from connector.triggers.spec import RuleSet
 
-__all__ = ["RulesEnvironment", "build_rules"]
+__all__ = ["RulesEnvironment", "build_rules", "programs_file"]
 
 Stamp = tuple[str, int, int]  # (path, mtime_ns, size); -1s when the file is missing
 
@@ -58,6 +58,15 @@ class RulesEnvironment:
         return self.current_stamps() != self.stamps
 
 
+def programs_file(settings: Settings) -> tuple[Path, bool]:
+    """Where programs.yaml is read from, and whether it may be missing: the configured file
+    (``programs:``) must exist; the default one, next to connector.yaml, is used when it
+    exists, so one added or removed while the daemon runs is picked up at its next reload."""
+    default = settings.base_dir / "programs.yaml"
+    at = settings.programs_path if settings.programs_path is not None else default
+    return at, at == default
+
+
 def build_rules(settings: Settings, mapping: MappingSpec) -> RulesEnvironment:
     """Load programs.yaml and triggers.yaml into one environment. The problems of both files
     are raised together (``ConfigError``: exit 2); triggers.yaml is still checked when
@@ -68,15 +77,13 @@ def build_rules(settings: Settings, mapping: MappingSpec) -> RulesEnvironment:
     from connector.programs.hooks import extension
     from connector.triggers.loader import load_triggers
 
-    paths = [settings.triggers_path]
-    if settings.programs_path is not None:
-        paths.append(settings.programs_path)
-    stamps = tuple(_stamp(p) for p in paths)  # before reading: an edit meanwhile reloads
-    problems = []
+    programs_at, optional = programs_file(settings)
+    stamps = (_stamp(settings.triggers_path), _stamp(programs_at))  # before reading: an edit
+    problems = []                                                    # meanwhile reloads
     programs = None
     try:  # before the rules: they may read the facts and name the actions programs adds
-        if settings.programs_path is not None:
-            programs = load_programs(settings.programs_path)
+        if not optional or programs_at.is_file():
+            programs = load_programs(programs_at)
     except ConfigError as err:
         problems += err.problems
     env = RuleEnv().extended(extension(programs))
