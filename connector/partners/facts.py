@@ -45,6 +45,7 @@ __all__ = [
     "bulk_build",
     "compute_facts",
     "grouped_rows",
+    "level_ranks",
     "points_balance",
 ]
 
@@ -239,12 +240,20 @@ def _load_tier(conn: Connection, out: Facts, ids: list[int] | None, env: FactEnv
         if f["tier"]:
             mirrors.setdefault(f["tier"], []).append(f)
     if mirrors:  # no membership: the rank of the level the mirror names
-        stmt = select(level.c.name, func.max(level.c.rank)).where(
-            level.c.is_deleted.is_(False), level.c.name.in_(list(mirrors))
-        ).group_by(level.c.name)
-        for name, rank in conn.execute(stmt).all():
+        for name, rank in level_ranks(conn, list(mirrors)).items():
             for f in mirrors.get(name, ()):
-                f["tier_rank"] = float(rank or 0.0)
+                f["tier_rank"] = rank
+
+
+def level_ranks(conn: Connection, names: list[str] | None = None) -> dict[str, float]:
+    """Level name -> its rank in the store's level table (the highest, where programs share
+    a name), for ``names`` or every level; empty before the levels are synced."""
+    level = entity_table("level")
+    stmt = select(level.c.name, func.max(level.c.rank)).where(level.c.is_deleted.is_(False))
+    if names is not None:
+        stmt = stmt.where(level.c.name.in_(names))
+    rows = conn.execute(stmt.group_by(level.c.name)).all()
+    return {name: float(rank or 0.0) for name, rank in rows if name}
 
 
 def _load_certifications(conn: Connection, out: Facts, ids: list[int] | None, env: FactEnv,

@@ -28,6 +28,7 @@ __all__ = [
     "blocked_reason",
     "eligible_incentives",
     "is_open_to",
+    "rank_of",
     "segments_for",
     "tier_for",
     "track_progress",
@@ -159,7 +160,7 @@ class TierResult:
     """The level a ladder gives a partner, which variant applied, and each level's check."""
 
     level: str | None
-    rank: int
+    rank: float
     variant: str | None
     checks: tuple[LevelCheck, ...] = ()
 
@@ -167,7 +168,11 @@ class TierResult:
         """One line: the level and, for the next one up, what is missing."""
         where = f" ({self.variant} ladder)" if self.variant else ""
         head = f"{self.level or 'no level'}{where}"
-        above = [c for c in self.checks if not c.met and LEVEL_RANKS[c.level] > self.rank]
+        # checks run lowest level first (the loader checks that order): every check after
+        # the level given is one above it, not met
+        names = [c.level for c in self.checks]
+        above = self.checks[names.index(self.level) + 1:] if self.level in names \
+            else [c for c in self.checks if not c.met]
         if above:
             return f"{head}; {above[0].level} needs {', '.join(above[0].missing)}"
         return f"{head}; top of the ladder" if self.level else head
@@ -186,8 +191,18 @@ def _check(crit: Criteria, partner: Mapping[str, Any]) -> LevelCheck:
     return LevelCheck(crit.level, not missing, tuple(missing))
 
 
-def tier_for(ladder: Ladder, partner: Mapping[str, Any]) -> TierResult:
-    """The highest level whose criteria ``partner`` meets, using the first matching variant."""
+def rank_of(level: str, ranks: Mapping[str, float] | None = None) -> float:
+    """``level``'s rank: from ``ranks`` (the store's level table, ``level_ranks``) when it is
+    known, else the default org's ``LEVEL_RANKS`` (a store whose levels are not synced yet)."""
+    table: Mapping[str, float] = ranks if ranks else LEVEL_RANKS
+    return float(table.get(level, 0))
+
+
+def tier_for(
+    ladder: Ladder, partner: Mapping[str, Any], ranks: Mapping[str, float] | None = None
+) -> TierResult:
+    """The highest level whose criteria ``partner`` meets, using the first matching variant;
+    ``ranks``: the level table's (``level_ranks``)."""
     variant = next(
         (v for v in ladder.variants if v.matches(partner.get("country"), partner.get("industry"))),
         None,
@@ -198,7 +213,7 @@ def tier_for(ladder: Ladder, partner: Mapping[str, Any]) -> TierResult:
     for chk in checks:
         if chk.met:
             level = chk.level
-    rank = LEVEL_RANKS[level] if level else 0
+    rank = rank_of(level, ranks) if level else 0.0
     return TierResult(level, rank, variant.id if variant else None, checks)
 
 
@@ -213,9 +228,11 @@ class Eligibility:
 
 
 def eligible_incentives(
-    spec: ProgramsSpec, partner: Mapping[str, Any], tiers: Mapping[str, TierResult]
+    spec: ProgramsSpec, partner: Mapping[str, Any], tiers: Mapping[str, TierResult],
+    ranks: Mapping[str, float] | None = None,
 ) -> list[Eligibility]:
-    """Every incentive with whether ``partner`` is eligible (tiers: program id -> result)."""
+    """Every incentive with whether ``partner`` is eligible (tiers: program id -> result;
+    ``ranks``: the level table's, which ``min_tier`` is compared by)."""
     segments = set(partner.get("segments") or ())
     out: list[Eligibility] = []
     for inc in spec.incentives.values():
@@ -236,8 +253,8 @@ def eligible_incentives(
                 missing.append(f"type is {partner.get('type')!r}, not {wanted}")
         if rule.min_tier:
             tier = tiers.get(inc.program)
-            rank = tier.rank if tier else 0
-            if rank >= LEVEL_RANKS[rule.min_tier]:
+            rank = tier.rank if tier else 0.0
+            if tier is not None and tier.level and rank >= rank_of(rule.min_tier, ranks):
                 met.append(f"tier {tier.level if tier else None} >= {rule.min_tier}")
             else:
                 have = tier.level if tier else None

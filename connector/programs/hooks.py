@@ -22,6 +22,7 @@ from connector.partners.actions import (
     ReviewTier,
 )
 from connector.partners.env import Extension
+from connector.partners.facts import level_ranks
 from connector.partners.tiers import set_level_now
 from connector.programs.evaluate import tier_for
 from connector.programs.facts import facts_for_partners, track_group
@@ -112,7 +113,7 @@ def _review_tier(spec: ProgramsSpec, env: ActionEnv, action: PlannedAction) -> A
                                fiscal_year_start_month=env.settings.fiscal_year_start_month)
     if pid not in facts:
         raise ActionFailed(f"review_tier: no partner with local id {pid}")
-    tier = tier_for(program.ladder, facts[pid])
+    tier = tier_for(program.ladder, facts[pid], level_ranks(env.conn))
     reason = str(action.params.get("reason") or "quarterly tier review")
     if tier.level is None:
         return ActionResult("review_tier", "skipped", f"{reason}: {tier.why()}")

@@ -280,6 +280,10 @@ class _Checker:
             lpath: PathKey = (*path, name)
             if not self.known_level(name, allowed, lpath):
                 continue
+            # programs.yaml is checked as a file (`check`, `init`, a reload), before any
+            # store is opened and before the levels are synced: names and order are checked
+            # against the default org's levels; tiers and `min_tier` are then compared by the
+            # store's level table (``level_ranks``) where programs run.
             rank = LEVEL_RANKS[name]
             if rank <= last:
                 self.add(lpath, (

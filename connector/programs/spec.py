@@ -31,7 +31,8 @@ __all__ = [
 StepKind = Literal["training", "certification", "task", "milestone"]
 STEP_KINDS: tuple[str, ...] = ("training", "certification", "task", "milestone")
 
-#: ChannelProgramLevel names of the default org and their Rank.
+#: ChannelProgramLevel names of the default org and their Rank: what programs.yaml is
+#: checked against as a file; where a store is at hand ranks come from its level table.
 LEVEL_RANKS: Mapping[str, int] = {"Registered": 1, "Silver": 2, "Gold": 3, "Platinum": 4}
 
 #: Account.Partner_Type__c picklist values.
@@ -97,11 +98,6 @@ class Criteria:
     level: str
     minimums: Mapping[str, float] = field(default_factory=dict)
     tracks: tuple[str, ...] = ()
-
-    @property
-    def rank(self) -> int:
-        """The level's ChannelProgramLevel rank."""
-        return LEVEL_RANKS[self.level]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, case, select
 from connector.mapping.spec import MappingSpec
 from connector.outbox.items import OutboxWrite, enqueue
 from connector.partners.actions import ActionEnv, ActionFailed, RuleSettings
+from connector.partners.facts import level_ranks
 from connector.partners.tiers import set_level_now
 from connector.pipeline import StageContext
 from connector.programs.evaluate import tier_for
@@ -88,11 +89,12 @@ def _apply_ladders(
     settings = RuleSettings(fiscal_year_start_month=fiscal_year_start_month)
     facts = facts_for_partners(conn, spec, now.date(), pids,
                                fiscal_year_start_month=fiscal_year_start_month)
+    ranks = level_ranks(conn)
     for pid, f in facts.items():
         prog = ladder_program(conn, spec, pid)
         if prog is None or prog.ladder is None:
             continue
-        tier = tier_for(prog.ladder, f)
+        tier = tier_for(prog.ladder, f, ranks)
         if tier.level is None:
             continue
         env = ActionEnv(conn, mapping, settings, now, f"ladder:{prog.id}", "partner",

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, select
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import did_you_mean
+from connector.partners.facts import level_ranks
 from connector.programs.celexpr import CelCheckError, evaluate_many, prepare_predicate
 from connector.programs.evaluate import (
     TierResult,
@@ -84,9 +85,12 @@ def resolve_partner(conn: Connection, text: str) -> int:
     raise UnknownName(f"no partner '{text}' (a local id, Salesforce id or name){hint}")
 
 
-def tiers_for(spec: ProgramsSpec, facts: dict[str, Any]) -> dict[str, TierResult]:
-    """Program id -> the tier its ladder gives this partner."""
-    return {pid: tier_for(p.ladder, facts) for pid, p in spec.programs.items() if p.ladder}
+def tiers_for(
+    spec: ProgramsSpec, facts: dict[str, Any], ranks: dict[str, float] | None = None
+) -> dict[str, TierResult]:
+    """Program id -> the tier its ladder gives this partner (``ranks``: the level table's)."""
+    return {pid: tier_for(p.ladder, facts, ranks)
+            for pid, p in spec.programs.items() if p.ladder}
 
 
 def _facts(conn: Connection, spec: ProgramsSpec, pid: int, now: datetime) -> dict[str, Any]:
@@ -127,7 +131,8 @@ def partner_report(
         MEMBERSHIP.c.segment, MEMBERSHIP.c.entered_at, MEMBERSHIP.c.left_at,
     ).where(MEMBERSHIP.c.partner_id == partner_id).order_by(MEMBERSHIP.c.id)).mappings()]
     computed, errors = segments_for(spec, facts)
-    tiers = tiers_for(spec, facts)
+    ranks = level_ranks(conn)
+    tiers = tiers_for(spec, facts, ranks)
     shown = {k: v for k, v in facts.items() if k not in ("tracks", "certification_names")}
     return {
         "partner": {"id": partner_id, "name": facts.get("name"), "sf_id": facts.get("sf_id")},
@@ -144,7 +149,7 @@ def partner_report(
         "incentives": [
             {"incentive": e.incentive.id, "name": e.incentive.name, "kind": e.incentive.kind,
              "eligible": e.eligible, "why": e.why}
-            for e in eligible_incentives(spec, facts, tiers)
+            for e in eligible_incentives(spec, facts, tiers, ranks)
         ],
     }
 
@@ -154,7 +159,8 @@ def eligibility(
 ) -> dict[str, Any]:
     """The programs, tracks and incentives ``partner_id`` may see (a partner portal's view)."""
     facts = _facts(conn, spec, partner_id, now)
-    tiers = tiers_for(spec, facts)
+    ranks = level_ranks(conn)
+    tiers = tiers_for(spec, facts, ranks)
     programs = []
     for pid, p in spec.programs.items():
         open_tracks = [t.id for t in p.tracks if is_open_to(t, facts)]
@@ -165,7 +171,7 @@ def eligibility(
         {"incentive": e.incentive.id, "name": e.incentive.name, "kind": e.incentive.kind,
          "program": e.incentive.program, "amount": e.incentive.amount,
          "percent": e.incentive.percent, "why": e.why}
-        for e in eligible_incentives(spec, facts, tiers) if e.eligible
+        for e in eligible_incentives(spec, facts, tiers, ranks) if e.eligible
     ]
     return {"partner": {"id": partner_id, "name": facts.get("name")},
             "segments": facts["segments"], "programs": programs, "incentives": incentives}

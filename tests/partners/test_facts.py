@@ -99,3 +99,18 @@ programs: {}
     with engine.connect() as conn:
         f = compute_facts(conn, FactEnv(NOW), [pid])[pid]
     assert segments_for(spec, f) == (["funded"], {})
+
+
+def test_level_ranks_are_the_level_tables(engine: Engine) -> None:
+    """`level_ranks` reads the store's levels (what ladders and `min_tier` compare by), the
+    same ranks `tier_rank` reports; nothing before the levels are synced."""
+    from connector.partners.facts import level_ranks
+
+    with engine.connect() as conn:
+        assert level_ranks(conn) == {}
+    [pid] = _seed(engine)
+    with engine.connect() as conn:
+        assert level_ranks(conn) == {"Elite": 7.0, "Base": 2.0}
+        assert level_ranks(conn, ["Base"]) == {"Base": 2.0}
+        facts = compute_facts(conn, FactEnv(NOW), [pid], needed={"tier", "tier_rank"})
+    assert facts[pid]["tier_rank"] == 7.0

@@ -189,3 +189,28 @@ def test_literal_calls_become_scalars_so_cel_reads_no_list() -> None:
     assert pred.refs == ("country",)
     assert pred.inputs(PARTNERS[2]) == {"country": "Germany", "_ci0": 1}
     assert {"track_certifications", "certification_names"} <= pred.needs
+
+
+def test_tiers_and_min_tier_follow_the_level_tables_ranks(default_spec: ProgramsSpec) -> None:
+    """With the store's ranks (`level_ranks`), a ladder's tier carries the level table's rank
+    (as the `tier_rank` fact does) and `min_tier` compares by it: an org whose Gold ranks
+    below Silver makes a Silver partner eligible for a Gold incentive. Without ranks (levels
+    not synced yet) the default org's ranks apply."""
+    ladder = default_spec.programs["partner-network"].ladder
+    assert ladder is not None
+    p = _partner(default_spec, {"cloud-fundamentals", "cloud-architect"}, type="Reseller",
+                 points=600, segments=["cloud-certified"])
+    ranks = {"Registered": 10.0, "Silver": 30.0, "Gold": 20.0, "Platinum": 40.0}
+    tier = tier_for(ladder, p, ranks)
+    assert (tier.level, tier.rank) == ("Silver", 30.0)
+    assert tier_for(ladder, p).rank == 2
+    gold_only = loads_programs(
+        "programs:\n  partner-network:\n    name: P\n    ladder:\n      levels:\n"
+        "        Registered: {}\n        Silver: {min: {points: 500}}\n"
+        "        Gold: {min: {points: 100000}}\n"
+        "incentives:\n  gold-mdf:\n    name: Gold MDF\n    kind: mdf\n"
+        "    program: partner-network\n    amount: 100\n    eligible: {min_tier: Gold}\n")
+    tiers = {"partner-network": tier}
+    [by_store] = eligible_incentives(gold_only, p, tiers, ranks)
+    [by_default] = eligible_incentives(gold_only, p, {"partner-network": tier_for(ladder, p)})
+    assert by_store.eligible and not by_default.eligible
