@@ -28,7 +28,7 @@ def source_of(rt: Runtime, *, daemon: bool = False) -> OpsSource:
 
     return OpsSource(
         settings=rt.settings, spec=rt.spec, engine=rt.engine, programs=rt.programs,
-        clock=rt.clock,
+        clock=rt.clock, environment=lambda: rt.rules,
         daemon_running=(lambda: True) if daemon else (lambda: daemon_runs(rt.engine)),
     )
 

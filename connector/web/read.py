@@ -21,6 +21,7 @@ from connector.store.types import utcnow
 if TYPE_CHECKING:
     from connector.mapping import MappingSpec
     from connector.programs.spec import ProgramsSpec
+    from connector.service.rules import RulesEnvironment
     from connector.settings import Settings
     from connector.triggers.spec import RuleSet
 
@@ -63,15 +64,24 @@ class OpsSource:
     clock: Callable[[], datetime] = utcnow
     # True while a daemon runs this store (the overview then refreshes itself)
     daemon_running: Callable[[], bool] = _no_daemon
-    _rules: RuleSet | None = field(default=None, repr=False)
+    # the runtime's rule environment (``Runtime.rules``: it follows the daemon's reloads);
+    # None: built once from ``settings``, as a runtime would
+    environment: Callable[[], RulesEnvironment] | None = None
+    _built: RulesEnvironment | None = field(default=None, repr=False)
+
+    def rules_environment(self) -> RulesEnvironment:
+        """The rule environment the rules run in (facts, actions, fiscal calendar)."""
+        if self.environment is not None:
+            return self.environment()
+        if self._built is None:
+            from connector.service.rules import build_rules
+
+            self._built = build_rules(self.settings, self.spec)
+        return self._built
 
     def rules(self) -> RuleSet:
-        """triggers.yaml, loaded once (as the running rules were)."""
-        if self._rules is None:
-            from connector.triggers.loader import load_triggers
-
-            self._rules = load_triggers(self.settings.triggers_path, self.spec)
-        return self._rules
+        """triggers.yaml, as the running rules are (one loader: the rule environment's)."""
+        return self.rules_environment().rules
 
     def connect(self) -> Any:
         from connector.store import read_connection
@@ -256,9 +266,11 @@ def try_rule(src: OpsSource, draft: str, since: date) -> dict[str, Any]:
     if body.startswith("- "):
         body = textwrap.dedent(body[2:].replace("\n  ", "\n"))
     entry = "  - " + "\n    ".join(body.splitlines()) + "\n"
-    live = src.rules()
+    environment = src.rules_environment()
+    live = environment.rules
     try:
-        drafted = loads_triggers("triggers:\n" + entry, src.spec, file="draft rule")
+        drafted = loads_triggers("triggers:\n" + entry, src.spec, file="draft rule",
+                                 env=environment.env)
     except ConfigError as err:  # at the draft's own lines and columns
         raise ConfigError([ConfigProblem(p.file, max(1, p.line - 1), max(1, p.column - 4),
                                          p.message) for p in err.problems]) from None

@@ -133,3 +133,22 @@ def test_an_environment_without_programs_has_no_stale_program_actions() -> None:
     # the first environment is untouched by the second
     rules = loads_triggers(RULE_WITH_ENROL, spec_map, env=with_programs)
     assert rules.env.actions["enroll"].run is not None
+
+
+def test_the_ops_page_reads_the_runtimes_rule_environment(tmp_path: Path) -> None:
+    """The page loads no triggers.yaml of its own: it shows the rules the runtime runs, with
+    programs' actions known, and follows a reload."""
+    from connector.web import source_of
+
+    assert invoke("init", str(tmp_path)).exit_code == 0
+    (tmp_path / "triggers.yaml").write_text(RULE_WITH_ENROL)
+    rt = open_runtime(tmp_path / "connector.yaml", env=_env(tmp_path))
+    try:
+        src = source_of(rt)
+        assert src.rules() is rt.rules.rules
+        assert [r.id for r in src.rules().rules] == ["enrol-on-create"]
+        (tmp_path / "triggers.yaml").write_text(TRIGGERS.format(month=4))
+        assert rt.reload_rules()
+        assert [r.id for r in src.rules().rules] == ["won-this-quarter"]
+    finally:
+        rt.close()
