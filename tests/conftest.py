@@ -21,6 +21,18 @@ Stores (``tests/dbfixtures.py``)
     Alembic upgrade. ``make_test_url``/``make_test_engine`` give an *unmigrated* database for
     tests of migrating itself.
 
+Emulator, config and runtime (``tests/prmfixtures.py``, a plugin listed in ``pytest_plugins``)
+    ``emulator``: one in-process emulator per test module (seed: demo) that tests reset;
+    ``emu = emulator_fixture(seed=..., ...)`` for a module that needs another seed or options.
+    ``write_config(folder, replace, sync=...)`` copies the default config files;
+    ``sf_env(emu, db_url)`` / ``offline_env(folder)`` give the PRM_* variables they read;
+    ``settings_for``, ``sync_context`` and ``open_test_runtime`` make what the services take.
+    Write no copy of these in a conftest or test module: import them from ``prmfixtures``.
+
+Layout
+    tests/ mirrors connector/: the tests of ``connector/X/`` live in ``tests/X/``, those of a
+    top-level module (``signing.py``, ``logs.py``, ``settings.py``...) at the top level.
+
 Command line (``tests/clirunner.py``)
     ``invoke(*args, env=...)`` runs ``prm-connector ARGS`` in-process (exit code, stdout,
     stderr), through ``connector.cli.main`` so exit codes and error lines are the real ones.
@@ -50,6 +62,9 @@ from hypothesis import HealthCheck, settings
 from dbfixtures import _pg_pool, _sqlite_template, db_kind, engine, migrated_store, store
 
 __all__ = ["_pg_pool", "_sqlite_template", "db_kind", "engine", "migrated_store", "store"]
+
+# The emulator, config and runtime fixtures (see the docstring).
+pytest_plugins = ["prmfixtures"]
 
 PROFILE_ENV = "PRM_HYPOTHESIS_PROFILE"
 

@@ -14,6 +14,7 @@ import typer.main
 from connector.cli import _register, app
 
 from clirunner import invoke
+from prmfixtures import offline_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,23 +98,13 @@ def test_init_writes_the_default_files_and_refuses_to_overwrite(tmp_path: Path) 
     assert "--force" in again.stderr
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PRM_SF_LOGIN_URL": "https://127.0.0.1:9",
-        "PRM_SF_USERNAME": "u@example.com",
-        "PRM_SF_PASSWORD": "pw",
-        "PRM_SF_CLIENT_ID": "cid",
-        "PRM_SF_CLIENT_SECRET": "secret",
-        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-        "PRM_CONFIG": "",
-    }
-
 
 def test_check_offline_accepts_the_defaults(tmp_path: Path) -> None:
     """The files `init` writes validate cleanly (without calling any org)."""
     assert invoke("init", str(tmp_path)).exit_code == 0
     res = invoke(
-        "check", "--offline", "--json", "-c", str(tmp_path / "connector.yaml"), env=_env(tmp_path)
+        "check", "--offline", "--json", "-c", str(tmp_path / "connector.yaml"),
+        env=offline_env(tmp_path),
     )
     assert res.exit_code == 0, res.stderr
     assert '"ok": true' in res.stdout
@@ -138,7 +129,7 @@ def test_bad_config_exits_2_naming_file_and_line(
     path.write_text(text.replace(original, broken, 1))
     line = text[: text.index(original.lstrip("\n"), text.index(original))].count("\n") + 1
     for command in (["check"], ["sync", "--once"], ["status"]):
-        res = invoke(*command, "-c", str(tmp_path / "connector.yaml"), env=_env(tmp_path))
+        res = invoke(*command, "-c", str(tmp_path / "connector.yaml"), env=offline_env(tmp_path))
         assert res.exit_code == 2, (command, res.stderr)
         assert f"{expect}{line}:" in res.stderr, res.stderr
     assert not (tmp_path / "x.db").exists(), "the store must not be touched"
@@ -149,7 +140,7 @@ def test_missing_environment_variable_is_reported_with_its_line(tmp_path: Path) 
     that talks to Salesforce: `status` reads the store alone and does not need it)."""
     assert invoke("init", str(tmp_path)).exit_code == 0
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PRM_")}
-    env.update(_env(tmp_path))
+    env.update(offline_env(tmp_path))
     env["PRM_SF_USERNAME"] = None
     res = invoke("sync", "--once", "-c", str(tmp_path / "connector.yaml"), env=env)
     assert res.exit_code == 2
@@ -166,6 +157,7 @@ def test_broken_triggers_stop_sync_before_the_org_is_called(tmp_path: Path) -> N
     original = "entity: deal_registration"
     line = text[: text.index(original)].count("\n") + 1
     path.write_text(text.replace(original, "entity: deal_registrations", 1))
-    res = invoke("sync", "--once", "-c", str(tmp_path / "connector.yaml"), env=_env(tmp_path))
+    res = invoke("sync", "--once", "-c", str(tmp_path / "connector.yaml"),
+                 env=offline_env(tmp_path))
     assert res.exit_code == 2, res.stderr
     assert f"triggers.yaml:{line}:" in res.stderr, res.stderr

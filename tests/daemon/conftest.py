@@ -1,13 +1,11 @@
-"""Daemon tests: the receiver on a real uvicorn server, stores on SQLite and PostgreSQL."""
+"""Daemon tests: the receiver on a real uvicorn server, stores on SQLite and PostgreSQL (the
+emulator, store and config helpers come from ``tests/prmfixtures.py``)."""
 
 from __future__ import annotations
 
-import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,42 +14,10 @@ from sqlalchemy import Engine, func, select
 from connector.daemon.http import HttpServer
 from connector.daemon.metrics import DaemonMetrics
 from connector.daemon.receiver import ReceiverDeps, create_receiver_app
-from connector.emulator.testing import EmulatorHandle
 from connector.settings import DaemonSettings
 from connector.store.bookkeeping import ReceivedNotification
 
-from dbfixtures import db_kind, engine
-
-__all__ = [
-    "ORG_ID",
-    "Running",
-    "db_kind",
-    "engine",
-    "receiver",
-    "sf_env",
-    "stored_count",
-    "write_config",
-]
-
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "connector" / "defaults"
-
-
-def sf_env(emu: EmulatorHandle, db_url: str) -> dict[str, str]:
-    """The PRM_* variables the default connector.yaml reads, pointed at ``emu``."""
-    return {**emu.connector_env(), "PRM_DATABASE_URL": db_url}
-
-
-def write_config(folder: Path, replace: dict[str, str] | None = None) -> Path:
-    """Copy the default config files into ``folder``; ``replace`` maps 'key: old' lines to new."""
-    for name in ("connector.yaml", "mapping.yaml", "triggers.yaml"):
-        shutil.copyfile(CONFIG_DIR / name, folder / name)
-    path = folder / "connector.yaml"
-    text = path.read_text()
-    for key, value in (replace or {}).items():
-        text = re.sub(rf"^(\s*){key}: .*$", rf"\g<1>{key}: {value}", text, count=1, flags=re.M)
-    path.write_text(text)
-    return path
-
+__all__ = ["ORG_ID", "Running", "receiver", "stored_count"]
 
 ORG_ID = "00D000000000001AAA"
 

@@ -15,12 +15,12 @@ import pytest
 import requests
 from sqlalchemy import Engine, select, update
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.store.bookkeeping import CdcSubscription, ChangeLog
 
-from .conftest import sf_env, write_config
 from .daemons import DaemonProcess, wait_for
 from clirunner import invoke
+from prmfixtures import emulator_fixture, sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +28,7 @@ V = "/services/data/v62.0"
 TOPIC = "/data/Deal_Registration__ChangeEvent"
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    with running_emulator(seed="demo") as handle:
-        yield handle
+emu = emulator_fixture(seed="demo")
 
 
 @pytest.fixture

@@ -11,22 +11,18 @@ import pytest
 import requests
 from sqlalchemy import Engine, func, select
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.store.bookkeeping import ChangeLog
 
-from .conftest import sf_env, write_config
 from .daemons import DaemonProcess, wait_for
+from prmfixtures import emulator_fixture, sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
 CHANGES = 500
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    """The demo org plus 500 extra opportunities."""
-    with running_emulator(seed="demo", records=CHANGES) as handle:
-        yield handle
+emu = emulator_fixture(seed="demo", records=CHANGES)
 
 
 @pytest.fixture

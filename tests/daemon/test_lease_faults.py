@@ -30,12 +30,12 @@ import pytest
 from procs import start_cli
 from sqlalchemy import Engine, func, select, text
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.store import make_engine, migrate
 from connector.store.bookkeeping import ChangeLog, TriggerFiring
 
-from .conftest import sf_env, write_config
 from .daemons import DaemonProcess, wait_for
+from prmfixtures import emulator_fixture, sf_env, write_config
 
 pytestmark = [pytest.mark.slow]
 
@@ -55,10 +55,7 @@ def db_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    with running_emulator(seed="demo") as handle:
-        yield handle
+emu = emulator_fixture(seed="demo")
 
 
 @pytest.fixture

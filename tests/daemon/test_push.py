@@ -12,23 +12,19 @@ from sqlalchemy import Engine, select
 
 from connector.daemon.inbox import Incoming, store_notifications
 from connector.daemon.push import run_push
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.outbox import OutboxWrite, dispatch, enqueue
 from connector.pipeline import StageContext
 from connector.service import Runtime, backfill, open_runtime, sync_once
 from connector.store.bookkeeping import ApiUsageSample, ChangeLog, ReceivedNotification, SyncRun
 
-from .conftest import sf_env, write_config
+from prmfixtures import emulator_fixture, sf_env, write_config
 
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 USAGE = ApiUsageSample.__table__  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    """The demo org."""
-    with running_emulator(seed="demo") as handle:
-        yield handle
+emu = emulator_fixture(seed="demo")
 
 
 @pytest.fixture

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select
 
 from connector.daemon.inbox import Incoming, store_notifications
 from connector.daemon.push import run_push
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.service import open_runtime
 from connector.store.bookkeeping import DeadLetter, ReceivedNotification
 
-from .conftest import sf_env, write_config
+from prmfixtures import emulator_fixture, sf_env, write_config
 
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    """The demo org."""
-    with running_emulator(seed="demo") as handle:
-        yield handle
+emu = emulator_fixture(seed="demo")
 
 
 def test_a_pushed_row_the_mapping_rejects_is_dead_lettered_and_labelled_so(

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import Engine, select
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.store.bookkeeping import ReceivedNotification
 
 from .conftest import Running, stored_count
+from prmfixtures import emulator_fixture
 
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    """An empty org whose outbound retries run 1000x faster (15 s backoff -> 15 ms)."""
-    with running_emulator(seed="empty", outbound_time_scale=0.001) as handle:
-        yield handle
+emu = emulator_fixture(seed="empty", outbound_time_scale=0.001)
 
 
 def _wait(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:

@@ -17,6 +17,7 @@ from connector.daemon.triggers import reload_rules, scheduled_jobs
 from connector.service import open_runtime
 
 from clirunner import invoke
+from prmfixtures import offline_env
 
 SCHEDULED = """\
 triggers:
@@ -31,13 +32,6 @@ RULE = """\
       - set_field: {{field: decision_reason, value: "'{rule}'"}}
 """
 
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PRM_SF_LOGIN_URL": "https://127.0.0.1:9", "PRM_SF_USERNAME": "u@example.com",
-        "PRM_SF_PASSWORD": "pw", "PRM_SF_CLIENT_ID": "cid", "PRM_SF_CLIENT_SECRET": "secret",
-        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-    }
 
 
 def _write(path: Path, text: str) -> None:
@@ -58,7 +52,7 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     programs.unlink()
     _write(tmp_path / "triggers.yaml",
            SCHEDULED.format(rules=RULE.format(rule="nightly", cron="0 1 * * *")))
-    rt = open_runtime(tmp_path / "connector.yaml", env=_env(tmp_path))
+    rt = open_runtime(tmp_path / "connector.yaml", env=offline_env(tmp_path))
     d = Daemon(rt, DaemonOptions(listen="127.0.0.1:0"), scheduled=scheduled_jobs)
     try:
         yield d

@@ -3,17 +3,16 @@ logged once, and every path of the daemon (poll cycles, push, scheduled rules) u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.store.trigger_log import TriggerDecision
 
-from .conftest import sf_env, write_config
 from .daemons import DaemonProcess, wait_for
+from prmfixtures import emulator_fixture, sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +30,7 @@ triggers:
 DECISIONS = TriggerDecision.__table__  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    """The demo org."""
-    with running_emulator(seed="demo") as handle:
-        yield handle
+emu = emulator_fixture(seed="demo")
 
 
 def _rules_seen(engine: Engine, sf_id: str) -> list[str]:

@@ -5,21 +5,20 @@ steps down when the job returns and exits 0 when stopped."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pytest
 import requests
 from sqlalchemy import Engine
 
 from connector.daemon.runner import Daemon, DaemonOptions
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.service import Runtime, open_runtime
 from connector.service.lock import STORE_LOCK
 from connector.store.locks import Lease, read_lease
 
-from .conftest import sf_env, write_config
 from .daemons import wait_for
+from prmfixtures import emulator_fixture, sf_env, write_config
 
 
 def _status(url: str) -> int:
@@ -29,10 +28,7 @@ def _status(url: str) -> int:
         return 0
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorHandle]:
-    with running_emulator(seed="empty") as handle:
-        yield handle
+emu = emulator_fixture(seed="empty")
 
 
 def test_a_leader_stuck_in_a_job_answers_healthz_goes_unready_and_loses_the_lease(

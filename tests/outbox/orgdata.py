@@ -12,7 +12,7 @@ from connector.emulator.testing import EmulatorHandle
 from connector.outbox import OutboxWrite, enqueue
 from connector.sync.context import SyncContext
 
-from sync.conftest import settings_for, sync_context
+from prmfixtures import settings_for, sync_context
 from sync.orgtools import admin_sf, chunks
 
 __all__ = ["approvals", "context", "create_registrations", "org_registrations"]

@@ -13,7 +13,7 @@ from connector.outbox import OutboxWrite
 
 from .orgdata import approvals, create_registrations, org_registrations, queue
 from clirunner import invoke
-from sync.conftest import sf_env, write_config
+from prmfixtures import sf_env, write_config
 from sync.orgtools import admin_sf
 
 

@@ -21,7 +21,7 @@ from connector.service import Runtime, open_runtime, sync_once
 from connector.store.models import entity_table
 
 from clirunner import invoke
-from sync.conftest import CONFIG_DIR, sf_env, write_config
+from prmfixtures import CONFIG_DIR, sf_env, write_config
 from sync.orgtools import admin_sf
 
 OWNED = ("Certifications__c", "Partner_Points__c", "Partner_Tier__c")  # the `out` fields
@@ -57,7 +57,7 @@ def setup(emulator: EmulatorHandle, store: tuple[Engine, str],
           tmp_path: Path) -> Iterator[tuple[Runtime, dict[str, str]]]:
     _, url = store
     emulator.reset(seed="demo")
-    cfg = write_config(tmp_path, {"signpost_skew_seconds": 0, "lag_seconds": 0})
+    cfg = write_config(tmp_path, sync={"signpost_skew_seconds": 0, "lag_seconds": 0})
     shutil.copyfile(CONFIG_DIR / "programs.yaml", tmp_path / "programs.yaml")
     env = sf_env(emulator, url)
     rt = open_runtime(cfg, env=env)

@@ -20,7 +20,7 @@ from connector.store.bookkeeping import OutboxItem
 
 from .crash_dispatch import dispatch_then_die
 from .orgdata import approvals, context, create_registrations, org_registrations, queue
-from sync.conftest import sf_env
+from prmfixtures import sf_env
 from sync.orgtools import admin_sf
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from connector.store.models import entity_table
 from connector.store.stream import append_changes
 
 from .orgdata import approvals, create_registrations, org_registrations, queue
-from sync.conftest import sf_env, write_config
+from prmfixtures import open_test_runtime, sf_env, write_config
 from sync.orgtools import admin_sf
 
 CHANGES = ChangeLog.__table__  # type: ignore[attr-defined]
@@ -31,8 +31,7 @@ def runtime(
 ) -> Iterator[Runtime]:
     _, url = store
     emulator.reset(seed="demo")
-    cfg = write_config(tmp_path, {"signpost_skew_seconds": 0, "lag_seconds": 0})
-    rt = open_runtime(cfg, env=sf_env(emulator, url))
+    rt = open_test_runtime(emulator, url, tmp_path, signpost_skew_seconds=0, lag_seconds=0)
     yield rt
     rt.close()
 
@@ -110,7 +109,7 @@ def test_a_field_changed_in_salesforce_after_the_write_was_queued_follows_its_po
     the reason (no conflict) is written either way."""
     _, url = store
     emulator.reset(seed="demo")
-    cfg = write_config(tmp_path, {"signpost_skew_seconds": 0, "lag_seconds": 0})
+    cfg = write_config(tmp_path, sync={"signpost_skew_seconds": 0, "lag_seconds": 0})
     mapping = (tmp_path / "mapping.yaml").read_text().replace(
         "status:              {crm: Status__c, direction: both}",
         f"status:              {{crm: Status__c, direction: both, conflict: {policy}}}",

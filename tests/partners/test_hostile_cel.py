@@ -10,19 +10,13 @@ from pathlib import Path
 import pytest
 
 from clirunner import invoke
+from prmfixtures import offline_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "config_corpus" / "hostile_cel"
 CASES = sorted(CORPUS.glob("[0-9][0-9]-*.yaml"))
 EXPECT = re.compile(r"^# expect: (\d+):(\d+): (.+)$")
 
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PRM_SF_LOGIN_URL": "https://127.0.0.1:9", "PRM_SF_USERNAME": "u@example.com",
-        "PRM_SF_PASSWORD": "pw", "PRM_SF_CLIENT_ID": "cid", "PRM_SF_CLIENT_SECRET": "secret",
-        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PRM_CONFIG": "",
-    }
 
 
 def test_the_corpus_covers_each_kind_of_hostile_rule() -> None:
@@ -45,7 +39,7 @@ def test_check_refuses_hostile_cel_at_its_line_and_column(case: Path, tmp_path: 
                          else "triggers.yaml")
     shutil.copyfile(case, target)
     res = invoke("check", "--offline", "-c", str(tmp_path / "connector.yaml"),
-                 env=_env(tmp_path))
+                 env=offline_env(tmp_path))
     assert res.exit_code == 2, res.stderr
     first = res.stderr.splitlines()[0]
     assert first.startswith(f"{target}:{line}:{col}: "), first

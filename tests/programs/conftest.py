@@ -14,12 +14,8 @@ from connector.programs import ProgramsSpec, load_programs
 from connector.programs.hooks import extension
 from connector.store.models import column_types, entity_table
 
-from dbfixtures import db_kind, engine
-from sync.conftest import emulator
-
 __all__ = [
-    "NOW", "add_deal", "add_partner", "db_kind", "default_spec", "emulator", "engine",
-    "programs_env",
+    "NOW", "add_deal", "add_partner", "default_spec", "programs_env",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,6 +22,7 @@ from connector.triggers import loads_triggers
 from connector.triggers.stage import TriggersStage
 
 from clirunner import invoke
+from prmfixtures import offline_env
 
 PROGRAMS = """\
 segments:
@@ -51,13 +52,6 @@ triggers:
 """
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PRM_SF_LOGIN_URL": "https://127.0.0.1:9", "PRM_SF_USERNAME": "u@example.com",
-        "PRM_SF_PASSWORD": "pw", "PRM_SF_CLIENT_ID": "cid", "PRM_SF_CLIENT_SECRET": "secret",
-        "PRM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-    }
-
 
 @pytest.mark.parametrize(("month", "now", "closed"), [
     # April: fiscal quarters start with the calendar's (FY2027-Q2 is July-September)
@@ -74,7 +68,7 @@ def test_ladders_and_rules_agree_on_the_quarter(
     assert invoke("init", str(tmp_path)).exit_code == 0
     (tmp_path / "programs.yaml").write_text(PROGRAMS)
     (tmp_path / "triggers.yaml").write_text(TRIGGERS.format(month=month))
-    rt = open_runtime(tmp_path / "connector.yaml", env=_env(tmp_path), clock=lambda: now)
+    rt = open_runtime(tmp_path / "connector.yaml", env=offline_env(tmp_path), clock=lambda: now)
     try:
         assert rt.rules.fiscal_year_start_month == month
         store = Store(rt.engine, rt.spec)
@@ -142,7 +136,7 @@ def test_the_ops_page_reads_the_runtimes_rule_environment(tmp_path: Path) -> Non
 
     assert invoke("init", str(tmp_path)).exit_code == 0
     (tmp_path / "triggers.yaml").write_text(RULE_WITH_ENROL)
-    rt = open_runtime(tmp_path / "connector.yaml", env=_env(tmp_path))
+    rt = open_runtime(tmp_path / "connector.yaml", env=offline_env(tmp_path))
     try:
         src = source_of(rt)
         assert src.rules() is rt.rules.rules

@@ -18,8 +18,8 @@ from connector.mapping import load_mapping
 from connector.store import read_connection
 from connector.store.bookkeeping import ChangeLog, Snapshot
 
-from .conftest import sf_env, write_config
 from .orgtools import admin_sf, chunks, compare_entity
+from prmfixtures import sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +123,7 @@ def test_sigkill_during_backfill_and_incremental_cycles_converges_to_the_org(
     # 200-row pages (the smallest allowed) make a dozen commits of deals alone; 10 ms per API call
     # keeps each page in flight long enough for the kill to land inside it.
     cfg = write_config(
-        tmp_path, {"bulk_threshold": 100000, "page_size": 200, "signpost_skew_seconds": 0}
+        tmp_path, sync={"bulk_threshold": 100000, "page_size": 200, "signpost_skew_seconds": 0}
     )
     env = sf_env(emulator, url)
     admin = admin_sf(emulator)

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 from connector.emulator.testing import EmulatorHandle
 from connector.mapping import load_mapping
 
-from .conftest import sf_env, write_config
 from .orgtools import admin_sf, compare_entity
 from clirunner import CliResult, invoke
+from prmfixtures import sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
     engine, url = store
     emulator.reset(seed="demo", records=40)
     # the emulator stamps a change as it commits: no late commits, so no signpost skew
-    write_config(tmp_path, {"signpost_skew_seconds": 0})
+    write_config(tmp_path, sync={"signpost_skew_seconds": 0})
     mapping = _admin_mapping(tmp_path)
 
     checked = _cli(emulator, url, tmp_path, "check", "--json")

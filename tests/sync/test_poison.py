@@ -12,9 +12,9 @@ from connector.mapping import load_mapping
 from connector.store import read_connection, repo
 from connector.sync.storable import unescape_nul
 
-from .conftest import sf_env, write_config
 from .orgtools import admin_sf, compare_entity
 from clirunner import CliResult, invoke
+from prmfixtures import sf_env, write_config
 
 
 def _cli(cfg: Path, env: dict[str, str], *args: str) -> CliResult:
@@ -41,7 +41,7 @@ def test_a_nul_in_a_name_is_dead_lettered_and_everything_else_syncs(
         }
     )["id"]
     # the emulator stamps a change as it commits: no late commits, so no signpost skew
-    cfg = write_config(tmp_path, {"signpost_skew_seconds": 0})
+    cfg = write_config(tmp_path, sync={"signpost_skew_seconds": 0})
     env = sf_env(emulator, url)
 
     first = _cli(cfg, env, "sync", "--once", "--json")

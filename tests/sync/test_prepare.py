@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from connector.emulator.testing import EmulatorHandle
 from connector.sync.backfill import backfill_entity, prepare_backfills
 
-from .conftest import settings_for, sync_context
 from .orgtools import admin_sf, compare_entity
+from prmfixtures import settings_for, sync_context
 
 
 def test_prepared_first_loads_use_the_early_bulk_job_and_match_the_org(

@@ -13,8 +13,8 @@ from connector.store import read_connection, repo
 from connector.sync.cycle import run_cycle
 from connector.sync.reconcile import reconcile_entity
 
-from .conftest import settings_for, sync_context
 from .orgtools import admin_sf, compare_entity
+from prmfixtures import settings_for, sync_context
 
 pytestmark = pytest.mark.slow
 

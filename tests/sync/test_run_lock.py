@@ -16,7 +16,7 @@ from connector.service import open_runtime, run_lock
 from connector.store import read_connection
 from connector.store.bookkeeping import ChangeLog, Snapshot, SyncRun
 
-from .conftest import sf_env, write_config
+from prmfixtures import sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_four_concurrent_syncs_one_runs_the_others_exit_1_and_each_change_is_log
     exit 1 at once naming the holder's pid; the change log holds each record's creation once."""
     engine, url = store
     emulator.reset(seed="demo", records=400)
-    cfg = write_config(tmp_path, {"page_size": 200, "bulk_threshold": 100000})
+    cfg = write_config(tmp_path, sync={"page_size": 200, "bulk_threshold": 100000})
     env = sf_env(emulator, url)
     # 60 ms a call: the winner's two dozen calls hold the lock well past the others' start
     emulator.faults(rate=0, latency_ms=60)

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import Engine, Table, select
 
 from connector.emulator.testing import EmulatorHandle
-from connector.service import Runtime, StageContext, open_runtime, sync_once
+from connector.service import Runtime, StageContext, sync_once
 from connector.service import runs as runs_module
 from connector.store import read_connection, repo
 from connector.store.bookkeeping import ApiUsageSample, SyncRun
 from connector.store.stream import latest_seq
 
-from .conftest import sf_env, write_config
+from prmfixtures import open_test_runtime
 
 RUNS: Table = SyncRun.__table__  # type: ignore[attr-defined]
 USAGE: Table = ApiUsageSample.__table__  # type: ignore[attr-defined]
@@ -27,8 +27,7 @@ def runtime(
 ) -> Iterator[Runtime]:
     _, url = store
     emulator.reset(seed="demo")
-    cfg = write_config(tmp_path)
-    rt = open_runtime(cfg, env=sf_env(emulator, url))
+    rt = open_test_runtime(emulator, url, tmp_path)
     yield rt
     rt.close()
 

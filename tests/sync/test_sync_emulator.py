@@ -14,8 +14,8 @@ from connector.emulator.testing import EmulatorHandle
 from connector.store import bookkeeping, models, read_connection
 from connector.sync.cycle import run_cycle
 
-from .conftest import settings_for, sync_context
 from .orgtools import admin_sf, chunks, compare_entity
+from prmfixtures import settings_for, sync_context
 
 pytestmark = pytest.mark.slow
 

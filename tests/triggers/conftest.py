@@ -1,6 +1,2 @@
-"""Trigger tests run on SQLite and, when PRM_TEST_DATABASE_URL is set, on PostgreSQL."""
-
-from dbfixtures import db_kind, engine
-from sync.conftest import emulator
-
-__all__ = ["db_kind", "emulator", "engine"]
+"""Trigger tests run on SQLite and, when PRM_TEST_DATABASE_URL is set, on PostgreSQL (the
+``engine`` and ``emulator`` fixtures come from ``tests/conftest.py`` and its plugin)."""
