@@ -26,7 +26,8 @@ Emulator, config and runtime (``tests/prmfixtures.py``, a plugin listed in ``pyt
     ``emu = emulator_fixture(seed=..., ...)`` for a module that needs another seed or options.
     ``write_config(folder, replace, sync=...)`` copies the default config files;
     ``sf_env(emu, db_url)`` / ``offline_env(folder)`` give the PRM_* variables they read;
-    ``settings_for``, ``sync_context`` and ``open_test_runtime`` make what the services take.
+    ``settings_for``, ``sync_context`` and ``open_test_runtime`` make what the services take;
+    ``sf_client(emu, user)`` is unmodified simple-salesforce acting as one of the org's users.
     Write no copy of these in a conftest or test module: import them from ``prmfixtures``.
 
 Layout

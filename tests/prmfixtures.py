@@ -15,6 +15,7 @@ Helpers (import them: ``from prmfixtures import sf_env, write_config``)
     ``settings_for(emu, url, folder, **sync)`` and ``sync_context(settings, engine)``: settings
     and a sync context as the composition root makes them.
     ``open_test_runtime(emu, url, folder, **sync)``: a runtime over the default config.
+    ``sf_client(emu, user)``: unmodified simple-salesforce acting as one of the org's users.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from simple_salesforce import Salesforce
 from sqlalchemy import Engine
 
 from connector.emulator.testing import EmulatorHandle, running_emulator
@@ -40,6 +43,7 @@ __all__ = [
     "offline_env",
     "open_test_runtime",
     "settings_for",
+    "sf_client",
     "sf_env",
     "sync_context",
     "write_config",
@@ -51,6 +55,15 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "connector" / "defaults"
 def sf_env(emu: EmulatorHandle, db_url: str) -> dict[str, str]:
     """The PRM_* variables the default connector.yaml reads, pointed at ``emu``."""
     return {**emu.connector_env(), "PRM_DATABASE_URL": db_url}
+
+
+def sf_client(emu: EmulatorHandle, user: str = "admin", *, fresh: bool = False) -> Salesforce:
+    """Unmodified simple-salesforce over HTTPS with an OAuth token of ``user`` (by default the
+    org's admin: not the integration user, so its edits are people's edits, not echoes)."""
+    session = requests.Session()
+    session.verify = emu.ca_bundle
+    return Salesforce(instance_url=emu.instance_url, session_id=emu.token(user, fresh=fresh),
+                      session=session, version="62.0")
 
 
 def offline_env(folder: Path) -> dict[str, str]:

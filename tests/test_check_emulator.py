@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.emulator.testing import EmulatorHandle
 from connector.mapping import loads_mapping
 
 from clirunner import CliResult, invoke
+from prmfixtures import emulator_fixture
 
-
-@pytest.fixture(scope="module")
-def org() -> Iterator[EmulatorHandle]:
-    with running_emulator(seed="empty") as emu:
-        yield emu
+org = emulator_fixture(seed="empty")
 
 
 def _run(emu: EmulatorHandle, cfg: Path, *args: str) -> CliResult:

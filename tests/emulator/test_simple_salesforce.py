@@ -21,7 +21,7 @@ from simple_salesforce.exceptions import (
 
 from connector.emulator.testing import EmulatorHandle
 
-from emuclients import sf_for
+from prmfixtures import sf_client
 
 
 def _token(emu: EmulatorHandle, **data: str) -> requests.Response:
@@ -153,7 +153,7 @@ def test_crud_upsert_and_errors(sf: Salesforce, emu: EmulatorHandle) -> None:
     assert err.value.content[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
     with pytest.raises(SalesforceMalformedRequest) as err:
         # As the admin: PRM_Connector_Integration does not let the connector create these.
-        sf_for(emu, "admin").Deal_Registration__c.create({"Name": "r", "Status__c": "Maybe"})
+        sf_client(emu, "admin").Deal_Registration__c.create({"Name": "r", "Status__c": "Maybe"})
     assert err.value.content[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
     assert sf.Account.delete(created["id"]) == 204
     with pytest.raises(SalesforceResourceNotFound):
@@ -215,7 +215,7 @@ def test_collections_and_api_usage(sf: Salesforce) -> None:
 
 def test_expired_session_raises_salesforce_expired_session(emu: EmulatorHandle) -> None:
     """Past the session lifetime every call answers 401 INVALID_SESSION_ID."""
-    sf = sf_for(emu, "partner", fresh=True)
+    sf = sf_client(emu, "partner", fresh=True)
     sf.query("SELECT Id FROM User LIMIT 1")
     emu.call("POST", "/_emulator/sessions", json={"expire_user": emu.users["partner"]["id"]})
     with pytest.raises(SalesforceExpiredSession):

@@ -12,8 +12,8 @@ from connector.emulator.testing import EmulatorHandle
 from connector.outbox import OutboxWrite, enqueue
 from connector.sync.context import SyncContext
 
-from prmfixtures import settings_for, sync_context
-from sync.orgtools import admin_sf, chunks
+from prmfixtures import settings_for, sf_client, sync_context
+from sync.orgtools import chunks
 
 __all__ = ["approvals", "context", "create_registrations", "org_registrations"]
 
@@ -28,8 +28,8 @@ def context(emu: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path, **sy
 
 def create_registrations(emu: EmulatorHandle, n: int, *, user: str = "partner") -> list[str]:
     """``n`` Submitted registrations created by ``user``; their Ids."""
-    sf = admin_sf(emu, user)
-    partner = admin_sf(emu).query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 1")
+    sf = sf_client(emu, user)
+    partner = sf_client(emu).query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 1")
     partner_id = partner["records"][0]["Id"]
     ids: list[str] = []
     for batch in chunks(list(range(n)), 200):

@@ -13,8 +13,7 @@ from connector.outbox import OutboxWrite
 
 from .orgdata import approvals, create_registrations, org_registrations, queue
 from clirunner import invoke
-from prmfixtures import sf_env, write_config
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client, sf_env, write_config
 
 
 def test_a_dead_write_is_listed_with_its_reason_retried_after_a_fix_and_another_dropped(
@@ -68,7 +67,7 @@ def test_a_dead_write_is_listed_with_its_reason_retried_after_a_fix_and_another_
     again = invoke("outbox", "dispatch", "--json", env=env)
     assert json.loads(again.stdout)["written"] == 1
 
-    org = org_registrations(admin_sf(emulator), [good, bad, worse])
+    org = org_registrations(sf_client(emulator), [good, bad, worse])
     assert [org[i]["Status__c"] for i in (good, bad, worse)] == [
         "Approved", "Rejected", "Submitted"]
     final = json.loads(invoke("outbox", "list", "--json", env=env).stdout)

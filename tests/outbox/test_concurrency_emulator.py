@@ -15,7 +15,7 @@ from connector.store import make_engine, read_connection
 from connector.store.bookkeeping import OutboxItem
 
 from .orgdata import approvals, context, create_registrations, org_registrations, queue
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client
 
 ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
 
@@ -57,7 +57,7 @@ def test_two_dispatchers_on_one_store_write_each_record_once(
             select(func.count()).select_from(ITEMS).where(ITEMS.c.status == "done")
         ).scalar()
     assert done == 2000
-    org = org_registrations(admin_sf(emulator), ids)
+    org = org_registrations(sf_client(emulator), ids)
     assert all(r["Status__c"] == "Approved" for r in org.values())
 
 

@@ -21,8 +21,7 @@ from connector.service import Runtime, open_runtime, sync_once
 from connector.store.models import entity_table
 
 from clirunner import invoke
-from prmfixtures import CONFIG_DIR, sf_env, write_config
-from sync.orgtools import admin_sf
+from prmfixtures import CONFIG_DIR, sf_client, sf_env, write_config
 
 OWNED = ("Certifications__c", "Partner_Points__c", "Partner_Tier__c")  # the `out` fields
 LOCAL = {"Certifications__c": "certifications", "Partner_Points__c": "points",
@@ -73,7 +72,7 @@ def _store(rt: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def _org(emulator: EmulatorHandle) -> dict[str, dict[str, Any]]:
-    rows = admin_sf(emulator).query_all(
+    rows = sf_client(emulator).query_all(
         f"SELECT Id, Name, {', '.join(OWNED)} FROM Account WHERE IsPartner = true")["records"]
     return {r["Id"]: r for r in rows}
 
@@ -108,7 +107,7 @@ def test_a_partner_at_the_ladders_bottom_has_its_tier_in_salesforce_after_one_cy
     Partner_Tier__c = Registered, which no level change would ever have queued."""
     rt, _ = setup
     litware = next(r for r in _org(emulator).values() if r["Name"] == "Litware Consulting")
-    admin_sf(emulator).Account.update(litware["Id"], {"Partner_Tier__c": None})  # no tier
+    sf_client(emulator).Account.update(litware["Id"], {"Partner_Tier__c": None})  # no tier
     sync_once(rt)
     assert _org(emulator)[litware["Id"]]["Partner_Tier__c"] == "Registered"
     assert _store(rt)[litware["Id"]]["tier"] == "Registered"
@@ -142,7 +141,7 @@ def test_lost_writes_and_admin_edits_are_repaired_by_one_reconcile_and_then_noth
     assert report.written == 4 and len(lossy.lost) == 2
 
     # a person edits fields the connector owns
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     tiered = next(i for i in ids[4:] if store[i]["tier"] not in (None, "Platinum"))
     admin.Account.update(tiered, {"Partner_Tier__c": "Platinum"})
     admin.Account.update(ids[0], {"Partner_Points__c": 5})

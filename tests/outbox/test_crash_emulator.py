@@ -20,8 +20,7 @@ from connector.store.bookkeeping import OutboxItem
 
 from .crash_dispatch import dispatch_then_die
 from .orgdata import approvals, context, create_registrations, org_registrations, queue
-from prmfixtures import sf_env
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client, sf_env
 
 pytestmark = pytest.mark.slow
 ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
@@ -58,7 +57,7 @@ def test_sigkill_after_each_batch_is_sent_then_restart_writes_everything_once(
     context(emulator, store, tmp_path)  # writes connector.yaml for the child
     engine, url = store
     ids = create_registrations(emulator, APPROVALS, user="admin")
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     partner = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 1")["records"][0]
     queue(engine, approvals(ids))
     queue(engine, _certifications(partner["Id"], CERTIFICATIONS))

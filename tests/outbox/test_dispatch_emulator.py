@@ -12,7 +12,7 @@ from connector.store import read_connection
 from connector.store.bookkeeping import DeadLetter, OutboxItem
 
 from .orgdata import approvals, context, create_registrations, org_registrations, queue
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client
 
 ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
 DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
@@ -37,7 +37,7 @@ def test_an_approval_queued_is_written_and_read_back_with_its_reason(
     report = dispatch((ctx.engine, ctx.client, ctx.spec, settings))
 
     assert (report.written, report.items_done, report.dead) == (1, 1, 0)
-    row = org_registrations(admin_sf(emulator), [reg])[reg]
+    row = org_registrations(sf_client(emulator), [reg])[reg]
     assert row["Status__c"] == "Approved"
     assert row["Decision_Reason__c"] == "Certified partner, no conflict"
     assert row["LastModifiedById"] == emulator.users["integration"]["id"]
@@ -55,7 +55,7 @@ def test_a_thousand_approvals_cost_five_collection_calls_and_a_second_dispatch_n
     ids = create_registrations(emulator, 1000)
     queue(ctx.engine, approvals(ids[:100], reason="first thought", cause="early"))
     queue(ctx.engine, approvals(ids))
-    before = org_registrations(admin_sf(emulator), ids)
+    before = org_registrations(sf_client(emulator), ids)
     ctx.client.limits()  # the budget guard's first look, which any earlier cycle has paid
     stats0 = emulator.stats()
 
@@ -70,7 +70,7 @@ def test_a_thousand_approvals_cost_five_collection_calls_and_a_second_dispatch_n
     assert composite["composite/sobjects"] == 5
     assert report.calls == 5
     assert (report.written, report.items_done) == (1000, 1100)
-    after = org_registrations(admin_sf(emulator), ids)
+    after = org_registrations(sf_client(emulator), ids)
     assert all(r["Status__c"] == "Approved" for r in after.values())
     assert all(r["Decision_Reason__c"] == "Certified partner" for r in after.values())
     # each record changed exactly once: SystemModstamp moved once, by the integration user
@@ -116,7 +116,7 @@ def test_writes_above_the_threshold_take_the_bulk_path(
     assert (report.bulk_records, report.collection_records) == (1500, 0)
     assert report.written == 1500
     assert report.calls < 20
-    after = org_registrations(admin_sf(emulator), ids)
+    after = org_registrations(sf_client(emulator), ids)
     assert sum(1 for r in after.values() if r["Status__c"] == "Approved") == 1500
 
 
@@ -145,7 +145,7 @@ def test_validation_errors_go_to_the_dead_letter_with_code_and_fields(
     assert item["error_fields"] == ["Status__c"]
     assert "Maybe later" in item["last_error"]
     assert letter["code"] == item["error_code"]
-    assert org_registrations(admin_sf(emulator), [good])[good]["Status__c"] == "Approved"
+    assert org_registrations(sf_client(emulator), [good])[good]["Status__c"] == "Approved"
 
 
 
@@ -165,7 +165,7 @@ def test_upserts_create_once_and_a_repeated_upsert_writes_only_what_changed(
     other causes cost no call; one changed name is one write; the org holds three records."""
     emulator.reset(seed="demo")
     ctx, settings = context(emulator, store, tmp_path)
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     partner = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 1")
     pid = partner["records"][0]["Id"]
     keys = ["cert-a", "cert-b", "cert-c"]
@@ -210,6 +210,6 @@ def test_an_older_write_waiting_for_a_retry_never_overwrites_a_newer_one(
     report = dispatch((ctx.engine, ctx.client, ctx.spec, settings))
 
     assert (report.written, report.items_done) == (1, 2)
-    row = org_registrations(admin_sf(emulator), [reg])[reg]
+    row = org_registrations(sf_client(emulator), [reg])[reg]
     assert (row["Status__c"], row["Decision_Reason__c"]) == ("Rejected", "Certified partner")
     assert _statuses(ctx.engine) == {"done": 2}

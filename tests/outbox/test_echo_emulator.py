@@ -14,7 +14,7 @@ from connector.sync.echo import mark_echoes
 from connector.sync.window import select_soql
 
 from .orgdata import approvals, context, create_registrations, queue
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client
 
 
 def _cycle_calls(emulator: EmulatorHandle, ctx: object) -> int:
@@ -38,7 +38,7 @@ def test_the_poll_after_a_write_back_marks_our_changes_as_echoes_but_not_a_human
 
     queue(ctx.engine, approvals(ids))
     assert dispatch((ctx.engine, ctx.client, ctx.spec, settings)).written == 5
-    admin_sf(emulator).Deal_Registration__c.update(ids[0], {"Decision_Reason__c": "Manual"})
+    sf_client(emulator).Deal_Registration__c.update(ids[0], {"Decision_Reason__c": "Manual"})
 
     entity = ctx.spec.entities["deal_registration"]
     soql = select_soql(entity.sobject, entity.inbound_fields(), None, filter=entity.filter)

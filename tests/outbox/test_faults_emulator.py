@@ -15,7 +15,7 @@ from connector.store.bookkeeping import OutboxItem
 from connector.store.types import utcnow
 
 from .orgdata import approvals, context, create_registrations, org_registrations, queue
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client
 
 ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
 
@@ -75,7 +75,7 @@ def test_a_thousand_write_backs_land_once_through_ten_percent_transient_faults(
     assert {r["error_code"] for r in dead} == {"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"}
     assert all("Approved-ish" in r["last_error"] and r["error_fields"] == ["Status__c"]
                for r in dead)
-    org = org_registrations(admin_sf(emulator), ids)
+    org = org_registrations(sf_client(emulator), ids)
     assert len(org) == WRITES  # updates never create: no duplicates
     assert all(org[i]["Status__c"] == "Approved" for i in good)
     assert all(org[i]["Status__c"] == "Submitted" for i in bad)

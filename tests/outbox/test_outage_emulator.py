@@ -20,7 +20,7 @@ from connector.store.bookkeeping import DeadLetter, OutboxItem
 from connector.store.types import utcnow
 
 from .orgdata import approvals, context, create_registrations, org_registrations, queue
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client
 
 ITEMS = OutboxItem.__table__  # type: ignore[attr-defined]
 DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
@@ -91,7 +91,7 @@ def test_an_hour_long_outage_dead_letters_nothing_and_the_outbox_drains_after_it
     with read_connection(ctx.engine) as conn:
         settled = conn.execute(select(ITEMS.c.status, ITEMS.c.reason)).all()
     assert set(settled) == {("done", None)}
-    org = org_registrations(admin_sf(emulator), ids)
+    org = org_registrations(sf_client(emulator), ids)
     assert all(r["Status__c"] == "Approved" for r in org.values())
 
 

@@ -18,8 +18,7 @@ from connector.store.models import entity_table
 from connector.store.stream import append_changes
 
 from .orgdata import approvals, create_registrations, org_registrations, queue
-from prmfixtures import open_test_runtime, sf_env, write_config
-from sync.orgtools import admin_sf
+from prmfixtures import open_test_runtime, sf_client, sf_env, write_config
 
 CHANGES = ChangeLog.__table__  # type: ignore[attr-defined]
 CONFLICTS = OutboxConflict.__table__  # type: ignore[attr-defined]
@@ -55,14 +54,14 @@ def test_sync_once_writes_back_and_three_later_cycles_log_only_echoes(
     queue(runtime.engine, approvals(ids))
     report = sync_once(runtime)
     assert report.stages["outbox"]["written"] == 3
-    org = org_registrations(admin_sf(emulator), ids)
+    org = org_registrations(sf_client(emulator), ids)
     assert {r["Status__c"] for r in org.values()} == {"Approved"}
 
     sync_once(runtime)
     echoes = [e for e in _entries(runtime, ids) if e["echo"]]
     assert sorted(str(e["sf_id"]) for e in echoes) == sorted(ids)
 
-    admin_sf(emulator).Deal_Registration__c.update(ids[0], {"Status__c": "Rejected"})
+    sf_client(emulator).Deal_Registration__c.update(ids[0], {"Status__c": "Rejected"})
     sync_once(runtime)
     last = _entries(runtime, [ids[0]])[-1]
     assert (last["echo"], last["origin"]) == (False, emulator.users["admin"]["id"])
@@ -95,7 +94,7 @@ def test_a_local_edit_flows_out_through_the_outbox_local_consumer(
     # queued by the first stage of the cycle, before the cycle's own effects
     assert report.stages["outbox-local"]["queued"] == 1
     assert report.stages["outbox"]["written"] == 1
-    assert org_registrations(admin_sf(emulator), [reg])[reg]["Status__c"] == "Pending Review"
+    assert org_registrations(sf_client(emulator), [reg])[reg]["Status__c"] == "Pending Review"
 
 
 @pytest.mark.parametrize(("policy", "expected"), [("crm_wins", "Rejected"),
@@ -123,12 +122,12 @@ def test_a_field_changed_in_salesforce_after_the_write_was_queued_follows_its_po
             from connector.outbox import enqueue
 
             enqueue(conn, approvals([reg], reason="Auto"))
-        admin_sf(emulator).Deal_Registration__c.update(reg, {"Status__c": "Rejected"})
+        sf_client(emulator).Deal_Registration__c.update(reg, {"Status__c": "Rejected"})
 
         report = sync_once(rt)  # inbound sees the rejection, then the outbox dispatches
 
         assert report.stages["outbox"]["conflicts"] == 1
-        row = org_registrations(admin_sf(emulator), [reg])[reg]
+        row = org_registrations(sf_client(emulator), [reg])[reg]
         assert (row["Status__c"], row["Decision_Reason__c"]) == (expected, "Auto")
         with read_connection(rt.engine) as conn:
             c = conn.execute(select(CONFLICTS)).mappings().one()

@@ -27,7 +27,7 @@ from connector.store.models import entity_table
 from connector.store.stream import CHANGE_LOG
 from connector.store.types import utcnow
 
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_a_partner_completes_a_track_enters_a_segment_and_moves_up_a_tier(
     done = record_step(rt.engine, rt.programs, PARTNER, "cloud-fundamentals", by="alice",
                        now=utcnow())
     assert done["points"] == 200
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     admin.Partner_Certification__c.create({
         "Name": "Cloud Architect", "Partner__c": sf_id,
         "Completed_Date__c": date.today().isoformat()})
@@ -150,7 +150,7 @@ def test_a_sync_cycle_reads_type_country_and_industry_and_a_segment_uses_them(
     programs.write_text(programs.read_text().replace("segments:\n", "segments:\n" + SEGMENT, 1))
     rt = open_runtime(cfg, env=env)
     assert rt.programs is not None and "emea-resellers" in rt.programs.segments
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     org = {r["Id"]: (r["Partner_Type__c"], r["BillingCountry"], r["Industry"])
            for r in admin.query_all("SELECT Id, Partner_Type__c, BillingCountry, Industry "
                                     "FROM Account WHERE IsPartner = true")["records"]}

@@ -5,26 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import requests
 from simple_salesforce import Salesforce
 from sqlalchemy import Engine
 
-from connector.emulator.testing import EmulatorHandle
 from connector.mapping import EntityMapping, to_local
 from connector.store import read_connection, repo
 from connector.sync.apply import jsonable
 from connector.sync.window import select_soql
 
-__all__ = ["admin_sf", "chunks", "compare_entity", "org_rows"]
-
-
-def admin_sf(emu: EmulatorHandle, user: str = "admin") -> Salesforce:
-    """An unmodified simple-salesforce client acting as ``user`` (not the integration user)."""
-    session = requests.Session()
-    session.verify = emu.ca_bundle
-    return Salesforce(
-        instance_url=emu.instance_url, session_id=emu.token(user), session=session, version="62.0"
-    )
+__all__ = ["chunks", "compare_entity", "org_rows"]
 
 
 def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

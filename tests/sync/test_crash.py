@@ -18,8 +18,8 @@ from connector.mapping import load_mapping
 from connector.store import read_connection
 from connector.store.bookkeeping import ChangeLog, Snapshot
 
-from .orgtools import admin_sf, chunks, compare_entity
-from prmfixtures import sf_env, write_config
+from .orgtools import chunks, compare_entity
+from prmfixtures import sf_client, sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +126,7 @@ def test_sigkill_during_backfill_and_incremental_cycles_converges_to_the_org(
         tmp_path, sync={"bulk_threshold": 100000, "page_size": 200, "signpost_skew_seconds": 0}
     )
     env = sf_env(emulator, url)
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     spec = load_mapping(tmp_path / "mapping.yaml")
     kills = 0
     emulator.faults(rate=0, latency_ms=10)

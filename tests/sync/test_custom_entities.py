@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 from connector.emulator.testing import EmulatorHandle
 from connector.mapping import load_mapping
 
-from .orgtools import admin_sf, compare_entity
+from .orgtools import compare_entity
 from clirunner import CliResult, invoke
-from prmfixtures import sf_env, write_config
+from prmfixtures import sf_client, sf_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
     assert checked.exit_code == 0, checked.stderr
     assert "contact" in json.loads(checked.stdout)["entities"]
 
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     partners = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 2")["records"]
     admin.Account.update(partners[0]["Id"], {"Type": "Technology Partner"})
     made = [

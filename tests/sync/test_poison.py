@@ -12,9 +12,9 @@ from connector.mapping import load_mapping
 from connector.store import read_connection, repo
 from connector.sync.storable import unescape_nul
 
-from .orgtools import admin_sf, compare_entity
+from .orgtools import compare_entity
 from clirunner import CliResult, invoke
-from prmfixtures import sf_env, write_config
+from prmfixtures import sf_client, sf_env, write_config
 
 
 def _cli(cfg: Path, env: dict[str, str], *args: str) -> CliResult:
@@ -29,7 +29,7 @@ def test_a_nul_in_a_name_is_dead_lettered_and_everything_else_syncs(
     store a NUL) - with no dead letter; every other record of every entity is in the store."""
     engine, url = store
     emulator.reset(seed="demo")
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     partner = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 1")["records"][0]
     bad = admin.Opportunity.create(
         {

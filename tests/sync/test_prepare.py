@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from connector.emulator.testing import EmulatorHandle
 from connector.sync.backfill import backfill_entity, prepare_backfills
 
-from .orgtools import admin_sf, compare_entity
-from prmfixtures import settings_for, sync_context
+from .orgtools import compare_entity
+from prmfixtures import settings_for, sf_client, sync_context
 
 
 def test_prepared_first_loads_use_the_early_bulk_job_and_match_the_org(
@@ -35,7 +35,7 @@ def test_prepared_first_loads_use_the_early_bulk_job_and_match_the_org(
     assert runs["deal"].mode == "backfill-bulk"
     assert runs["deal"].seen == prepared["deal"].total
     assert runs["deal"].cursor == prepared["deal"].signpost
-    sf = admin_sf(emulator)
+    sf = sf_client(emulator)
     for entity in entities:
         assert compare_entity(engine, sf, entity) == [], entity.name
 

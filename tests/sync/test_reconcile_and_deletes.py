@@ -13,8 +13,8 @@ from connector.store import read_connection, repo
 from connector.sync.cycle import run_cycle
 from connector.sync.reconcile import reconcile_entity
 
-from .orgtools import admin_sf, compare_entity
-from prmfixtures import settings_for, sync_context
+from .orgtools import compare_entity
+from prmfixtures import settings_for, sf_client, sync_context
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_reconcile_repairs_drift_that_never_touched_systemmodstamp_and_missed_de
     assert (result.drifted, result.deleted) == (1, 1)
     assert _local(engine, "deal", drifted)["amount"] == 123.45
     assert _local(engine, "deal", vanished)["is_deleted"] is True
-    assert compare_entity(engine, admin_sf(emulator), ctx.spec.entities["deal"]) == []
+    assert compare_entity(engine, sf_client(emulator), ctx.spec.entities["deal"]) == []
     again = reconcile_entity(ctx, ctx.spec.entities["deal"])
     assert (again.drifted, again.deleted, again.missing_locally) == (0, 0, 0)
 
@@ -62,7 +62,7 @@ def test_hard_deleted_records_are_found_through_the_deleted_resource(
     )
     ctx = sync_context(settings, engine)
     run_cycle(ctx, keep_diffs=False)
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     victim = admin.query("SELECT Id FROM Deal_Registration__c ORDER BY Name LIMIT 1")
     victim_id = victim["records"][0]["Id"]
     admin.Deal_Registration__c.delete(victim_id)

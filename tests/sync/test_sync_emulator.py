@@ -14,8 +14,8 @@ from connector.emulator.testing import EmulatorHandle
 from connector.store import bookkeeping, models, read_connection
 from connector.sync.cycle import run_cycle
 
-from .orgtools import admin_sf, chunks, compare_entity
-from prmfixtures import settings_for, sync_context
+from .orgtools import chunks, compare_entity
+from prmfixtures import settings_for, sf_client, sync_context
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def test_backfill_then_edits_deletes_and_creates_leave_the_store_equal_to_the_or
     assert deal_run.mode == "backfill-bulk"
     assert deal_run.seen > 3000
 
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     ids = [r["Id"] for r in admin.query_all_iter("SELECT Id FROM Opportunity ORDER BY Id")]
     for batch in chunks(ids[:1000], 200):
         body = {
@@ -106,7 +106,7 @@ def test_a_timestamp_tie_split_across_pages_is_read_whole(
     settings = settings_for(emulator, url, tmp_path, page_size=200, signpost_skew_seconds=0)
     ctx = sync_context(settings, engine)
     run_cycle(ctx, keep_diffs=False)
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     ids = [r["Id"] for r in admin.query_all_iter("SELECT Id FROM Opportunity ORDER BY Id")][:500]
     emulator.call("POST", "/_emulator/clock", json={"freeze": True})
     try:

@@ -20,7 +20,7 @@ from connector.service import open_runtime, sync_once
 from connector.store.models import entity_table
 
 from .trigtools import ROOT
-from sync.orgtools import admin_sf
+from prmfixtures import sf_client
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_sync_once_approves_or_routes_partner_registrations(
     backfilled = sync_once(rt).stages["triggers"]
     assert backfilled["changes"] > 0 and backfilled["fired"] == 0
 
-    admin = admin_sf(emulator)
+    admin = sf_client(emulator)
     certified = admin.query(
         "SELECT Partner__c FROM Partner_Certification__c ORDER BY Partner__c")["records"]
     holders = sorted({r["Partner__c"] for r in certified})
@@ -55,7 +55,7 @@ def test_sync_once_approves_or_routes_partner_registrations(
         "SELECT Name, Partner__c FROM Deal_Registration__c WHERE Status__c = 'Approved' "
         "AND End_Customer_Name__c = 'Acme Corporation'")["records"][0]
     other = next(p for p in holders if p != first["Partner__c"])
-    partner_user = admin_sf(emulator, "partner")
+    partner_user = sf_client(emulator, "partner")
     today = date.today().isoformat()
     fresh = partner_user.Deal_Registration__c.create({
         "Name": "DR-NEW-1", "Partner__c": other, "End_Customer_Name__c": "Brand New Customer Ltd",
