@@ -716,6 +716,10 @@ class Org(OrgSessions):
             for sobject, values in permission_rows(
                     [(p.name, p.label) for p in self.permission_sets]):
                 self._insert_raw(sobject, values, self.now(), admin)
+        org = self.store["Organization"].get(self.organization_id)
+        if org is not None:  # saved before the Organization had its edition and instance
+            for name, value in organization_row()[1].items():
+                org.setdefault(name, value)
         self.access.invalidate()
         for sobject, rows in self.store.items():
             for rec in rows.values():
