@@ -35,7 +35,13 @@ from connector.emulator.persist import (
 )
 from connector.emulator.replication import deleted_result, updated_result
 from connector.emulator.schema import ObjectDef
-from connector.emulator.seed import ORG_ID, permission_rows, seed_records, seed_users
+from connector.emulator.seed import (
+    ORG_ID,
+    organization_row,
+    permission_rows,
+    seed_records,
+    seed_users,
+)
 from connector.emulator.sessions import OrgSessions, UserInfo
 from connector.emulator.soql import QueryResult, execute, parse
 from connector.emulator.standard import build_schema, compute_formulas
@@ -161,9 +167,8 @@ class Org(OrgSessions):
                 u.id,
             )
         admin = self.users["admin"].id
-        self._insert_raw(
-            "Organization", {"Id": self.organization_id, "Name": "PRM Emulator"}, now, admin
-        )
+        sobject, values = organization_row()
+        self._insert_raw(sobject, {**values, "Id": self.organization_id}, now, admin)
         for sobject, values in permission_rows([(p.name, p.label) for p in self.permission_sets]):
             self._insert_raw(sobject, values, now, admin)
         rows = list(seed_records(kind, records).rows())
@@ -711,6 +716,10 @@ class Org(OrgSessions):
             for sobject, values in permission_rows(
                     [(p.name, p.label) for p in self.permission_sets]):
                 self._insert_raw(sobject, values, self.now(), admin)
+        org = self.store["Organization"].get(self.organization_id)
+        if org is not None:  # saved before the Organization had its edition and instance
+            for name, value in organization_row()[1].items():
+                org.setdefault(name, value)
         self.access.invalidate()
         for sobject, rows in self.store.items():
             for rec in rows.values():

@@ -161,8 +161,14 @@ def permission_rows(set_names: list[tuple[str, str]]) -> list[tuple[str, dict[st
 
 
 def organization_row() -> tuple[str, dict[str, Any]]:
-    """The org's single Organization record, with its final Id (system fields left out)."""
-    return "Organization", {"Id": ORG_ID, "Name": ORG_NAME}
+    """The org's single Organization record, with its final Id (system fields left out): a
+    production org (no sandbox, no trial end, no namespace) of an edition that has partner
+    relationship management."""
+    return "Organization", {
+        "Id": ORG_ID, "Name": ORG_NAME, "InstanceName": "EMU1", "IsSandbox": False,
+        "OrganizationType": "Enterprise Edition", "NamespacePrefix": None,
+        "TrialExpirationDate": None,
+    }
 
 
 def _user_id(key: str) -> str:
