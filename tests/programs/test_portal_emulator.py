@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceResourceNotFound
 from sqlalchemy import select
 
 from connector.emulator.testing import EmulatorHandle
@@ -131,6 +132,21 @@ def test_partners_get_exactly_their_segments_and_eligibility_and_lose_them_on_le
     assert rt.programs is not None
     said = {(w.kind, w.key, w.name) for w in wanted_records(rt.programs, answer)}
     assert said == _org(admin)[member][1] and answer["segments"] == _org(admin)[member][0]
+
+    # the partner's portal user reads its own account's records and no other partner's
+    portal_user = admin_sf(emulator, "partner")
+    me = portal_user.query("SELECT AccountId, ContactId, Contact.AccountId FROM User "
+                           f"WHERE Id = '{emulator.users['partner']['id']}'")["records"][0]
+    mine = me["AccountId"]
+    assert mine and me["Contact"]["AccountId"] == mine and me["ContactId"].startswith("003")
+    seen = portal_user.query_all(ELIGIBILITY_SOQL)["records"]
+    assert seen and {r["Partner__c"] for r in seen} == {mine}
+    assert {(r["Kind__c"], r["Key__c"], r["Name"]) for r in seen} == want[mine][1]
+    other = next(r for r in admin.query_all(ELIGIBILITY_SOQL)["records"]
+                 if r["Partner__c"] != mine)
+    assert admin.Partner_Eligibility__c.get(other["Id"])["Id"] == other["Id"]
+    with pytest.raises(SalesforceResourceNotFound):
+        portal_user.Partner_Eligibility__c.get(other["Id"])
 
     # a quiet cycle writes nothing
     before = _writes(emulator)
