@@ -161,3 +161,13 @@ def test_partners_get_exactly_their_segments_and_eligibility_and_lose_them_on_le
     assert "emea-resellers" not in org[member][0]
     assert not any(k == "emea-reseller-rebate" for _, k, _ in org[member][1])
     assert org == _wanted(rt)
+
+    # a person blanks a partner's segments in Salesforce: one `reconcile` writes them back
+    segmented = sorted(sf for sf, (segs, _) in org.items() if segs)
+    assert segmented, "the default segments hold some demo partner"
+    admin.Account.update(segmented[0], {"Partner_Segments__c": None})
+    fixed = invoke("reconcile", "--json", env=env)
+    assert fixed.exit_code == 0, fixed.stderr
+    repairs = json.loads(fixed.stdout)["repairs"]["partner"]["fields"]
+    assert repairs == {"Partner_Segments__c": 1}
+    assert _org(admin) == _wanted(rt)
