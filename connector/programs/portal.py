@@ -114,13 +114,13 @@ def refresh_portal(
     partner, table = entity_table("partner"), entity_table(ENTITY)
     pids = sorted(facts)
     current: dict[int, tuple[str | None, str | None]] = {}
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[int, dict[str, dict[str, Any]]] = {}  # partner -> prm_key -> its row
     for part in chunks(pids):
         current.update({int(i): (s, seg) for i, s, seg in conn.execute(
             select(partner.c.id, partner.c.sf_id, partner.c.segments)
             .where(partner.c.id.in_(part)))})
-        rows.update({str(r["prm_key"]): dict(r) for r in conn.execute(
-            select(table).where(table.c.partner.in_(part))).mappings()})
+        for r in conn.execute(select(table).where(table.c.partner.in_(part))).mappings():
+            rows.setdefault(int(r["partner"]), {})[str(r["prm_key"])] = dict(r)
     records: list[LocalRecord] = []
     deletes: list[OutboxWrite] = []
     today = now.date()
@@ -136,8 +136,9 @@ def refresh_portal(
                 records.append(LocalRecord("partner", pid, sf_id, {"segments": text}, cause))
         wanted = {v["prm_key"]: v for v in (
             _values(pid, w) for w in wanted_records(spec, eligibility_from_facts(spec, pid, f)))}
+        mine = rows.get(pid, {})
         for key, want in wanted.items():
-            row = rows.get(key)
+            row = mine.get(key)
             if row is None or row["is_deleted"]:
                 full = {**want, "since": today}
                 if row is None:
@@ -159,8 +160,8 @@ def refresh_portal(
                 full = {**{k: row.get(k) for k in (*want, "since")}, **changed}
                 records.append(LocalRecord(ENTITY, int(row["id"]), row["sf_id"], changed,
                                            cause, row=full))
-        for key, row in rows.items():
-            if row["partner"] != pid or row["is_deleted"] or key in wanted:
+        for key, row in mine.items():
+            if row["is_deleted"] or key in wanted:
                 continue
             conn.execute(update(table).where(table.c.id == row["id"])
                          .values(is_deleted=True, updated_at=now))
