@@ -56,9 +56,11 @@ class PortalReport:
     writes: list[OutboxWrite] = field(default_factory=list)
 
 
-def eligibility_key(partner_id: int, kind: str, key: str) -> str:
-    """The PRM_Key__c of a partner's eligibility record (fixed by its parts)."""
-    digest = hashlib.sha256(f"{partner_id}|{kind}|{key}".encode()).hexdigest()[:24]
+def eligibility_key(partner_sf_id: str, kind: str, key: str) -> str:
+    """The PRM_Key__c of a partner's eligibility record, fixed by its parts: the partner's
+    Account Id (not its local id, so a second store over the same org, or a store rebuilt,
+    finds the records already there instead of colliding with them)."""
+    digest = hashlib.sha256(f"{partner_sf_id}|{kind}|{key}".encode()).hexdigest()[:24]
     return f"PRM-ELIG-{digest}"
 
 
@@ -94,9 +96,9 @@ def wanted_records(spec: ProgramsSpec, answer: dict[str, Any]) -> list[Wanted]:
     return out
 
 
-def _values(pid: int, w: Wanted) -> dict[str, Any]:
+def _values(pid: int, sf_id: str, w: Wanted) -> dict[str, Any]:
     return {"name": w.name[:80], "partner": pid, "kind": w.kind, "key": w.key[:80],
-            "why": w.why[:255], "prm_key": eligibility_key(pid, w.kind, w.key)}
+            "why": w.why[:255], "prm_key": eligibility_key(sf_id, w.kind, w.key)}
 
 
 def refresh_portal(
@@ -134,8 +136,10 @@ def refresh_portal(
             report.segments_changed += 1
             if sf_id:
                 records.append(LocalRecord("partner", pid, sf_id, {"segments": text}, cause))
-        wanted = {v["prm_key"]: v for v in (
-            _values(pid, w) for w in wanted_records(spec, eligibility_from_facts(spec, pid, f)))}
+        if not sf_id:
+            continue  # not in Salesforce (yet): no Account to hang its records on
+        wanted = {v["prm_key"]: v for v in (_values(pid, sf_id, w) for w in wanted_records(
+            spec, eligibility_from_facts(spec, pid, f)))}
         mine = rows.get(pid, {})
         for key, want in wanted.items():
             row = mine.get(key)
