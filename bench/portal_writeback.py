@@ -93,6 +93,13 @@ def _writes(info: dict[str, Any]) -> dict[str, int]:
             if "composite" in k or "jobs" in k}
 
 
+def rebates(info: dict[str, Any]) -> int:
+    """Eligibility records of the segment's rebate in the org now (read as the admin)."""
+    s, base = _session(info)
+    q = "SELECT COUNT() FROM Partner_Eligibility__c WHERE Key__c = 'emea-reseller-rebate'"
+    return int(s.get(f"{base}/query/", params={"q": q}, timeout=60).json()["totalSize"])
+
+
 def measured_cycle(rt: Any, info: dict[str, Any], label: str, partners: int) -> dict[str, Any]:
     """One `sync --once`; the write calls it made by endpoint, per 1,000 partner changes."""
     before = _writes(info)
@@ -138,9 +145,11 @@ def main() -> None:
                                    args.partners)
             move(info, ids, "Germany")
             enter = measured_cycle(rt, info, "enter a segment", args.partners)
+            enter["rebates_in_org_after"] = rebates(info)
             quiet = measured_cycle(rt, info, "quiet", 0)
             move(info, ids, "Canada")
             leave = measured_cycle(rt, info, "leave it", args.partners)
+            leave["rebates_in_org_after"] = rebates(info)
         finally:
             rt.close()
     results = [first, enter, quiet, leave]
@@ -150,7 +159,9 @@ def main() -> None:
         records = r["collection_records"] + r["bulk_records"]
         print(f"{r['cycle']:<40}{r['partners']:>9}{records:>9}{r['write_calls']:>13}"
               f"{r['write_calls_per_1000_changes']:>10}{r['api_calls']:>11}{r['seconds']:>7}")
-        print(f"    {r['write_calls_by_endpoint']}")
+        print(f"    {r['write_calls_by_endpoint']}"
+              + (f"; rebate records in the org after: {r['rebates_in_org_after']}"
+                 if "rebates_in_org_after" in r else ""))
     print(json.dumps({"benchmark": "portal_writeback", "results": results}))
 
 
