@@ -49,6 +49,7 @@ def connector_env(info: dict[str, Any], db_url: str) -> dict[str, str]:
         "PRM_SF_CLIENT_ID": info["client_id"],
         "PRM_SF_CLIENT_SECRET": info["client_secret"],
         "PRM_SF_CA_BUNDLE": info["ca_bundle"],
+        "PRM_SF_PUBSUB_ENDPOINT": info.get("pubsub_endpoint", ""),
         "PRM_DATABASE_URL": db_url,
     }
 

@@ -1,7 +1,14 @@
-"""Push latency: an Outbound Message from the emulator to the change stored, and to the
-trigger's approval visible through the REST API, at several registration rates.
+"""Push latency: an Outbound Message (or a Change Data Capture event) from the emulator to the
+change stored, and to the trigger's approval visible through the REST API, at several
+registration rates.
 
     .venv/bin/python bench/push_latency.py [--rates 1,10,50] [--seconds 10] [--database-url URL]
+        [--push outbound|cdc]
+
+With ``--push cdc`` the daemon runs with ``sync.push: cdc`` (Change Data Capture over the
+emulator's Pub/Sub API) and no Outbound Message is configured; "received" is then n/a.
+The issue's figures: ``--push cdc --rates 1,100 --seconds 5`` (single changes, then a burst of
+500 at 100 changes/s).
 
 The emulator and the daemon (`prm-connector run --poll-interval 600`, so polling plays no
 part) run in their own processes; this script submits deal registrations for an eligible
@@ -51,7 +58,7 @@ def percentile(values: list[float], q: float) -> float | None:
 class Daemon:
     """`prm-connector run` in its own process, its JSON log lines collected."""
 
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
+    def __init__(self, config: Path, env: dict[str, str], push: str = "outbound") -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
         self.proc = subprocess.Popen(
             [
@@ -65,6 +72,8 @@ class Daemon:
                 "127.0.0.1:0",
                 "--poll-interval",
                 "600",
+                "--push",
+                push,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -248,6 +257,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="how long each rate runs")
     ap.add_argument("--watch-ms", type=int, default=20, help="REST read-back interval")
     ap.add_argument("--database-url", default=None, help="default: a temp SQLite file")
+    ap.add_argument("--push", choices=("outbound", "cdc"), default="outbound",
+                    help="the push source: Outbound Messages or Change Data Capture")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     with (
@@ -256,7 +267,7 @@ def main() -> None:
     ):
         db_url = args.database_url or f"sqlite:///{tmp}/prm.db"
         config = write_config(Path(tmp))
-        daemon = Daemon(config, connector_env(info, db_url))
+        daemon = Daemon(config, connector_env(info, db_url), args.push)
         try:
             url = daemon.wait("daemon.listening")["url"]
             daemon.wait("daemon.sync_done")
@@ -265,14 +276,17 @@ def main() -> None:
             s.verify = str(info["ca_bundle"])
             s.trust_env = False
             s.headers["Authorization"] = f"Bearer {token(info, 'admin')}"
-            s.post(
-                f"{info['instance_url']}/_emulator/outbound",
-                json={
-                    "sobject": "Deal_Registration__c",
-                    "url": f"{url}/salesforce/outbound",
-                },
-                timeout=30,
-            ).raise_for_status()
+            if args.push == "outbound":
+                s.post(
+                    f"{info['instance_url']}/_emulator/outbound",
+                    json={
+                        "sobject": "Deal_Registration__c",
+                        "url": f"{url}/salesforce/outbound",
+                    },
+                    timeout=30,
+                ).raise_for_status()
+            else:
+                daemon.wait("daemon.cdc_started")
             partner = eligible_partner(s, base)
             engine = make_engine(db_url)
             results = []
@@ -307,7 +321,13 @@ def main() -> None:
             f"{statistics.fmean(notes):.1f}, pass seconds p50 {secs[len(secs) // 2]:.3f} "
             f"max {secs[-1]:.3f}; load average {os.getloadavg()[0]:.1f}"
         )
-    print(json.dumps({"benchmark": "push_latency", "poll_interval_s": 600, "results": results}))
+    cdc = [e for e in daemon.events if e.get("event") == "daemon.cdc_done"]
+    if cdc:
+        per = [e["events"] for e in cdc]
+        print(f"daemon cdc passes: {len(cdc)}, events per pass mean {statistics.fmean(per):.1f}, "
+              f"max {max(per)}; load average {os.getloadavg()[0]:.1f}")
+    print(json.dumps({"benchmark": "push_latency", "push": args.push, "poll_interval_s": 600,
+                      "results": results}))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -26,7 +26,7 @@ __all__ = ["Stage", "StageContext"]
 
 @dataclass(frozen=True)
 class StageContext:
-    """Engine, mapping, settings, clock and run id of one run of the stages."""
+    """Engine, mapping, settings, clock, run id and rule environment of one run of the stages."""
 
     engine: Engine
     spec: MappingSpec
@@ -35,6 +35,10 @@ class StageContext:
     clock: Callable[[], datetime]
     # connects on first call (a run with nothing to send never logs in)
     client: Callable[[], SalesforceClient]
+    # the runtime's rule environment (service.rules.RulesEnvironment: facts, actions, the
+    # loaded triggers.yaml and programs.yaml, the fiscal calendar); typed loosely here because
+    # it is built above the stages
+    rules: Any = None
 
     @property
     def now(self) -> datetime:

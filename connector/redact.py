@@ -23,6 +23,7 @@ __all__ = [
     "register_secret",
     "scrub",
     "scrub_event",
+    "without_sql",
 ]
 
 MASK = "***"
@@ -155,13 +156,29 @@ def scrub(text: str) -> str:
     return text
 
 
+# SQLAlchemy's error text quotes the statement and its parameters (values that came from
+# Salesforce or a sender): never in a log line
+_SQL_BLOCKS = re.compile(
+    r"\n?\[(?:SQL|parameters): .*?\](?=\n\[parameters: |\n\(Background on this error|\s*\Z)",
+    re.DOTALL,
+)
+
+
+def without_sql(text: str) -> str:
+    """``text`` without the ``[SQL: ...]`` and ``[parameters: ...]`` of a database error."""
+    if "[SQL: " not in text and "[parameters: " not in text:
+        return text
+    return _SQL_BLOCKS.sub("", text)
+
+
 def scrub_event(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """A structlog processor: scrub every string value of a log event."""
+    """A structlog processor: scrub every string value of a log event (secrets, and the SQL
+    text and parameters a database error quotes)."""
     for key, value in event_dict.items():
         if isinstance(value, str):
-            event_dict[key] = scrub(value)
+            event_dict[key] = scrub(without_sql(value))
         elif isinstance(value, BaseException):
-            event_dict[key] = scrub(str(value))
+            event_dict[key] = scrub(without_sql(str(value)))
     return event_dict

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connector import yamlconf
 from connector.errors import ConfigError, ConfigProblem
@@ -22,6 +30,7 @@ __all__ = [
     "AuthFlow",
     "DaemonSettings",
     "DatabaseSettings",
+    "OpsSettings",
     "OutboxSettings",
     "SalesforceSettings",
     "Settings",
@@ -74,6 +83,21 @@ class SalesforceSettings(_Strict):
     api_budget: float = 0.8
     max_attempts: int = Field(default=6, ge=1, le=20)
     backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # The Pub/Sub API (Change Data Capture, `sync.push: cdc`): host:port, gRPC over TLS.
+    pubsub_endpoint: str = "api.pubsub.salesforce.com:7443"
+
+    @field_validator("pubsub_endpoint", mode="before")
+    @classmethod
+    def _endpoint(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "api.pubsub.salesforce.com:7443"
+        text = str(value).strip()
+        host, sep, port = text.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ValueError(
+                f'must be HOST:PORT such as "api.pubsub.salesforce.com:7443" (got {text!r})'
+            )
+        return text
 
     @field_validator(
         "username",
@@ -121,10 +145,30 @@ class SalesforceSettings(_Strict):
         return value
 
 
+class LeaseSettings(_Strict):
+    """``database.lease``: the single-writer lease (invariant 7, docs/architecture.md)."""
+
+    # A holder that has not renewed for this long may be replaced by a standby; a holder
+    # frozen inside a transaction loses its PostgreSQL session after max(this, 5 s).
+    duration_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # The holder's heartbeat renews it this often (keep it well below duration_seconds).
+    renew_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _renew_below_duration(self) -> LeaseSettings:
+        if self.renew_seconds >= self.duration_seconds:
+            raise ValueError(
+                f"renew_seconds ({self.renew_seconds:g}) must be below duration_seconds "
+                f"({self.duration_seconds:g}), a third of it or less"
+            )
+        return self
+
+
 class DatabaseSettings(_Strict):
     """The ``database:`` section: the local store."""
 
     url: str = "sqlite:///prm.db"
+    lease: LeaseSettings = Field(default_factory=LeaseSettings)
 
     @field_validator("url")
     @classmethod
@@ -141,6 +185,9 @@ class DatabaseSettings(_Strict):
         yield "url", redact_url(self.url)
 
 
+PushSource = Literal["outbound", "cdc"]
+
+
 class SyncSettings(_Strict):
     """The ``sync:`` section: cursor safety margins, batch sizes and schedules."""
 
@@ -152,6 +199,22 @@ class SyncSettings(_Strict):
     reconcile_cron: str = "0 3 * * *"
     deleted_lookback_days: int = Field(default=14, ge=1, le=15)
     deleted_check_seconds: int = Field(default=3600, ge=0)
+    # How `run` hears of changes between polls: Outbound Messages (and signed webhooks) on the
+    # receiver, Change Data Capture over the Pub/Sub API, or both.
+    push: list[PushSource] = Field(default_factory=lambda: list[PushSource](["outbound"]))
+    # After a CDC gap it cannot fill from events (overflow, a replay id past retention or
+    # refused, the delivery allocation used up): poll again from the last change seen minus
+    # this margin.
+    cdc_repoll_margin_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("push", mode="before")
+    @classmethod
+    def _push(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.replace("+", ",").split(",") if v.strip()]
+        if isinstance(value, list) and not value:
+            raise ValueError('must name outbound, cdc or both (e.g. "cdc" or [outbound, cdc])')
+        return value
 
     @field_validator("reconcile_cron")
     @classmethod
@@ -176,11 +239,28 @@ class DaemonSettings(_Strict):
     webhook_previous_secrets: list[str] = Field(default_factory=list, repr=False)
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Slow clients are shed: the request head must arrive within header_timeout_seconds, the
+    # body within body_timeout_seconds; an idle keep-alive connection closes after
+    # keep_alive_seconds; past max_connections the oldest connection still waiting for its
+    # request head is closed to make room.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=256, ge=8)
     outbox_interval_seconds: float = Field(default=10.0, gt=0)
     # Unprocessed notifications (a fetch that failed) are retried this often.
     push_retry_seconds: float = Field(default=30.0, gt=0)
-    # A standby tries to take the store's run lock this often.
+    # A standby tries to take the store's lease this often (backing off while the store is
+    # unreachable).
     standby_retry_seconds: float = Field(default=1.0, gt=0)
+    # A job without a sign of life for this long (a rule stuck in CEL, a hung call) makes the
+    # leader wedged: /readyz answers 503.
+    wedged_seconds: float = Field(default=60.0, gt=0)
+    # And, when true, the wedged leader stops renewing its lease: a standby takes over within
+    # database.lease.duration_seconds and the wedged one is fenced off. Off by default: a long
+    # step without progress reports (waiting for a large Bulk API job) would hand the lease
+    # back and forth.
+    wedged_failover: bool = False
 
     @field_validator("outbound_secret", "webhook_secret", mode="before")
     @classmethod
@@ -190,10 +270,14 @@ class DaemonSettings(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        host, sep, port = value.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f'must be HOST:PORT such as "127.0.0.1:8080" (got {value!r})')
-        return value.strip()
+        return _check_listen(value)
+
+
+def _check_listen(value: str) -> str:
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f'must be HOST:PORT such as "127.0.0.1:8080" (got {value!r})')
+    return value.strip()
 class OutboxSettings(_Strict):
     """The ``outbox:`` section: how write-backs to Salesforce are batched and retried."""
 
@@ -208,8 +292,44 @@ class OutboxSettings(_Strict):
     max_attempts: int = Field(default=10, ge=1, le=100)
     # First wait before a failed write is tried again (doubles each attempt, capped at 1 hour).
     retry_base_seconds: float = Field(default=30.0, ge=0)
+    # While Salesforce is unavailable (5xx, timeouts, maintenance) the dispatcher pauses,
+    # counting no attempt; the pause doubles from retry_base_seconds up to this.
+    outage_pause_max_seconds: float = Field(default=300.0, gt=0)
     # Seconds a webhook (notify) may take to answer.
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class OpsSettings(_Strict):
+    """The ``ops:`` section: the operations page (``ops`` and ``run`` under /ops/)."""
+
+    # Where `prm-connector ops` listens; any address other than loopback needs ``token``.
+    listen: str = "127.0.0.1:8765"
+    # Bearer token for scripts and the login form's password; required off loopback.
+    token: str | None = Field(default=None, repr=False)
+    # Seconds a login cookie stays valid.
+    session_seconds: int = Field(default=8 * 3600, ge=60)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters (a random string, e.g. from "
+                             "`python3 -c 'import secrets; print(secrets.token_urlsafe())'`)")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return _check_listen(value)
+
+
+#: a stand-in for the salesforce: section of commands that read the store alone
+_NO_SALESFORCE = SalesforceSettings.model_construct(login_url="")
 
 
 class Settings(_Strict):
@@ -224,7 +344,14 @@ class Settings(_Strict):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _store_only: bool = PrivateAttr(default=False)
+
+    @property
+    def store_only(self) -> bool:
+        """True when loaded without the salesforce: section (a command over the store alone)."""
+        return self._store_only
 
     @property
     def base_dir(self) -> Path:
@@ -248,13 +375,22 @@ class Settings(_Strict):
         data["daemon"]["webhook_previous_secrets"] = [
             _MASK for _ in data["daemon"].get("webhook_previous_secrets") or ()
         ]
+        if data["ops"].get("token"):
+            data["ops"]["token"] = _MASK
         return data
 
 
-def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    store_only: bool = False,
+) -> Settings:
     """Read connector.yaml (``path``, else ``$PRM_CONFIG``, else ./connector.yaml).
 
     Raises ``ConfigError`` listing every problem found, each as ``file:line:col: message``.
+    ``store_only``: the command reads the store alone (status, outbox list, ops ...), so the
+    ``salesforce:`` section is neither read nor checked and its variables need not be set.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     file = Path(path or environ.get("PRM_CONFIG") or "connector.yaml")
@@ -273,7 +409,15 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 )
             ]
         )
-    env_problems = yamlconf.interpolate_env(loc, environ)
+    env_problems = yamlconf.interpolate_env(
+        loc, environ, skip=("salesforce",) if store_only else ()
+    )
+    if store_only:
+        section = loc.data.get("salesforce")
+        budget = section.get("api_budget") if isinstance(section, dict) else None
+        loc.data["salesforce"] = _NO_SALESFORCE.model_copy(
+            update={"api_budget": budget} if isinstance(budget, float) and 0 < budget <= 1
+            else {})
     base_dir = file.resolve().parent
     try:
         settings = Settings.model_validate(loc.data)
@@ -281,6 +425,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         problems = yamlconf.problems_from_validation(err, loc, Settings)
     else:
         settings._base_dir = base_dir
+        settings._store_only = store_only
         problems = _resolve_and_check(settings, loc)
     # a value emptied by a missing variable would be reported twice: keep the variable's line
     taken = {(p.line, p.column) for p in env_problems}
@@ -297,7 +442,7 @@ def _resolve_and_check(settings: Settings, loc: yamlconf.Located) -> list[Config
     base = settings.base_dir
     section = ("salesforce",)
 
-    for name in REQUIRED_CREDENTIALS[sf.auth]:
+    for name in () if settings.store_only else REQUIRED_CREDENTIALS[sf.auth]:
         if getattr(sf, name) is None:
             needed = ", ".join(REQUIRED_CREDENTIALS[sf.auth])
             message = (

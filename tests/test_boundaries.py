@@ -114,7 +114,10 @@ def _runtime_imports(module: str) -> frozenset[str]:
         for i in range(1, len(tree_names)):
             found.add(".".join(tree_names[:i]))
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _type_checking_nodes(tree)
     for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and not node.level:
             found.update(f"{node.module}.{a.name}" for a in node.names)
     return frozenset(n for n in found if not n.startswith("connector") or _path_of(n))
@@ -207,4 +210,28 @@ def test_emulator_imports_nothing_else_from_connector(path: Path) -> None:
 def test_only_the_salesforce_package_talks_http(path: Path) -> None:
     """simple_salesforce and requests are imported only in connector/salesforce (and emulator)."""
     bad = {n for n in _imports(path) if n.split(".")[0] in {"simple_salesforce", "requests"}}
+    assert not bad, f"{path} imports {sorted(bad)}"
+
+
+_NOT_BELOW = {
+    "programs": ("connector.triggers",),
+    "triggers": ("connector.programs",),
+    "partners": ("connector.programs", "connector.triggers", "connector.service"),
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for sub in _NOT_BELOW for p in _modules(sub)],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_programs_and_triggers_do_not_import_each_other_and_partners_imports_neither(
+    path: Path,
+) -> None:
+    """programs and triggers stand side by side on the partner layer (facts, CEL, fiscal
+    calendar, actions); what programs adds to the rules reaches triggers through the runtime's
+    rule environment, never an import, and partners imports neither of them."""
+    package = path.relative_to(PKG).parts[0]
+    banned = _NOT_BELOW[package]
+    bad = {n for n in _imports(path) if any(n == b or n.startswith(b + ".") for b in banned)}
     assert not bad, f"{path} imports {sorted(bad)}"

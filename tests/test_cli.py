@@ -145,14 +145,16 @@ def test_bad_config_exits_2_naming_file_and_line(
 
 
 def test_missing_environment_variable_is_reported_with_its_line(tmp_path: Path) -> None:
-    """An unset PRM_SF_USERNAME is named, with the line that reads it; exit 2."""
+    """An unset PRM_SF_USERNAME is named, with the line that reads it; exit 2 (for a command
+    that talks to Salesforce: `status` reads the store alone and does not need it)."""
     assert invoke("init", str(tmp_path)).exit_code == 0
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PRM_")}
     env.update(_env(tmp_path))
     env["PRM_SF_USERNAME"] = None
-    res = invoke("status", "-c", str(tmp_path / "connector.yaml"), env=env)
+    res = invoke("sync", "--once", "-c", str(tmp_path / "connector.yaml"), env=env)
     assert res.exit_code == 2
     assert "PRM_SF_USERNAME" in res.stderr and "connector.yaml:" in res.stderr
+    assert invoke("status", "-c", str(tmp_path / "connector.yaml"), env=env).exit_code == 0
 
 
 def test_broken_triggers_stop_sync_before_the_org_is_called(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ SKIP_DIRS = {
     ".venv",
     ".venv-tap",
     ".venv-bulk1",
+    ".venv-pubsub",
     ".node",
     "node_modules",
     "__pycache__",

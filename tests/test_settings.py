@@ -67,6 +67,20 @@ def test_default_config_loads_from_prm_env_vars(tmp_path: Path) -> None:
     assert settings.triggers_path == tmp_path / "triggers.yaml"
     assert settings.base_dir == tmp_path
     assert settings.sync.lag_seconds == 300
+    assert settings.sync.push == ["outbound"]
+    assert settings.salesforce.pubsub_endpoint == "api.pubsub.salesforce.com:7443"
+
+
+def test_push_sources_and_the_pubsub_endpoint_come_from_config_and_env(tmp_path: Path) -> None:
+    """sync.push takes outbound, cdc or both; PRM_SF_PUBSUB_ENDPOINT sets the endpoint."""
+    path = _write_default(tmp_path)
+    path.write_text(path.read_text().replace("  push: outbound", "  push: [outbound, cdc]"))
+    env = {**PRM_ENV, "PRM_SF_PUBSUB_ENDPOINT": "127.0.0.1:7443"}
+    settings = load_settings(path, env=env)
+    assert settings.sync.push == ["outbound", "cdc"]
+    assert settings.salesforce.pubsub_endpoint == "127.0.0.1:7443"
+    path.write_text(path.read_text().replace("  push: [outbound, cdc]", "  push: cdc"))
+    assert load_settings(path, env=env).sync.push == ["cdc"]
 
 
 def test_default_config_honours_database_url_and_ca_bundle(tmp_path: Path) -> None:

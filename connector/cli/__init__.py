@@ -80,6 +80,7 @@ def _register() -> None:
         demo_cmd,
         emulator_cmd,
         inbound_cmds,
+        ops_cmd,
         outbox_cmds,
         programs_cmds,
         sync_cmds,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from connector.mapping import MappingSpec
+    from connector.service import Runtime
     from connector.settings import Settings
     from connector.sync.context import Progress as ProgressFn
 
@@ -31,6 +32,7 @@ __all__ = [
     "open_engine",
     "progress_reporter",
     "settings_from",
+    "store_runtime",
 ]
 
 ConfigOption = Annotated[
@@ -68,24 +70,37 @@ console: Console = _LazyConsole()  # type: ignore[assignment]
 err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 
-def settings_from(config: Path | None) -> Settings:
-    """Load and validate connector.yaml (raises ConfigError, exit code 2)."""
+def settings_from(config: Path | None, *, store_only: bool = False) -> Settings:
+    """Load and validate connector.yaml (raises ConfigError, exit code 2); ``store_only``
+    for commands that read the store alone (no Salesforce variables needed)."""
     from connector.settings import load_settings
 
-    return load_settings(config)
+    return load_settings(config, store_only=store_only)
 
 
-def load_config(config: Path | None) -> tuple[Settings, MappingSpec]:
-    """Validate connector.yaml, mapping.yaml (and programs.yaml) before touching store or org."""
+def load_config(
+    config: Path | None, *, store_only: bool = False
+) -> tuple[Settings, MappingSpec]:
+    """Validate connector.yaml and mapping.yaml before touching store or org (the rule files,
+    programs.yaml and triggers.yaml, load with the rule environment: ``service.build_rules``).
+
+    ``store_only``: the command reads or edits the store alone, so the salesforce: section
+    (and its PRM_SF_* variables) is not required."""
     from connector.mapping import load_mapping
     from connector.settings import load_settings
 
-    settings = load_settings(config)
+    settings = load_settings(config, store_only=store_only)
     spec = load_mapping(settings.mapping_path)
-    from connector.programs import setup_programs
-
-    setup_programs(settings.programs_path)
     return settings, spec
+
+
+def store_runtime(config: Path | None) -> Runtime:
+    """A runtime over the store alone (no Salesforce client, no PRM_SF_* variables): for the
+    commands that list or edit what the store holds (outbox list/retry/drop, ops)."""
+    from connector.service import Runtime
+
+    settings, spec = load_config(config, store_only=True)
+    return Runtime(settings=settings, spec=spec, engine=open_engine(settings))
 
 
 def open_engine(settings: Settings) -> Engine:

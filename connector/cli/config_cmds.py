@@ -68,11 +68,10 @@ def check_cmd(
         validate_against_describe,
         validate_against_store,
     )
-    from connector.programs import setup_programs
     from connector.salesforce import connect
     from connector.service.access import connector_access
+    from connector.service.rules import build_rules
     from connector.store.models import ENTITY_MODELS, column_types, lookup_targets
-    from connector.triggers.loader import load_triggers
 
     settings = settings_from(config)
     spec = load_mapping(settings.mapping_path)
@@ -82,13 +81,10 @@ def check_cmd(
         lambda e: lookup_targets(e) if e in ENTITY_MODELS else {},
     )
     programs = None
-    try:  # before the rules: they may read the facts and call the actions programs add
-        programs = setup_programs(settings.programs_path)
-    except ConfigError as err:
-        problems += err.problems
     triggers = 0
-    try:
-        triggers = len(load_triggers(settings.triggers_path, spec).rules)
+    try:  # programs.yaml and triggers.yaml, loaded as a runtime loads them
+        rules = build_rules(settings, spec)
+        programs, triggers = rules.programs, len(rules.rules.rules)
     except ConfigError as err:
         problems += err.problems
     if problems:  # the files first: a broken file is reported without calling the org

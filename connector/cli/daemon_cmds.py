@@ -41,6 +41,15 @@ def run_cmd(
             help="Seconds between polling cycles (default: sync.poll_interval_seconds).",
         ),
     ] = None,
+    push: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--push",
+            help="How changes are pushed between polls: outbound (Outbound Messages and "
+            "webhooks on the receiver) or cdc (Change Data Capture over the Pub/Sub API); "
+            "repeat for both (default: sync.push in connector.yaml).",
+        ),
+    ] = None,
 ) -> None:
     """Run the daemon: poll, receive pushes, run triggers and write back until SIGTERM.
 
@@ -48,6 +57,11 @@ def run_cmd(
     one stops or dies. Logs are JSON lines on stderr.
     """
     _listen(listen)
+    for value in push or ():
+        if value not in ("outbound", "cdc"):
+            raise typer.BadParameter(
+                f"must be outbound or cdc (got {value!r})", param_hint="--push"
+            )
     import logging
 
     from connector.logs import configure_logging, current_level
@@ -62,7 +76,11 @@ def run_cmd(
     rt = open_runtime(config)
     try:
         daemon = Daemon(
-            rt, DaemonOptions(listen=listen, poll_interval=poll_interval), scheduled=scheduled_jobs
+            rt,
+            DaemonOptions(
+                listen=listen, poll_interval=poll_interval, push=tuple(push) if push else None
+            ),
+            scheduled=scheduled_jobs,
         )
     except OSError as err:
         rt.close()

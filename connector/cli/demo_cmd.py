@@ -179,3 +179,8 @@ def _render(result: Any, directory: Path) -> None:
         f"\n{result.api_calls} API calls in all. Next: `prm-connector -c {path} triggers log`, "
         f"`outbox list`, `status` or `export partner`."
     )
+    console.print(
+        f"Look at it in a browser: `prm-connector -c {path} ops`, then open "
+        "http://127.0.0.1:8765/ops/ (the operations page: decisions, outbox, partners, rules).",
+        highlight=False,
+    )

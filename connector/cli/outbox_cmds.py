@@ -30,6 +30,13 @@ def _runtime(config: Any) -> Any:
     return open_runtime(config)
 
 
+def _store(config: Any) -> Any:
+    """The store alone: listing and editing the queue needs no Salesforce variables."""
+    from connector.cli.common import store_runtime
+
+    return store_runtime(config)
+
+
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.table import Table
 
@@ -57,7 +64,7 @@ def list_cmd(
 
     if status is not None and status not in STATUSES:
         raise typer.BadParameter(f"--status must be one of {', '.join(STATUSES)} (got {status!r})")
-    rt = _runtime(config)
+    rt = _store(config)
     try:
         with read_connection(rt.engine) as conn:
             items = list_items(conn, status=status, limit=limit)
@@ -96,7 +103,7 @@ def retry_cmd(
 
     if (item_id is None) == (not all_dead):
         raise typer.BadParameter("give exactly one of --id ID or --all")
-    rt = _runtime(config)
+    rt = _store(config)
     try:
         with rt.engine.begin() as conn:
             ids = retry_items(conn, ids=None if all_dead else [_full_id(conn, item_id)])
@@ -142,7 +149,7 @@ def drop_cmd(
 
     if not reason.strip():
         raise typer.BadParameter("--reason must say why the write is dropped")
-    rt = _runtime(config)
+    rt = _store(config)
     try:
         with rt.engine.begin() as conn:
             full = _full_id(conn, item_id)
@@ -167,7 +174,7 @@ def conflicts_cmd(
     from connector.outbox.admin import list_conflicts
     from connector.store import read_connection
 
-    rt = _runtime(config)
+    rt = _store(config)
     try:
         with read_connection(rt.engine) as conn:
             rows = list_conflicts(conn, limit=limit)

@@ -58,15 +58,25 @@ def _no_programs(settings: Settings) -> ConfigError:
 def _load(config: Path | None) -> tuple[Settings, MappingSpec, ProgramsSpec]:
     """connector.yaml, mapping.yaml and programs.yaml, validated (exit 2) before the store."""
     from connector.mapping import load_mapping
-    from connector.programs import setup_programs
+    from connector.programs import load_programs
     from connector.settings import load_settings
 
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path)
-    spec = setup_programs(settings.programs_path)  # loaded once, plugged into the triggers
-    if spec is None:
+    if settings.programs_path is None:
         raise _no_programs(settings)
-    return settings, mapping, spec
+    return settings, mapping, _with_fiscal_year(settings, load_programs(settings.programs_path))
+
+
+def _with_fiscal_year(settings: Settings, spec: ProgramsSpec) -> ProgramsSpec:
+    """``spec`` counting quarters as the rules do (triggers.yaml's fiscal_year_start_month,
+    read without compiling a rule: these commands run none)."""
+    from dataclasses import replace
+
+    from connector.triggers.loader import load_trigger_settings
+
+    month = load_trigger_settings(settings.triggers_path).fiscal_year_start_month
+    return replace(spec, fiscal_year_start_month=month)
 
 
 def _spec(config: Path | None) -> tuple[Settings, ProgramsSpec]:
@@ -75,10 +85,10 @@ def _spec(config: Path | None) -> tuple[Settings, ProgramsSpec]:
     from connector.programs.loader import load_programs
     from connector.settings import load_settings
 
-    settings = load_settings(config)
+    settings = load_settings(config, store_only=True)
     if settings.programs_path is None:
         raise _no_programs(settings)
-    return settings, load_programs(settings.programs_path)
+    return settings, _with_fiscal_year(settings, load_programs(settings.programs_path))
 
 
 def _engine(settings: Settings) -> Engine:
@@ -120,7 +130,7 @@ def _locked(
     from connector.service.runtime import Runtime
 
     settings, mapping, spec = _load(config)
-    rt = Runtime(settings=settings, spec=mapping, engine=_engine(settings), programs=spec)
+    rt = Runtime(settings=settings, spec=mapping, engine=_engine(settings))
     try:
         with run_lock(rt, "record", wait=wait):
             return edit(rt.engine, spec, mapping)

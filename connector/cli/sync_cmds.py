@@ -38,14 +38,18 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
 
     from connector.cli.triggers_cmds import print_status_section
     from connector.service.status import read_status
-    from connector.triggers.facts import PARTNER_FACTS
 
-    settings, spec = load_config(config)
-    # segments: programs.yaml's, as load_config installed them (None without programs.yaml)
+    settings, spec = load_config(config, store_only=True)
+    segment_names = None
+    if settings.programs_path is not None:  # checked before the store, loaded once
+        from connector.programs import load_programs
+
+        segment_names = list(load_programs(settings.programs_path).segments)
     data = read_status(open_engine(settings), spec, database_url=settings.database.url,
-                       segments=PARTNER_FACTS.segments)
+                       segments=segment_names)
     objects, usage, last_run = data["objects"], data["api"], data["last_run"]
     outbox, change_log, programs = data["outbox"], data["change_log"], data["programs"]
+    cdc = data["cdc"]
     if as_json:
         emit(data, as_json=True)
         return
@@ -77,11 +81,19 @@ def status_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None
         f"Outbox: {outbox['pending']} pending, {outbox['dead']} dead "
         f"(`prm-connector outbox list --status dead`), {outbox['conflicts']} conflicts"
     )
+    console.print(f"Writer: {data['writer'] or 'no process holds the store now'}",
+                  markup=False, highlight=False)
     if data["push_pending"]:
         console.print(f"Push: {data['push_pending']} notifications stored, not processed yet")
     consumers = ", ".join(
         f"{c['consumer']} {c['behind']} behind" for c in change_log["consumers"]) or "none yet"
     console.print(f"Change log: newest entry {change_log['latest_seq']}; consumers: {consumers}")
+    for c in cdc:  # Change Data Capture subscriptions (sync.push: cdc)
+        console.print(
+            f"CDC {c['topic']}: {c['state']}, {c['events']} events, {c['gaps']} gap events "
+            f"re-read, {c['repolls']} re-polls, last change {c['last_change_at'] or '-'}"
+            + (f" (last gap: {c['detail']})" if c["detail"] else "")
+        )
     if programs is not None:
         segments = ", ".join(f"{k} {v}" for k, v in programs["segments"].items()) or "none"
         console.print(
@@ -114,7 +126,8 @@ def export_cmd(
         typer.Option(
             "--raw",
             help="CSV: write text cells as stored, even those a spreadsheet would run as a "
-            "formula (by default a cell starting with = + - @ gets a leading ').",
+            "formula (by default a cell starting with = + - @ gets a leading ', and control "
+            "and bidi characters are replaced with U+FFFD).",
         ),
     ] = False,
 ) -> None:
@@ -123,7 +136,7 @@ def export_cmd(
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
-    settings, spec = load_config(config)
+    settings, spec = load_config(config, store_only=True)
     if entity not in spec.entities:
         raise ConfigError(
             [
@@ -135,7 +148,10 @@ def export_cmd(
                 )
             ]
         )
+    from connector.sync.storable import unescape_nul
+
     engine = open_engine(settings)
+    escaped = engine.dialect.name == "postgresql"  # text held without NUL: sync/storable.py
     out = sys.stdout
     writer: Any = None
     with read_connection(engine) as conn:
@@ -144,6 +160,8 @@ def export_cmd(
         for row in rows:
             if not include_deleted and row.get("is_deleted"):
                 continue
+            if escaped:
+                row = {k: unescape_nul(v) if type(v) is str else v for k, v in row.items()}
             if fmt == "jsonl":
                 out.write(json.dumps({k: plain(v) for k, v in row.items()}, default=str) + "\n")
                 continue

@@ -28,11 +28,15 @@ app.add_typer(triggers_app, name="triggers")
 RuleOption = Annotated[str | None, typer.Option("--rule", help="Only this trigger (its id).")]
 
 
-def _load(config: Path | None) -> tuple[Settings, MappingSpec, RuleSet]:
-    from connector.triggers.loader import load_triggers
+def _load(
+    config: Path | None, *, store_only: bool = False
+) -> tuple[Settings, MappingSpec, RuleSet]:
+    """Settings, mapping and triggers.yaml loaded in the rule environment (programs' facts
+    and actions included), as a runtime loads them."""
+    from connector.service.rules import build_rules
 
-    settings, spec = load_config(config)
-    return settings, spec, load_triggers(settings.triggers_path, spec)
+    settings, spec = load_config(config, store_only=store_only)
+    return settings, spec, build_rules(settings, spec).rules
 
 
 def _read_record(path: Path, option: str) -> dict[str, Any]:
@@ -177,7 +181,7 @@ def replay_cmd(
     from connector.triggers.backtest import backtest
     from connector.triggers.consumer import decisions_json
 
-    settings, spec, rules = _load(config)
+    settings, spec, rules = _load(config, store_only=True)
     when = _parse_since(since)
     engine = open_engine(settings)
     decisions = backtest(engine, spec, rules, when, rule_id=rule)
@@ -218,7 +222,7 @@ def log_cmd(
     from connector.store import read_connection
     from connector.triggers.audit import read_log
 
-    settings, _ = load_config(config)
+    settings, _ = load_config(config, store_only=True)
     engine = open_engine(settings)
     with read_connection(engine) as conn:
         rows = read_log(conn, rule=rule, record=record, limit=limit)
@@ -250,13 +254,12 @@ def run_scheduled_cmd(
 ) -> None:
     """Run the scheduled triggers (or one) for their latest cron slot; once per slot."""
     from connector.service import open_runtime, run_lock
-    from connector.triggers.loader import load_triggers
     from connector.triggers.scheduled import preview_scheduled, run_scheduled
 
-    rt = open_runtime(config)
+    rt = open_runtime(config)  # bad rules: exit 2, no lock
     decisions: list[dict[str, Any]] = []
     try:
-        rules = load_triggers(rt.settings.triggers_path, rt.spec)  # bad: exit 2, no lock
+        rules = rt.rules.rules
         with run_lock(rt, "triggers", wait=wait):
             if dry_run:
                 report, decisions = preview_scheduled(rt.engine, rt.spec, rules, rt.clock,

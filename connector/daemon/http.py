@@ -10,6 +10,8 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+from connector.daemon.shedding import ClientLimits, protocol_class
+
 __all__ = ["HttpServer", "parse_listen"]
 
 
@@ -22,7 +24,14 @@ def parse_listen(value: str) -> tuple[str, int]:
 class HttpServer:
     """One uvicorn server on its own thread."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        limits: ClientLimits | None = None,
+    ) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -34,7 +43,9 @@ class HttpServer:
             log_level="warning",
             access_log=False,  # the path may carry the outbound secret: never log it
             lifespan="off",
-            timeout_keep_alive=30,
+            # slow and idle clients are shed (see shedding.py): read timeouts, a connection cap
+            http=protocol_class(limits or ClientLimits()),
+            timeout_keep_alive=max(1, round((limits or ClientLimits()).keep_alive)),
             timeout_graceful_shutdown=2,
             log_config=None,  # uvicorn's loggers go through the daemon's logging setup
         )

@@ -66,6 +66,25 @@ class DaemonMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.cdc_events = Counter(
+            "prm_cdc_events",
+            "Change Data Capture events applied, by kind (change, own: our write, gap: re-read).",
+            ["kind"],
+            registry=r,
+        )
+        self.cdc_repolls = Counter(
+            "prm_cdc_repolls",
+            "CDC gaps events could not fill (overflow, replay id refused, allocation exceeded): "
+            "the object was polled again, by entity.",
+            ["entity"],
+            registry=r,
+        )
+        self.cdc_lag = Histogram(
+            "prm_cdc_commit_to_store_seconds",
+            "From a change's commit in Salesforce to its CDC event applied to the store.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.jobs = Counter(
             "prm_daemon_jobs",
             "Daemon jobs run, by job and status (ok, error, interrupted).",
@@ -129,6 +148,7 @@ class StoreCollector(Collector):
             self._dead_letters,
             self._firings,
             self._push_pending,
+            self._cdc,
         )
         for build in builds:
             try:
@@ -179,6 +199,18 @@ class StoreCollector(Collector):
         )
         for rule, n in status.firings_by_rule().items():
             fam.add_metric([rule], float(n))
+        return fam
+
+    @staticmethod
+    def _cdc(status: StatusReader) -> Metric:
+        fam = GaugeMetricFamily(
+            "prm_cdc_last_change_age_seconds",
+            "Seconds since the commit of the last change each CDC subscription applied, by "
+            "topic and state (live, repolling).",
+            labels=["topic", "state"],
+        )
+        for topic, state, seconds in status.cdc_change_age():
+            fam.add_metric([topic, state], seconds)
         return fam
 
     @staticmethod

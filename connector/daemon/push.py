@@ -200,12 +200,14 @@ def _fetch_and_apply(
         with engine.begin() as conn:
             changed = apply(conn, entity, rows, new_cycle_id())
             found = {r["Id"] for r in rows}
-            applied = [n for n in notes if n.sf_id in changed and not changed[n.sf_id]]
-            echoes = [n for n in notes if changed.get(n.sf_id)]
+            applied = [n for n in notes if n.sf_id in changed and changed[n.sf_id] is False]
+            echoes = [n for n in notes if changed.get(n.sf_id) is True]
+            dead = [n for n in notes if n.sf_id in changed and changed[n.sf_id] is None]
             unchanged = [n for n in notes if n.sf_id in found and n.sf_id not in changed]
             missing = [n for n in notes if n.sf_id not in found]
             mark_processed(conn, [n.id for n in applied], "applied")
             mark_processed(conn, [n.id for n in echoes], "echo")
+            mark_processed(conn, [n.id for n in dead], "dead_letter")
             mark_processed(conn, [n.id for n in unchanged], "unchanged")
             mark_processed(conn, [n.id for n in missing], "missing")
     except FatalError:
@@ -219,6 +221,7 @@ def _fetch_and_apply(
     report.fetched += len(rows)
     report.count("applied", len(applied))
     report.count("echo", len(echoes))
+    report.count("dead_letter", len(dead))
     report.count("unchanged", len(unchanged))
     report.count("missing", len(missing))
     report.applied_received_at.extend(n.received_at for n in applied)

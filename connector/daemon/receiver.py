@@ -1,10 +1,13 @@
 """The daemon's HTTP side: Outbound Messages, signed webhooks, health, readiness, metrics.
 
 ``POST /salesforce/outbound`` (or ``/salesforce/outbound/SECRET``): 200 ``<Ack>true</Ack>``
-once every notification is stored (a redelivery is stored once). Anything else is a SOAP
-fault, and Salesforce retries it: 413 body too large; 401 wrong or missing secret; 400
-malformed XML, a DTD or entity, a wrong SOAPAction or operation; 403 another org's
-OrganizationId; 503 not logged in yet, or the store failed.
+once every notification is stored (a redelivery is stored once). A notification that cannot
+be stored (an Id that is not a Salesforce id, a value the store refuses) is refused alone:
+logged and counted, while the others in its message are stored and the message acknowledged.
+Anything else is a SOAP fault, and Salesforce retries it: 413 body too large; 401 wrong or
+missing secret; 400 malformed XML, a DTD or entity, a wrong SOAPAction or operation, no
+notification that can be stored; 403 another org's OrganizationId; 503 not logged in yet, or
+the store failed.
 
 ``POST /events``: 202 ``{"stored", "duplicates"}``; 413; 401 missing, bad or stale signature;
 400 not a valid event; 404 while no webhook secret is configured; 503 the store failed.
@@ -97,6 +100,42 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def db_error(err: BaseException) -> str:
+    """A store failure for a log line: its kind and SQLSTATE, never the SQL or its values
+    (a driver's message quotes both, and the values are what the sender sent)."""
+    orig = getattr(err, "orig", None)
+    kind = type(orig).__name__ if orig is not None else type(err).__name__
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    return f"{type(err).__name__} ({kind}{', ' + str(state) if state else ''})"
+
+
+def _store_each_alone_on_failure(
+    engine: Engine, items: list[Incoming]
+) -> tuple[int, list[Incoming]]:
+    """Store ``items`` in one transaction; if that fails, each alone, so one notification the
+    store refuses is refused alone. Returns (new, refused); raises when none could be stored
+    (the store itself is failing: the whole message gets a 503 and Salesforce retries)."""
+    try:
+        return store_notifications(engine, items), []
+    except Exception as err:
+        if len(items) == 1:
+            raise
+        log.warning("receiver.store_batch_failed", error=db_error(err), items=len(items))
+    new, refused = 0, []
+    last: Exception | None = None
+    for item in items:
+        try:
+            new += store_notifications(engine, [item])
+        except Exception as err:
+            last = err
+            refused.append(item)
+            log.warning("receiver.notification_refused", notification=item.notification_id[:40],
+                        reason="the store refused it", error=db_error(err))
+    if last is not None and len(refused) == len(items):
+        raise last
+    return new, refused
+
+
 def _basic_password(header: str | None) -> str | None:
     if not header or not header.lower().startswith("basic "):
         return None
@@ -151,18 +190,25 @@ def create_receiver_app(deps: ReceiverDeps) -> Starlette:
             return fault(503, "the connector has not logged in to its org yet", "Server")
         if not same_org(message.organization_id, expected):
             return fault(403, f"OrganizationId {message.organization_id[:18]} is not this org's")
+        for note_id, why in message.refused:
+            log.warning("receiver.notification_refused", notification=note_id, reason=why)
+        if message.refused:
+            metrics.push_received.labels("outbound", "rejected").inc(len(message.refused))
         items = [
             Incoming(n.notification_id, n.sobject, n.sf_id, "outbound")
             for n in message.notifications
         ]
         try:
-            new = await run_in_threadpool(store_notifications, deps.engine, items)
+            new, failed = await run_in_threadpool(_store_each_alone_on_failure, deps.engine, items)
         except Exception as err:
-            log.error("receiver.store_failed", error=str(err))
+            log.error("receiver.store_failed", error=db_error(err))
             return fault(503, "could not store the notifications; retry later", "Server")
+        if failed:
+            metrics.push_received.labels("outbound", "rejected").inc(len(failed))
         metrics.push_received.labels("outbound", "stored").inc(new)
-        metrics.push_received.labels("outbound", "duplicate").inc(len(items) - new)
-        log.info("receiver.outbound_stored", new=new, received=len(items))
+        metrics.push_received.labels("outbound", "duplicate").inc(len(items) - len(failed) - new)
+        log.info("receiver.outbound_stored", new=new, received=len(items),
+                 refused=len(message.refused) + len(failed) or None)
         if new:
             deps.on_stored()
         return Response(ack_body(), 200, media_type=XML)
@@ -196,7 +242,7 @@ def create_receiver_app(deps: ReceiverDeps) -> Starlette:
         try:
             new = await run_in_threadpool(store_notifications, deps.engine, items)
         except Exception as err:
-            log.error("receiver.store_failed", error=str(err))
+            log.error("receiver.store_failed", error=db_error(err))
             return problem(503, "could not store the event; retry later")
         metrics.push_received.labels("event", "stored").inc(new)
         metrics.push_received.labels("event", "duplicate").inc(len(items) - new)

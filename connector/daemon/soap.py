@@ -6,6 +6,7 @@ expansion bombs and external entities) is rejected before any entity is expanded
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
@@ -63,6 +64,8 @@ class OutboundMessage:
     organization_id: str
     action_id: str
     notifications: tuple[OutboundNotification, ...]
+    # notifications refused alone (an Id that is not a Salesforce id, no record): (id, why)
+    refused: tuple[tuple[str, str], ...] = ()
 
 
 def check_soap_action(header: str | None) -> None:
@@ -107,21 +110,44 @@ def parse_outbound(body: bytes) -> OutboundMessage:
     org_id = _text(request, "OrganizationId")
     if not org_id:
         raise SoapRejected(400, "notifications without an OrganizationId")
-    notes: list[OutboundNotification] = []
-    for note in request.findall(f"{{{OUTBOUND_NS}}}Notification"):
-        notes.append(_notification(note))
-    if not notes:
+    elements = request.findall(f"{{{OUTBOUND_NS}}}Notification")
+    if not elements:
         raise SoapRejected(400, "notifications without a Notification")
-    if len(notes) > MAX_NOTIFICATIONS:
-        raise SoapRejected(400, f"{len(notes)} notifications in one message (at most 100)")
-    return OutboundMessage(org_id, _text(request, "ActionId"), tuple(notes))
+    if len(elements) > MAX_NOTIFICATIONS:
+        raise SoapRejected(400, f"{len(elements)} notifications in one message (at most 100)")
+    notes: list[OutboundNotification] = []
+    refused: list[tuple[str, str]] = []
+    for note in elements:
+        try:
+            notes.append(_notification(note))
+        except _Refused as err:
+            refused.append((err.note_id, err.reason))
+    if not notes:  # nothing worth acknowledging: the whole message is refused
+        raise SoapRejected(400, refused[0][1])
+    return OutboundMessage(org_id, _text(request, "ActionId"), tuple(notes), tuple(refused))
+
+
+_SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
+
+
+class _Refused(Exception):
+    """One notification that cannot be stored; the others in its message can."""
+
+    def __init__(self, note_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.note_id = note_id[:40]
+        self.reason = reason
 
 
 def _notification(note: Element) -> OutboundNotification:
     note_id = _text(note, "Id")
     sobj = note.find(f"{{{OUTBOUND_NS}}}sObject")
     if not note_id or sobj is None:
-        raise SoapRejected(400, "a Notification needs an Id and an sObject")
+        raise _Refused(note_id, "a Notification needs an Id and an sObject")
+    if not _SF_ID.fullmatch(note_id):
+        raise _Refused(note_id, f"a Notification Id must be a Salesforce id (got {len(note_id)} "
+                                "characters)")
     xsi_type = sobj.get(f"{{{XSI_NS}}}type", "")
     sobject = xsi_type.rsplit(":", 1)[-1].strip()
     fields = {
@@ -131,13 +157,24 @@ def _notification(note: Element) -> OutboundNotification:
     }
     sf_id = fields.get("Id", "")
     if not sobject or not sf_id:
-        raise SoapRejected(400, f"Notification {note_id[:40]} has no sObject type or Id")
+        raise _Refused(note_id, f"Notification {note_id[:40]} has no sObject type or Id")
+    if not _API_NAME.fullmatch(sobject) or not _SF_ID.fullmatch(sf_id):
+        raise _Refused(note_id, f"Notification {note_id[:40]} names no valid sObject type or Id")
     return OutboundNotification(note_id, sobject, sf_id, fields)
 
 
 def same_org(a: str, b: str) -> bool:
-    """True when two org ids name the same org (15- and 18-character forms compare equal)."""
-    return bool(a) and bool(b) and a[:15] == b[:15]
+    """True when two org ids name the same org.
+
+    Each must be a 15- or an 18-character id. Two 18-character ids compare in full (the
+    last three characters, a checksum of the case of the first 15, case-insensitively); a
+    15-character id equals the 18-character id it is the case-sensitive prefix of.
+    """
+    if not (_SF_ID.fullmatch(a or "") and _SF_ID.fullmatch(b or "")):
+        return False
+    if len(a) == len(b) == 18:
+        return a[:15] == b[:15] and a[15:].upper() == b[15:].upper()
+    return a[:15] == b[:15]
 
 
 def _envelope(inner: str) -> bytes:

@@ -43,6 +43,8 @@ class StoreWriter:
         self._thread: threading.Thread | None = None
         self.running: str | None = None
         self.on_done = on_done
+        # time.monotonic() of the last sign of life: a job started, checked in, or ended
+        self.pulse = time.monotonic()
 
     # --- requests (any thread) -------------------------------------------------------------
     def request(self, kind: str) -> None:
@@ -66,8 +68,26 @@ class StoreWriter:
 
     def check(self) -> None:
         """Raise Interrupted if the daemon is stopping (call between committed batches)."""
+        self.pulse = time.monotonic()
         if self._stopping.is_set():
             raise Interrupted("the daemon is shutting down")
+
+    def stalled_for(self) -> float:
+        """Seconds the job in hand has gone without a sign of life (0 while idle)."""
+        if self.running is None:
+            return 0.0
+        return max(time.monotonic() - self.pulse, 0.0)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the writer thread is still running (a job may outlive ``stop``)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the writer thread to end; True once it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.alive
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -81,6 +101,8 @@ class StoreWriter:
             self._cond.notify_all()
         if self._thread is None:
             return True
+        if self._thread is threading.current_thread():
+            return False  # asked from a job: it ends at its next check
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
@@ -92,6 +114,7 @@ class StoreWriter:
                 return None
             kind = min(self._pending, key=lambda k: self._rank.get(k, len(self._rank)))
             self._pending.discard(kind)
+            self.pulse = time.monotonic()
             self.running = kind
             return kind
 
@@ -100,7 +123,7 @@ class StoreWriter:
             kind = self._next()
             if kind is None:
                 return
-            started = time.monotonic()
+            started = self.pulse = time.monotonic()
             status = "ok"
             error: BaseException | None = None
             try:
@@ -113,6 +136,7 @@ class StoreWriter:
                 log.error("daemon.job_failed", job=kind, error=str(err), kind=type(err).__name__)
             finally:
                 self.running = None
+                self.pulse = time.monotonic()
             if self.on_done is not None:
                 try:
                     self.on_done(kind, status, time.monotonic() - started, error)

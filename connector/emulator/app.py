@@ -21,6 +21,8 @@ from connector.emulator.faults import FaultInjector, FaultMiddleware
 from connector.emulator.headers import SalesforceHeaders
 from connector.emulator.org import Org
 from connector.emulator.paths import CollapseSlashes
+from connector.emulator.pubsub.bus import EventBus
+from connector.emulator.pubsub.origin import OriginMiddleware
 from connector.emulator.rest import VERSIONS, Call, RestApi, endpoint_name
 from connector.emulator.testapi import test_api_routes
 
@@ -48,6 +50,7 @@ def create_app(
     """Build the ASGI app serving ``org``."""
     auth.register_org(org)
     faults = FaultInjector()
+    bus = EventBus(org)  # change events for the Pub/Sub API (served by server.Emulator)
     api = RestApi(org, faults)
 
     async def versions(request: Request) -> Response:
@@ -97,7 +100,7 @@ def create_app(
 
         routes += outbound_routes(outbound, require_admin)
     calls = CallLog()
-    routes += test_api_routes(org, faults, bulk, calls)
+    routes += test_api_routes(org, faults, bulk, calls, bus)
     methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
     routes += [
         Route("/services/data/v{version}", data, methods=methods),
@@ -114,7 +117,9 @@ def create_app(
     app.state.jwt_keys = jwt_keys or JwtKeys()
     app.state.faults = faults
     app.state.api = api
+    app.state.pubsub_bus = bus
     app.add_middleware(FaultMiddleware, faults=faults)
+    app.add_middleware(OriginMiddleware)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(CallLogMiddleware, log=calls)
     # Added last, so outermost: faults get the limit header and the spelling too.

@@ -34,7 +34,7 @@ from connector.emulator.bulk1wire import (
     results_xml,
 )
 from connector.emulator.bulkcsv import IdFactory, csv_text, lookup, resolve_path, to_csv_value
-from connector.emulator.bulkjobs import select_columns, validate_bulk_soql
+from connector.emulator.bulkjobs import TRANSACTION_ROWS, select_columns, validate_bulk_soql
 from connector.emulator.errors import ApiError
 from connector.emulator.schema import ObjectDef
 
@@ -427,7 +427,13 @@ class Bulk1:
             if job.operation in ("query", "queryAll"):
                 self._query(job, batch)
             else:
-                batch.results = [self._record(job, r) for r in batch.request]
+                results: list[dict[str, Any]] = []
+                for start in range(0, len(batch.request), TRANSACTION_ROWS):
+                    # up to 200 records per transaction (one CDC transactionKey), as in an org
+                    with self.org.atomic():
+                        chunk = batch.request[start : start + TRANSACTION_ROWS]
+                        results += [self._record(job, r) for r in chunk]
+                batch.results = results
             batch.state = "Completed"
         except ApiError as exc:
             batch.state = "Failed"
@@ -491,31 +497,34 @@ class Bulk1:
         values = {k: v for k, v in values.items() if k.lower() != "id"}
         user = job.created_by
         try:
-            if job.operation in ("delete", "hardDelete"):
-                if not record_id:
-                    raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in a delete call")
-                self.org.delete(job.sobject, str(record_id), user)
-                if job.operation == "hardDelete":
-                    self.org.purge([str(record_id)])
-                return _success(str(record_id), False)
-            if job.operation == "update":
-                if not record_id:
-                    raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call")
-                self.org.update(job.sobject, str(record_id), values, user)
-                return _success(str(record_id), False)
-            if job.operation == "insert":
-                return _success(self.org.create(job.sobject, values, user), True)
-            ext = job.external_id_field or "Id"
-            if ext == "Id":
-                if record_id:
+            with self.org.savepoint():  # a failed record leaves the others
+                if job.operation in ("delete", "hardDelete"):
+                    if not record_id:
+                        raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in a delete call")
+                    self.org.delete(job.sobject, str(record_id), user)
+                    if job.operation == "hardDelete":
+                        self.org.purge([str(record_id)])
+                    return _success(str(record_id), False)
+                if job.operation == "update":
+                    if not record_id:
+                        raise ApiError(
+                            400, "MISSING_ARGUMENT", "Id not specified in an update call"
+                        )
                     self.org.update(job.sobject, str(record_id), values, user)
                     return _success(str(record_id), False)
-                return _success(self.org.create(job.sobject, values, user), True)
-            ext_value = next((v for k, v in values.items() if k.lower() == ext.lower()), None)
-            if ext_value in (None, ""):
-                raise ApiError(400, "MISSING_ARGUMENT", f"{ext} not specified", fields=[ext])
-            new_id, created = self.org.upsert(job.sobject, ext, str(ext_value), values, user)
-            return _success(new_id, created)
+                if job.operation == "insert":
+                    return _success(self.org.create(job.sobject, values, user), True)
+                ext = job.external_id_field or "Id"
+                if ext == "Id":
+                    if record_id:
+                        self.org.update(job.sobject, str(record_id), values, user)
+                        return _success(str(record_id), False)
+                    return _success(self.org.create(job.sobject, values, user), True)
+                ext_value = next((v for k, v in values.items() if k.lower() == ext.lower()), None)
+                if ext_value in (None, ""):
+                    raise ApiError(400, "MISSING_ARGUMENT", f"{ext} not specified", fields=[ext])
+                new_id, created = self.org.upsert(job.sobject, ext, str(ext_value), values, user)
+                return _success(new_id, created)
         except ApiError as exc:
             return _failure(exc.code, exc.message, exc.fields or [], record_id)
 

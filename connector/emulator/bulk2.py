@@ -13,6 +13,7 @@ and ``bulkplan``.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from connector.emulator.bulkcsv import (
     row_error,
 )
 from connector.emulator.bulkjobs import (
+    TRANSACTION_ROWS,
     IngestResult,
     Job,
     locator,
@@ -192,8 +194,10 @@ class Bulk2:
                         409, "INVALIDJOBSTATE", f"Job {job.id} is not Open (state {job.state})"
                     )
                 self._touch(job, "UploadComplete")
+                # In a copy of the request's context: its change events name the Bulk API.
                 threading.Thread(
-                    target=self._process, args=(job,), name=f"bulk2-{job.id}", daemon=True
+                    target=contextvars.copy_context().run, args=(self._process, job),
+                    name=f"bulk2-{job.id}", daemon=True,
                 ).start()
             elif state == "Aborted":
                 if job.state not in ("Open", "UploadComplete", "InProgress"):
@@ -303,11 +307,15 @@ class Bulk2:
         plan = ColumnPlan(self.org, obj, job.header, job.operation)
         if job.external_id_field and job.external_id_field != "Id":
             plan.ext_column(job.external_id_field)
-        for i, row in enumerate(rows):
+        for start in range(0, len(rows), TRANSACTION_ROWS):
             if job.state == "Aborted":
-                job.unprocessed = rows[i:]
+                job.unprocessed = rows[start:]
                 return
-            job.results.append(self._row(job, plan, row))
+            # As in an org: up to 200 rows per transaction (one CDC transactionKey), each row
+            # in a savepoint so its failure leaves the others.
+            with self.org.atomic():
+                for row in rows[start : start + TRANSACTION_ROWS]:
+                    job.results.append(self._row(job, plan, row))
         job.unprocessed = []
         self._touch(job, "JobComplete")
 
@@ -315,41 +323,46 @@ class Bulk2:
         row = (row + [""] * len(job.header))[: len(job.header)]
         result = IngestResult(values=row)
         try:
-            values, record_id, ext_value = plan.values(row)
-            result.sf_id = record_id or ""
-            op = job.operation
-            if op in ("delete", "hardDelete"):
-                if not record_id:
-                    raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in a delete call")
-                self.org.delete(job.sobject, record_id, job.created_by)
-                if op == "hardDelete":
-                    self.org.purge([record_id])  # skips the recycle bin
-            elif op == "update":
-                if not record_id:
-                    raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call")
-                self.org.update(job.sobject, record_id, values, job.created_by)
-            elif op == "insert":
-                result.sf_id = self.org.create(job.sobject, values, job.created_by)
-                result.created = True
-            else:
-                ext = job.external_id_field or "Id"
-                if ext == "Id":
-                    if record_id:
-                        self.org.update(job.sobject, record_id, values, job.created_by)
-                    else:
-                        result.sf_id = self.org.create(job.sobject, values, job.created_by)
-                        result.created = True
-                else:
-                    if not ext_value:
-                        raise ApiError(
-                            400, "MISSING_ARGUMENT", f"{ext} not specified", fields=[ext]
-                        )
-                    result.sf_id, result.created = self.org.upsert(
-                        job.sobject, ext, ext_value, values, job.created_by
-                    )
+            with self.org.savepoint():
+                self._apply_row(job, plan, row, result)
         except ApiError as exc:
             result.error = row_error(exc.code, exc.message, exc.fields)
         return result
+
+    def _apply_row(self, job: Job, plan: ColumnPlan, row: list[str], result: IngestResult) -> None:
+        """One row's DML (raises ApiError for the row's failure)."""
+        values, record_id, ext_value = plan.values(row)
+        result.sf_id = record_id or ""
+        op = job.operation
+        if op in ("delete", "hardDelete"):
+            if not record_id:
+                raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in a delete call")
+            self.org.delete(job.sobject, record_id, job.created_by)
+            if op == "hardDelete":
+                self.org.purge([record_id])  # skips the recycle bin
+        elif op == "update":
+            if not record_id:
+                raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call")
+            self.org.update(job.sobject, record_id, values, job.created_by)
+        elif op == "insert":
+            result.sf_id = self.org.create(job.sobject, values, job.created_by)
+            result.created = True
+        else:
+            ext = job.external_id_field or "Id"
+            if ext == "Id":
+                if record_id:
+                    self.org.update(job.sobject, record_id, values, job.created_by)
+                else:
+                    result.sf_id = self.org.create(job.sobject, values, job.created_by)
+                    result.created = True
+            else:
+                if not ext_value:
+                    raise ApiError(
+                        400, "MISSING_ARGUMENT", f"{ext} not specified", fields=[ext]
+                    )
+                result.sf_id, result.created = self.org.upsert(
+                    job.sobject, ext, ext_value, values, job.created_by
+                )
 
     # --- query ----------------------------------------------------------------------------
 

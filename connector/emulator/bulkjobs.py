@@ -14,7 +14,17 @@ from typing import Any
 from connector.emulator.errors import ApiError
 from connector.emulator.schema import FieldDef
 
-__all__ = ["IngestResult", "Job", "locator", "offset_of", "select_columns", "validate_bulk_soql"]
+__all__ = [
+    "TRANSACTION_ROWS",
+    "IngestResult",
+    "Job",
+    "locator",
+    "offset_of",
+    "select_columns",
+    "validate_bulk_soql",
+]
+
+TRANSACTION_ROWS = 200  # records an org saves in one transaction of a Bulk API job
 
 _SELECT = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\s+([A-Za-z0-9_]+)", re.IGNORECASE | re.DOTALL)
 _AGGREGATE = re.compile(

@@ -47,9 +47,13 @@ from connector.emulator.soql import QueryResult, execute, parse
 from connector.emulator.standard import build_schema, compute_formulas
 from connector.emulator.values import coerce, format_datetime
 
-__all__ = ["Listener", "Org", "UserInfo"]
+__all__ = ["Change", "CommitHook", "Listener", "Org", "UserInfo"]
 
 Listener = Callable[[str, str, dict[str, Any]], None]
+# One committed row change: (event, sObject, the row after, the row before or None on create,
+# the acting user's id); event is "created", "updated" or "deleted".
+Change = tuple[str, str, dict[str, Any], dict[str, Any] | None, str]
+CommitHook = Callable[[list[Change]], None]
 SYSTEM = (
     "Id",
     "IsDeleted",
@@ -89,7 +93,8 @@ class Org(OrgSessions):
         self._frozen: datetime | None = None
         self._last_stamp = ""
         self._journal: list[tuple[str, str, dict[str, Any] | None]] | None = None
-        self._pending: list[tuple[str, str, dict[str, Any]]] = []
+        self._pending: list[Change] = []
+        self.commit_hooks: list[CommitHook] = []
         self.dirty = False
         self.sessions: dict[str, tuple[str, float]] = {}  # token -> (user id, expires epoch)
         self.revoked_refresh_tokens: set[str] = set()
@@ -378,6 +383,12 @@ class Org(OrgSessions):
         """Call ``listener(event, sobject, record)`` after each committed DML."""
         self.listeners.append(listener)
 
+    def add_commit_hook(self, hook: CommitHook) -> None:
+        """Call ``hook(changes)`` with every committed transaction's row changes, in
+        commit order, while the org's lock is still held (keep it quick). A transaction is the
+        outermost ``atomic()`` block: one API request, however many records it saved."""
+        self.commit_hooks.append(hook)
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """Group DML: on an exception every change inside is undone and no event fires."""
@@ -395,7 +406,10 @@ class Org(OrgSessions):
                 self._journal = None
             events, self._pending = self._pending, []
             self.dirty = self.dirty or bool(events)
-        for event, sobject, rec in events:
+            if events:
+                for hook in self.commit_hooks:
+                    hook(events)
+        for event, sobject, rec, _old, _user in events:
             for listener in self.listeners:
                 listener(event, sobject, rec)
 
@@ -428,7 +442,7 @@ class Org(OrgSessions):
 
     def _touch(self, sobject: str, rid: str, old: dict[str, Any] | None) -> None:
         if self._journal is not None:
-            self._journal.append((sobject, rid, dict(old) if old is not None else None))
+            self._journal.append((sobject, rid, old))  # callers pass a copy (or None)
 
     # -- DML -----------------------------------------------------------------------------
     def create(self, sobject: str, values: dict[str, Any], user_id: str) -> str:
@@ -475,7 +489,7 @@ class Org(OrgSessions):
             self.store[obj.name][rid] = rec
             self.where[rid] = obj.name
             self._index_add(obj.name, rec)
-            self._pending.append(("created", obj.name, dict(rec)))
+            self._pending.append(("created", obj.name, dict(rec), None, user_id))
             return rid
 
     def _live(self, obj: ObjectDef, record_id: str) -> dict[str, Any]:
@@ -508,14 +522,15 @@ class Org(OrgSessions):
                         fields=[name],
                     )
             self._check_unique(obj, clean, rec["Id"])
-            self._touch(obj.name, rec["Id"], rec)
+            old = dict(rec)
+            self._touch(obj.name, rec["Id"], old)
             self._index_remove(obj.name, rec)
             rec.update(clean)
             stamp = self.now()
             rec.update(LastModifiedDate=stamp, SystemModstamp=stamp, LastModifiedById=user_id)
             compute_formulas(obj, rec)
             self._index_add(obj.name, rec)
-            self._pending.append(("updated", obj.name, dict(rec)))
+            self._pending.append(("updated", obj.name, dict(rec), old, user_id))
 
     def upsert(
         self,
@@ -569,12 +584,13 @@ class Org(OrgSessions):
             obj = self.object_or_404(sobject)
             self.access.acting(obj, user_id, "delete")
             rec = self._live(obj, record_id)
-            self._touch(obj.name, rec["Id"], rec)
+            old = dict(rec)
+            self._touch(obj.name, rec["Id"], old)
             self._index_remove(obj.name, rec)
             stamp = self.now()
             rec.update(IsDeleted=True, SystemModstamp=stamp)
             self.deleted_log.append((rec["Id"], obj.name, stamp))
-            self._pending.append(("deleted", obj.name, dict(rec)))
+            self._pending.append(("deleted", obj.name, dict(rec), old, user_id))
 
     def purge(self, record_ids: Iterable[str]) -> int:
         """Empty deleted records from the recycle bin (a hard delete): queryAll loses them."""

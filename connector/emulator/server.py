@@ -52,6 +52,7 @@ class Emulator:
     info: dict[str, Any] = field(init=False)
     server: uvicorn.Server = field(init=False)
     outbound: OutboundDispatcher = field(init=False)
+    pubsub: Any = field(init=False, default=None)  # the PubSubServer, once started
     _sock: socket.socket = field(init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(init=False, default=None)
 
@@ -70,7 +71,7 @@ class Emulator:
             session_ttl=opts.session_ttl,
             state_dir=opts.state_dir,
         )
-        tls = make_tls(base / "tls")
+        tls = self._tls = make_tls(base / "tls")
         keys = JwtKeys()
         key_path = base / "jwt-private-key.pem"
         key_path.write_bytes(keys.private_pem())
@@ -109,6 +110,7 @@ class Emulator:
             loop="uvloop" if _has_uvloop() else "asyncio",
         )
         self.server = uvicorn.Server(config)
+        self._bus = app.state.pubsub_bus
         self.info = {
             "instance_url": url,
             "login_url": url,
@@ -127,20 +129,40 @@ class Emulator:
         self.outbound.start()
         saver = threading.Thread(target=self._autosave, daemon=True)
         saver.start()
+        # The gRPC server (Pub/Sub API) starts beside uvicorn, not before it: importing grpc
+        # and binding take a moment the HTTPS side need not wait for.
+        pubsub = threading.Thread(target=self._start_pubsub, daemon=True)
+        pubsub.start()
         if on_ready is not None:
-            threading.Thread(target=self._announce, args=(on_ready,), daemon=True).start()
+            threading.Thread(
+                target=self._announce, args=(on_ready, pubsub), daemon=True
+            ).start()
         try:
             self.server.run(sockets=[self._sock])
         finally:
+            pubsub.join(30)
+            if self.pubsub is not None:
+                self.pubsub.stop()
             self.outbound.stop()
             self.org.save()
             if self._tmp is not None:
                 self._tmp.cleanup()
 
-    def _announce(self, on_ready: Callable[[dict[str, Any]], None]) -> None:
+    def _start_pubsub(self) -> None:
+        from connector.emulator.pubsub.service import PubSubServer
+
+        server = PubSubServer(self._bus, self.options.host, self._tls.cert, self._tls.key)
+        server.start()
+        self.pubsub = server
+        self.info["pubsub_endpoint"] = server.endpoint
+
+    def _announce(
+        self, on_ready: Callable[[dict[str, Any]], None], pubsub: threading.Thread
+    ) -> None:
         while not self.server.started and not self.server.should_exit:
             time.sleep(0.01)
-        if self.server.started:
+        pubsub.join(60)
+        if self.server.started and "pubsub_endpoint" in self.info:
             on_ready(self.info)
 
     def _autosave(self) -> None:

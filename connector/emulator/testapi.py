@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from connector.emulator.calllog import CallLog
     from connector.emulator.faults import FaultInjector
     from connector.emulator.org import Org
+    from connector.emulator.pubsub.bus import EventBus
 
 __all__ = ["MAX_RESET_RECORDS", "test_api_routes"]
 
@@ -87,7 +88,7 @@ def _admin_only(fn: Handler) -> Handler:
 
 
 def test_api_routes(
-    org: Org, faults: FaultInjector, bulk: Bulk2, calls: CallLog
+    org: Org, faults: FaultInjector, bulk: Bulk2, calls: CallLog, bus: EventBus | None = None
 ) -> list[BaseRoute]:
     """The ``/_emulator/`` routes over ``org``."""
 
@@ -118,7 +119,16 @@ def test_api_routes(
         return _ok({"reset": True, "seed": seed, "records": records})
 
     async def set_faults(request: Request) -> Response:
-        return _ok(faults.configure(await _json(request)))
+        body = await _json(request)
+        # {"pubsub": {...}} sets the Pub/Sub API's faults (see pubsub.bus.EventBus.configure);
+        # alone, it leaves the REST faults as they are.
+        pubsub = body.pop("pubsub", None)
+        if pubsub is not None and (bus is None or not isinstance(pubsub, dict)):
+            raise _bad("pubsub", "an object")
+        out = faults.configure(body) if body or pubsub is None else faults.state()
+        if bus is not None:
+            out["pubsub"] = bus.configure(pubsub) if pubsub is not None else bus.state()
+        return _ok(out)
 
     async def clock(request: Request) -> Response:
         body = await _json(request)

@@ -39,6 +39,7 @@ class EmulatorHandle:
     client_secret: str
     users: dict[str, dict[str, str]]
     jwt_private_key: str
+    pubsub_endpoint: str = ""  # host:port of the Pub/Sub API (gRPC, TLS with ca_bundle)
     org: Org | None = None  # in-process only
     process: subprocess.Popen[str] | None = None  # subprocess only
     _tokens: dict[str, str] = field(default_factory=dict)
@@ -56,7 +57,8 @@ class EmulatorHandle:
             "users",
             "jwt_private_key",
         )
-        return cls(**{k: info[k] for k in keys}, **kw)
+        return cls(**{k: info[k] for k in keys}, pubsub_endpoint=info.get("pubsub_endpoint", ""),
+                   **kw)
 
     def connector_env(self, user: str = "integration") -> dict[str, str]:
         """The PRM_SF_* variables the connector's default connector.yaml reads, for this org."""
@@ -68,6 +70,7 @@ class EmulatorHandle:
             "PRM_SF_CLIENT_ID": self.client_id,
             "PRM_SF_CLIENT_SECRET": self.client_secret,
             "PRM_SF_CA_BUNDLE": self.ca_bundle,
+            "PRM_SF_PUBSUB_ENDPOINT": self.pubsub_endpoint,
         }
 
     def token(self, user: str = "integration", *, fresh: bool = False) -> str:

@@ -15,9 +15,12 @@ from connector.store.types import utcnow
 
 __all__ = [
     "STATUSES",
+    "count_items",
+    "dead_by_code",
     "drop_item",
     "list_conflicts",
     "list_items",
+    "matching_ids",
     "outbox_summary",
     "retry_items",
 ]
@@ -61,15 +64,106 @@ def _row(r: Any) -> dict[str, Any]:
     }
 
 
-def list_items(
-    conn: Connection, *, status: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
-    """Outbox items, newest first (only ``status`` ones when given)."""
+def _where(
+    stmt: Any,
+    *,
+    status: str | None = None,
+    sobject: str | None = None,
+    operation: str | None = None,
+    error_code: str | None = None,
+    search: str | None = None,
+) -> Any:
+    """``stmt`` narrowed by every filter given (they combine); ``search`` is a Salesforce id,
+    a local id, a record key or the start of an item id."""
     c = ITEMS.c
-    stmt = select(ITEMS).order_by(c.updated_at.desc(), c.id).limit(limit)
     if status is not None:
         stmt = stmt.where(c.status == status)
+    if sobject:
+        stmt = stmt.where(c.sobject == sobject)
+    if operation:
+        stmt = stmt.where(c.operation == operation)
+    if error_code:
+        stmt = stmt.where(c.error_code == error_code)
+    if search:
+        term = search.strip()
+        # each alternative an index lookup: the id's prefix as a range of the primary key
+        cond = (c.sf_id == term) | (c.record_key == term) | (
+            (c.id >= term) & (c.id < term + "\uffff"))
+        if term.isdigit():
+            cond = cond | (c.local_id == int(term))
+        stmt = stmt.where(cond)
+    return stmt
+
+
+def list_items(
+    conn: Connection,
+    *,
+    status: str | None = None,
+    limit: int = 100,
+    after: str | None = None,
+    upto: datetime | None = None,
+    **filters: str | None,
+) -> list[dict[str, Any]]:
+    """Outbox items, newest first (only ``status`` ones when given; ``filters``: sobject,
+    operation, error_code, search, combined). ``after``: the items listed after the item with
+    that id (the next page); ``upto``: only items last changed at or before then."""
+    c = ITEMS.c
+    stmt = _where(select(ITEMS), status=status, **filters)
+    if upto is not None:
+        stmt = stmt.where(c.updated_at <= upto)
+    if after:
+        mark = conn.execute(select(c.updated_at).where(c.id == after)).scalar()
+        if mark is not None:
+            stmt = stmt.where((c.updated_at < mark) | ((c.updated_at == mark) & (c.id > after)))
+    stmt = stmt.order_by(c.updated_at.desc(), c.id).limit(limit)
     return [_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def count_items(
+    conn: Connection, *, status: str | None = None, upto: datetime | None = None,
+    **filters: str | None,
+) -> tuple[int, datetime | None]:
+    """How many items match (as ``list_items`` filters them) and the newest one's time."""
+    c = ITEMS.c
+    stmt = _where(select(func.count(), func.max(c.updated_at)).select_from(ITEMS),
+                  status=status, **filters)
+    if upto is not None:
+        stmt = stmt.where(c.updated_at <= upto)
+    n, newest = conn.execute(stmt).one()
+    return int(n), newest
+
+
+def matching_ids(
+    conn: Connection, *, status: str, upto: datetime, **filters: str | None
+) -> list[str]:
+    """Ids of the items that match and were last changed at or before ``upto``: what an
+    operator saw (a write that failed after the page was shown is not among them)."""
+    c = ITEMS.c
+    stmt = _where(select(c.id), status=status, **filters).where(c.updated_at <= upto)
+    return [str(i) for i in conn.execute(stmt).scalars()]
+
+
+def dead_by_code(conn: Connection) -> list[dict[str, Any]]:
+    """Dead writes grouped by Salesforce error code: how many, on which objects, the newest
+    message and the fields it named."""
+    c = ITEMS.c
+    groups = conn.execute(
+        select(c.error_code, func.count(), func.max(c.updated_at))
+        .where(c.status == "dead").group_by(c.error_code)
+        .order_by(func.count().desc(), c.error_code)
+    ).all()
+    out = []
+    for code, n, newest in groups:
+        last = conn.execute(
+            select(c.sobject, c.last_error, c.error_fields)
+            .where(c.status == "dead", c.error_code.is_(None) if code is None
+                   else c.error_code == code)
+            .order_by(c.updated_at.desc()).limit(1)
+        ).one()
+        out.append({"code": code, "count": int(n),
+                    "newest": newest.isoformat() if isinstance(newest, datetime) else None,
+                    "sobject": last[0], "message": last[1], "fields": last[2] or []})
+    return out
 
 
 def _resolve_letters(conn: Connection, item_ids: Sequence[str], now: datetime) -> None:

@@ -1,18 +1,27 @@
 """The dispatcher: claim due outbox items, coalesce them per record, write only what changed
 with sObject Collections (or Bulk API 2.0 for big groups), and settle each item by its result.
 
-One transaction per batch holds the claimed rows (``FOR UPDATE SKIP LOCKED``), the call to
-Salesforce and the recorded results, so a crash between sending and recording leaves the
-items pending: they are sent again, as updates by Id or upserts by external id, which change
+No transaction is open across a call to Salesforce (or to a webhook): each batch is claimed
+and leased in one short transaction, sent with none open, and its results recorded in a
+second one (see ``queue``), so a slow Salesforce never holds the store's write lock. A crash
+between sending and recording leaves the items leased to a dead process: the next dispatch
+releases them and sends them again, as updates by Id or upserts by external id, which change
 nothing twice.
+
+Failures are told apart by whose they are: an outage of the org (5xx, timeouts, connection
+errors, maintenance, sessions that keep expiring) pauses the dispatcher with a doubling pause
+and counts no attempt; only a record's own errors count towards ``max_attempts``.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
@@ -26,7 +35,7 @@ from connector.outbox.notify import Poster, post_signed
 from connector.outbox.prepare import prepare, record_conflicts
 from connector.salesforce import SalesforceClient
 from connector.salesforce.client import CollectionOp
-from connector.salesforce.errors import ErrorAction, SalesforceApiError
+from connector.salesforce.errors import OUTAGE_CODES, ErrorAction, SalesforceApiError, is_outage
 from connector.salesforce.results import RecordResult
 from connector.settings import OutboxSettings
 from connector.store.types import utcnow
@@ -34,6 +43,35 @@ from connector.store.types import utcnow
 __all__ = ["DispatchReport", "Dispatcher", "dispatch"]
 
 log = get_logger("connector.outbox")
+
+#: how long a claim holds its items if its dispatcher vanishes without a trace (another host);
+#: on this host a dead claimer's items are released by the next dispatch at once
+CLAIM_LEASE = timedelta(minutes=30)
+
+
+#: this process's incarnation: a restarted process may get the same pid (PID 1 in a container)
+_INCARNATION = uuid.uuid4().hex[:8]
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}:{uuid.uuid4().hex[:8]}"
+
+
+def _dead_here(holder: str) -> bool:
+    """True when ``holder`` was a process on this host that no longer runs."""
+    host, pid_text, incarnation, *_ = (*holder.split(":"), "", "")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return incarnation != _INCARNATION  # an earlier process that had our pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass
@@ -86,6 +124,8 @@ class Dispatcher:
         self.clock = clock
         self.poster = poster
         self.env = env
+        self.holder = _holder()
+        self._paused_for = 0.0  # the outage pause the batch in hand had before it was claimed
 
     @property
     def client(self) -> SalesforceClient:
@@ -99,7 +139,17 @@ class Dispatcher:
         report = DispatchReport()
         now = self.clock()
         with self.engine.begin() as conn:
+            for holder in queue.leases(conn, now):
+                if _dead_here(holder):
+                    n = queue.release(conn, now, holder=holder)
+                    log.info("outbox.claims_released", holder=holder, items=n)
             groups = queue.pending_groups(conn, now)
+            paused_until = queue.paused_until(conn, now)
+        if paused_until is not None:
+            # Salesforce was unavailable: the whole dispatcher waits out the pause (new writes
+            # too), webhooks aside
+            groups = [g for g in groups if g[1] == "notify"]
+            report.paused = f"Salesforce is unavailable; paused until {paused_until.isoformat()}"
         if not groups:
             return report
         calls_before: int | None = None
@@ -118,12 +168,7 @@ class Dispatcher:
             size = self.settings.bulk_job_size if bulk else self.settings.claim_records
             while budget is None or budget > 0:
                 take = size if budget is None else min(size, budget)
-                try:
-                    sent = self._batch(sobject, operation, now, take, bulk, report)
-                except SalesforceApiError as err:
-                    if not self._call_failed(err, sobject, operation, now, take, report):
-                        break
-                    sent = 0
+                sent = self._batch(sobject, operation, now, take, bulk, report)
                 if report.paused or sent == 0:
                     break
                 if budget is not None:
@@ -145,33 +190,47 @@ class Dispatcher:
         bulk: bool,
         report: DispatchReport,
     ) -> int:
-        """Claim, trim, send and settle one batch in one transaction; returns records claimed."""
+        """Claim (and commit), send with no transaction open, record; returns records claimed
+        (0 when nothing was due or the dispatch paused)."""
+        user_id = self.client.user_id  # connects first, if need be: never inside a transaction
         with self.engine.begin() as conn:
             items = queue.claim(conn, sobject, operation, now, records)
             if not items:
                 return 0
+            self._paused_for = queue.paused_for(conn, [i.id for i in items])
+            queue.lease(conn, items, self.holder, now + CLAIM_LEASE)
             writes = coalesce(items)
             if operation == "delete":
                 # nothing to trim: a record we know no Id of was never created (nothing to do)
                 unchanged, to_send = deletable(conn, self.spec, writes)
+                conflicts: list[Any] = []
             else:
-                conflicts, parents = prepare(
-                    conn, self.spec, writes, integration_user_id=self.client.user_id
-                )
+                conflicts, parents = prepare(conn, self.spec, writes, integration_user_id=user_id)
                 record_conflicts(conn, conflicts, now)
-                report.conflicts += len(conflicts)
                 unchanged = [w for w in writes if not w.fields]
                 to_send = sorted(
                     (w for w in writes if w.fields),
                     key=lambda w: (parents.get(w.record_key, ""),),
                 )
+        report.conflicts += len(conflicts)
+        try:
             results = self._send(sobject, operation, to_send, bulk) if to_send else []
-            if bulk:
-                report.bulk_records += len(to_send)
-            else:
-                report.collection_records += len(to_send)
+        except SalesforceApiError as err:
+            with self.engine.begin() as conn:
+                self._settle(conn, unchanged, [], [], now, report)
+                carry_on = self._call_failed(conn, err, to_send, now, report)
+            return len(writes) if carry_on else 0
+        except BaseException:
+            with self.engine.begin() as conn:  # stopped midway: the writes are due again
+                queue.release(conn, now, item_ids=[i.id for i in items])
+            raise
+        if bulk:
+            report.bulk_records += len(to_send)
+        else:
+            report.collection_records += len(to_send)
+        with self.engine.begin() as conn:
             self._settle(conn, unchanged, to_send, results, now, report)
-            return len(writes)
+        return len(writes)
 
     def _send(
         self, sobject: str, operation: str, writes: Sequence[RecordWrite], bulk: bool
@@ -213,6 +272,10 @@ class Dispatcher:
             first = result.errors[0] if result.errors else None
             code = first.code if first else "UNKNOWN_EXCEPTION"
             message = "; ".join(f"{e.code}: {e.message}" for e in result.errors) or code
+            if code in OUTAGE_CODES:  # the org, not this record: no attempt counted
+                self._pause_for_outage(conn, code, message, now, report, writes=[write],
+                                       whole_org=False)
+                continue
             if result.action is ErrorAction.RETRY:
                 went_dead = queue.retry_later(
                     conn, write, code, message, now,
@@ -233,40 +296,98 @@ class Dispatcher:
 
     def _call_failed(
         self,
+        conn: Connection,
         err: SalesforceApiError,
-        sobject: str,
-        operation: str,
+        writes: Sequence[RecordWrite],
         now: datetime,
-        records: int,
         report: DispatchReport,
     ) -> bool:
-        """A whole call failed (the batch's transaction rolled back): True to carry on."""
+        """A whole call failed for the leased ``writes``: settle them; True to carry on."""
+        code = err.code or str(err.status)
         if err.action is ErrorAction.STOP:
+            queue.release(conn, now, item_ids=[i for w in writes for i in w.item_ids])
             raise err
-        if err.action in (ErrorAction.PAUSE, ErrorAction.REFRESH, ErrorAction.NARROW):
+        if is_outage(err):
+            # the org, not these records: hold every due write back, count no attempt
+            self._pause_for_outage(conn, code, str(err), now, report, writes=writes,
+                                   retry_after=err.retry_after)
+            return False
+        if err.action in (ErrorAction.PAUSE, ErrorAction.NARROW):
+            queue.release(conn, now, item_ids=[i for w in writes for i in w.item_ids])
             report.paused = str(err)
             log.warning("outbox.paused", reason=str(err), retry_after=err.retry_after)
             return False
-        with self.engine.begin() as conn:
-            writes = coalesce(queue.claim(conn, sobject, operation, now, records))
-            for write in writes:
-                if err.action is ErrorAction.DEAD_LETTER:
-                    queue.mark_dead(conn, write, err.code or str(err.status), str(err), [], now)
-                    report.dead += 1
-                elif queue.retry_later(
-                    conn, write, err.code or str(err.status), str(err), now,
+        for write in writes:
+            if err.action is ErrorAction.DEAD_LETTER:
+                queue.mark_dead(conn, write, code, str(err), [], now)
+                report.dead += 1
+            elif queue.retry_later(
+                conn, write, code, str(err), now,
+                max_attempts=self.settings.max_attempts,
+                base_seconds=self.settings.retry_base_seconds,
+            ):
+                report.dead += 1
+            else:
+                report.retry_later += 1
+        if err.action is ErrorAction.DEAD_LETTER:
+            return True
+        report.paused = str(err)  # records locked by another save: try again later
+        return False
+
+    def _pause_for_outage(
+        self,
+        conn: Connection,
+        code: str,
+        message: str,
+        now: datetime,
+        report: DispatchReport,
+        *,
+        writes: Sequence[RecordWrite],
+        retry_after: float | None = None,
+        whole_org: bool = True,
+    ) -> None:
+        """Hold ``writes`` back while Salesforce is unavailable, with every due write unless
+        only one record's result said so: no attempt counted (``queue.defer_for_outage``)."""
+        delay = queue.defer_for_outage(
+            conn, now, code, message,
+            base_seconds=self.settings.retry_base_seconds,
+            max_seconds=self.settings.outage_pause_max_seconds,
+            retry_after=retry_after,
+            item_ids=[i for w in writes for i in w.item_ids],
+            all_due=whole_org,
+            previous=self._paused_for,
+        )
+        if whole_org:
+            report.paused = f"Salesforce is unavailable; paused for {delay:g} s: {message}"
+            log.warning("outbox.paused", reason=message, code=code, resume_in_seconds=delay)
+        else:
+            report.retry_later += len(writes)
+
+    # --- webhooks -------------------------------------------------------------------------
+    def _settle_notified(
+        self, conn: Connection, outcomes: Sequence[tuple[RecordWrite, Any]], now: datetime,
+        report: DispatchReport,
+    ) -> None:
+        done: list[tuple[RecordWrite, str | None, dict[str, Any]]] = []
+        for write, res in outcomes:
+            if res.ok:
+                done.append((write, None, {}))
+                report.notified += 1
+            elif res.retry:
+                if queue.retry_later(
+                    conn, write, res.code, res.message, now,
                     max_attempts=self.settings.max_attempts,
                     base_seconds=self.settings.retry_base_seconds,
                 ):
                     report.dead += 1
                 else:
                     report.retry_later += 1
-        if err.action is ErrorAction.DEAD_LETTER:
-            return True
-        report.paused = str(err)  # Salesforce is unavailable: try again on the next dispatch
-        return False
+            else:
+                queue.mark_dead(conn, write, res.code, res.message, [], now)
+                report.dead += 1
+        queue.mark_done(conn, done, now)
+        report.items_done += len(done)
 
-    # --- webhooks -------------------------------------------------------------------------
     def _notify(
         self, sobject: str, now: datetime, report: DispatchReport, budget: int | None
     ) -> int | None:
@@ -276,30 +397,19 @@ class Dispatcher:
                 items = queue.claim(conn, sobject, "notify", now, take)
                 if not items:
                     break
-                done: list[tuple[RecordWrite, str | None, dict[str, Any]]] = []
-                for write in coalesce(items):
-                    res = post_signed(
+                queue.lease(conn, items, self.holder, now + CLAIM_LEASE)
+            outcomes = []
+            try:
+                for write in coalesce(items):  # posted with no transaction open
+                    outcomes.append((write, post_signed(
                         write.fields, now=time.time(),
                         timeout=self.settings.notify_timeout_seconds,
                         env=self.env, poster=self.poster,
-                    )
-                    if res.ok:
-                        done.append((write, None, {}))
-                        report.notified += 1
-                    elif res.retry:
-                        if queue.retry_later(
-                            conn, write, res.code, res.message, now,
-                            max_attempts=self.settings.max_attempts,
-                            base_seconds=self.settings.retry_base_seconds,
-                        ):
-                            report.dead += 1
-                        else:
-                            report.retry_later += 1
-                    else:
-                        queue.mark_dead(conn, write, res.code, res.message, [], now)
-                        report.dead += 1
-                queue.mark_done(conn, done, now)
-                report.items_done += len(done)
+                    )))
+            finally:
+                with self.engine.begin() as conn:
+                    self._settle_notified(conn, outcomes, now, report)
+                    queue.release(conn, now, item_ids=[i.id for i in items])
             if budget is not None:
                 budget -= len(items)
         return budget

@@ -1,10 +1,14 @@
 """The outbox table as a work queue: claim pending writes, settle them done, dead or later.
 
-Claiming: the dispatcher claims a batch with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the
-transaction that sends it and records its results. On PostgreSQL a second dispatcher skips the
-rows the first holds, and a crash releases them (they are sent again: every write is an update
-by Id or an upsert by external id, so a replay changes nothing twice). SQLite has no row locks:
-there the store's run lock is what keeps a second dispatcher out.
+Claiming: no transaction is held open across a Salesforce call (invariant 9). The dispatcher
+claims a batch in a short transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite) that leases the items: ``reason`` names the claimer
+(``sending:host:pid:nonce``) and ``next_attempt_at`` is the end of the lease, so no other
+dispatcher takes them; it commits, calls Salesforce, and records the results in a second
+transaction. A claimer that crashed between the two leaves its lease behind: the next
+dispatch on the same host releases the leases of dead processes at once (others expire with
+the lease), and the writes are sent again - every write is an update by Id or an upsert by
+external id, so a replay changes nothing twice.
 """
 
 from __future__ import annotations
@@ -21,11 +25,18 @@ from connector.store.sqlutil import chunks, to_json_safe, upsert_stmt
 
 __all__ = [
     "ITEMS",
+    "OUTAGE_REASON",
     "WRITTEN",
     "claim",
+    "defer_for_outage",
+    "lease",
+    "leases",
     "mark_dead",
     "mark_done",
+    "paused_for",
+    "paused_until",
     "pending_groups",
+    "release",
     "retry_later",
     "written_for",
 ]
@@ -34,6 +45,20 @@ ITEMS: Table = OutboxItem.__table__  # type: ignore[attr-defined]
 WRITTEN: Table = OutboxWritten.__table__  # type: ignore[attr-defined]
 DEAD: Table = DeadLetter.__table__  # type: ignore[attr-defined]
 MAX_BACKOFF = 3600.0
+#: ``reason`` of a pending item held back by an org-wide outage (no attempt counted)
+OUTAGE_REASON = "paused: Salesforce unavailable"
+#: ``reason`` prefix of a pending item claimed by a dispatcher that is sending it
+LEASE_PREFIX = "sending:"
+
+
+def _not_leased(now: datetime) -> Any:
+    c = ITEMS.c
+    return or_(
+        c.reason.is_(None),
+        ~c.reason.startswith(LEASE_PREFIX),
+        c.next_attempt_at.is_(None),
+        c.next_attempt_at <= now,
+    )
 
 
 def _due(now: datetime) -> Any:
@@ -77,13 +102,54 @@ def claim(
             select(ITEMS)
             .where(
                 c.status == "pending", c.sobject == sobject, c.operation == operation,
-                c.record_key.in_(part),
+                c.record_key.in_(part), _not_leased(now),
             )
             .order_by(c.seq, c.id)
             .with_for_update(skip_locked=True)
         )
         out.extend(_claimed(row) for row in conn.execute(stmt).mappings())
     return out
+
+
+def lease(conn: Connection, items: Sequence[ClaimedItem], holder: str, until: datetime) -> None:
+    """Mark claimed items as being sent by ``holder`` until ``until`` (see the module doc)."""
+    c = ITEMS.c
+    for part in chunks([i.id for i in items]):
+        conn.execute(
+            update(ITEMS)
+            .where(c.id.in_(part), c.status == "pending")
+            .values(reason=LEASE_PREFIX + holder, next_attempt_at=until)
+        )
+
+
+def leases(conn: Connection, now: datetime) -> list[str]:
+    """The holders of live leases (``host:pid:nonce``)."""
+    c = ITEMS.c
+    rows = conn.execute(
+        select(c.reason)
+        .where(c.status == "pending", c.reason.startswith(LEASE_PREFIX), c.next_attempt_at > now)
+        .distinct()
+    ).scalars()
+    return [str(r)[len(LEASE_PREFIX):] for r in rows]
+
+
+def release(
+    conn: Connection, now: datetime, *, holder: str | None = None,
+    item_ids: Sequence[str] = (),
+) -> int:
+    """Make leased items due again: those of ``holder`` (a dead claimer), or ``item_ids``."""
+    c = ITEMS.c
+    which = (
+        c.reason == LEASE_PREFIX + holder
+        if holder is not None
+        else and_(c.id.in_(list(item_ids)), c.reason.startswith(LEASE_PREFIX))
+    )
+    result = conn.execute(
+        update(ITEMS)
+        .where(c.status == "pending", which)
+        .values(reason=None, next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)
 
 
 def _claimed(row: Any) -> ClaimedItem:
@@ -155,6 +221,7 @@ def mark_done(
             last_error=None,
             error_code=None,
             error_fields=None,
+            reason=None,
             result_id=bindparam("b_result"),
             written=bindparam("b_written"),
         ),
@@ -210,6 +277,7 @@ def mark_dead(
             last_error=message[:2000],
             error_fields=list(fields),
             attempts=c.attempts + 1,
+            reason=None,
             updated_at=now,
         )
     )
@@ -268,7 +336,78 @@ def retry_later(
             next_attempt_at=now + timedelta(seconds=delay),
             error_code=code,
             last_error=message[:2000],
+            reason=None,
             updated_at=now,
         )
     )
     return False
+
+
+def defer_for_outage(
+    conn: Connection,
+    now: datetime,
+    code: str,
+    message: str,
+    *,
+    base_seconds: float,
+    max_seconds: float,
+    retry_after: float | None = None,
+    item_ids: Sequence[str] = (),
+    all_due: bool = True,
+    previous: float = 0.0,
+) -> float:
+    """Hold back pending writes while Salesforce is unavailable; returns the pause in seconds.
+
+    An outage is the org's failure, not the records': no attempt is counted, so a long outage
+    dead-letters nothing. The pause doubles while the outage lasts (from ``base_seconds`` up
+    to ``max_seconds``; a longer Retry-After wins): the previous pause is read back from the
+    held items themselves (``next_attempt_at - updated_at`` where ``reason`` marks an outage),
+    so it carries across dispatches and restarts (``previous``: that pause as read before the
+    batch in hand was leased, see ``paused_for``). Held back: ``item_ids`` (the batch in hand,
+    leased) and, with ``all_due``, every due write (webhooks aside).
+    """
+    previous = max(paused_for(conn), previous)
+    c = ITEMS.c
+    delay = min(max_seconds, max(base_seconds, 2 * previous, 1.0))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_BACKOFF))
+    which: Any = c.id.in_(list(item_ids))
+    if all_due:
+        which = or_(which, and_(_due(now), c.operation != "notify"))
+    conn.execute(
+        update(ITEMS)
+        .where(c.status == "pending", which)
+        .values(
+            next_attempt_at=now + timedelta(seconds=delay),
+            error_code=code,
+            last_error=message[:2000],
+            reason=OUTAGE_REASON,
+            updated_at=now,
+        )
+    )
+    return delay
+
+
+def paused_for(conn: Connection, item_ids: Sequence[str] | None = None) -> float:
+    """The last outage pause (seconds) of the held-back pending items (of ``item_ids``), 0 if
+    none: the next pause doubles it."""
+    c = ITEMS.c
+    stmt = select(c.next_attempt_at, c.updated_at).where(
+        c.status == "pending", c.reason == OUTAGE_REASON, c.next_attempt_at.is_not(None)
+    )
+    if item_ids is not None:
+        stmt = stmt.where(c.id.in_(list(item_ids)))
+    last = conn.execute(stmt.order_by(c.updated_at.desc()).limit(1)).first()
+    return (last[0] - last[1]).total_seconds() if last is not None else 0.0
+
+
+def paused_until(conn: Connection, now: datetime) -> datetime | None:
+    """When the current outage pause ends (the latest held-back item's next attempt), or None
+    when no write is held back by an outage past ``now``."""
+    c = ITEMS.c
+    until: datetime | None = conn.execute(
+        select(func.max(c.next_attempt_at)).where(
+            c.status == "pending", c.reason == OUTAGE_REASON, c.next_attempt_at > now
+        )
+    ).scalar()
+    return until

@@ -9,9 +9,6 @@ __all__ = ["ProgramsSpec", "load_programs", "loads_programs", "setup_programs"]
 
 
 def setup_programs(path: Path | None) -> ProgramsSpec | None:
-    """Load programs.yaml (None: not configured) and plug it into the triggers."""
-    from connector.programs.hooks import install
-
-    spec = load_programs(path) if path is not None else None
-    install(spec)
-    return spec
+    """Load programs.yaml (None: not configured). What it adds to the rules is returned by
+    ``connector.programs.hooks.extension(spec)``; the service layer builds the environment."""
+    return load_programs(path) if path is not None else None

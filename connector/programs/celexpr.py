@@ -1,7 +1,9 @@
 """CEL over partner facts: compile once, check what an expression reads, evaluate.
 
-Segments (and the triggers' rules) see one variable, ``partner``: a dict of facts (see
-``PARTNER_FACTS``) plus the receiver function ``partner.certifications_in(x)``.
+Segments see one variable, ``partner``: every fact of the partner layer's catalogue (the
+rules' facts, with programs' track facts) and the partner's fields, plus the receiver
+function ``partner.certifications_in(x)``. Compiling and checking is the partner layer's
+(``connector.partners.cel``); this module adds the segment-preview fast path.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from typing import Any
 
 import cel
 
-from connector.programs.spec import PARTNER_FACTS
+from connector.partners.cel import (
+    BASE_FUNCTIONS,
+    CelError,
+    Expression,
+    certifications_in,
+    compile_expression,
+    field_refs,
+)
+from connector.partners.facts import FactCatalogue
+from connector.store.models import column_types
 
 __all__ = [
     "CEL_FUNCTIONS",
@@ -28,90 +39,58 @@ __all__ = [
     "sample_partner",
 ]
 
-# CEL's standard functions and macros an expression may call besides ours.
-_STANDARD = frozenset(
-    {
-        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
-        "string", "bool", "bytes", "type", "timestamp", "duration", "has", "exists", "all",
-        "exists_one", "map", "filter", "lowerAscii", "upperAscii", "trim", "replace", "split",
-        "join", "indexOf", "lastIndexOf", "substring", "getFullYear", "getMonth",
-        "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
-        "min", "max", "dyn",
-    }
-)
-_OURS = frozenset({"certifications_in"})
-_HELPERS = frozenset({"certification_names", "track_certifications"})  # certifications_in's
+# One CEL module (``connector.partners.cel``): its error is the segments' error too.
+CelCheckError = CelError
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-_FIELD = re.compile(r"\bpartner\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)(\s*\()?")
 # partner.certifications_in('a literal'): computed in Python before CEL runs (prepare_predicate)
 _CALL = re.compile(r"\bpartner\s*\.\s*certifications_in\s*\(\s*('[^'\\]*'|\"[^\"\\]*\")\s*\)")
 
-
-class CelCheckError(ValueError):
-    """An expression that does not compile or reads something partners do not have."""
+CEL_FUNCTIONS: dict[str, Any] = {n: f.fn for n, f in BASE_FUNCTIONS.items()}
 
 
-def certifications_in(partner: Mapping[str, Any], what: str) -> int:
-    """Certifications of ``partner`` in track ``what`` (completed certification steps), else
-    certifications whose name contains ``what`` (any case)."""
-    helper = partner.get("certifications_in")
-    if isinstance(helper, Mapping):  # the triggers pass what it needs under its own name
-        partner = helper
-    by_track = partner.get("track_certifications") or {}
-    if what in by_track:
-        return int(by_track[what])
-    needle = str(what).casefold()
-    return sum(1 for n in partner.get("certification_names") or () if needle in n.casefold())
+def _partner_names(catalogue: FactCatalogue) -> set[str]:
+    """What ``partner.x`` may name in a segment: every fact and every partner column."""
+    return set(catalogue.facts) | set(column_types("partner"))
 
 
-CEL_FUNCTIONS: dict[str, Any] = {"certifications_in": certifications_in}
+def compile_predicate(source: str, catalogue: FactCatalogue | None = None) -> Expression:
+    """Compile ``source`` (bounds, cost, syntax: ``connector.partners.cel``) and check it
+    calls known functions and reads known partner facts (default: every fact, programs'
+    track facts included)."""
+    if catalogue is None:
+        from connector.programs.facts import catalogue_for
 
-
-def compile_predicate(source: str) -> cel.Program:
-    """Compile ``source`` and check it calls known functions and reads known partner facts."""
-    try:
-        program = cel.compile(source)
-    except ValueError as err:
-        detail = str(err).split("ERROR: <input>:", 1)[-1].split("\n", 1)[0].strip()
-        m = re.match(r"(\d+):(\d+): (.*)", detail)
-        if m:
-            detail = f"line {m.group(1)} column {m.group(2)} of the expression: {m.group(3)}"
-        raise CelCheckError(f"invalid CEL at {detail}") from None
-    for fn in program.references().get("functions", []):
-        if fn[0] in "_@!-" or fn in _STANDARD or fn in _OURS:
-            continue
-        raise CelCheckError(
-            f"unknown function '{fn}' (known: certifications_in and CEL's standard functions)"
-        )
-    bare = _STRING.sub("''", source)
-    for m in _FIELD.finditer(bare):
-        name, call = m.group(1), m.group(2)
-        if call and name in _OURS:
-            continue
-        if name not in PARTNER_FACTS and name not in _HELPERS:
-            raise CelCheckError(
-                f"unknown partner fact '{name}' (known: {', '.join(PARTNER_FACTS)})"
-            )
-    return program
+        catalogue = catalogue_for(None)
+    expr = compile_expression(source, variables=("partner",), functions=BASE_FUNCTIONS)
+    known = _partner_names(catalogue)
+    for name in sorted(expr.refs.get("partner", ())):
+        if name not in known:
+            raise CelError(f"unknown partner fact '{name}' (known: "
+                           f"{', '.join(sorted(catalogue.facts))} and the partner's fields)")
+    return expr
 
 
 def referenced_facts(source: str) -> frozenset[str]:
     """The ``partner`` facts ``source`` reads (what a subset passed to CEL must hold)."""
-    names: set[str] = set()
-    for m in _FIELD.finditer(_STRING.sub("''", source)):
-        if m.group(1) in _OURS:
-            names |= {"track_certifications", "certification_names"}
-        else:
-            names.add(m.group(1))
+    refs = field_refs(source)
+    names = set(refs.get("partner", ()))
+    for fn in refs.get("partner()", ()):
+        if fn in BASE_FUNCTIONS:
+            names |= BASE_FUNCTIONS[fn].reads
     return frozenset(names)
 
 
-def evaluate_predicate(program: cel.Program, partner: Mapping[str, Any]) -> bool:
-    """Run a compiled predicate for one partner; a non-boolean result is an error."""
-    ctx = cel.Context({"partner": dict(partner)}, CEL_FUNCTIONS)
-    result = program.execute(ctx)
+def evaluate_predicate(program: Any, partner: Mapping[str, Any]) -> bool:
+    """Run a compiled predicate for one partner (within its budget); a non-boolean result
+    is an error."""
+    values = {"partner": dict(partner)}
+    ctx = cel.Context(values, CEL_FUNCTIONS)
+    if isinstance(program, Expression):
+        result = program.run(ctx, values.values())
+    else:
+        result = program.execute(ctx)
     if not isinstance(result, bool):
-        raise CelCheckError(f"must be true or false, got {type(result).__name__} {result!r}")
+        raise CelError(f"must be true or false, got {type(result).__name__} {result!r}")
     return result
 
 
@@ -128,6 +107,7 @@ class Predicate:
     program: Any  # cel.Program of the rewritten source
     refs: tuple[str, ...]  # partner facts the rewritten source reads
     calls: tuple[tuple[str, str], ...] = ()  # (variable, argument) of each literal call
+    expr: Expression | None = None  # the checked expression (its cost shape, its budget)
 
     @property
     def needs(self) -> frozenset[str]:
@@ -143,9 +123,10 @@ class Predicate:
         return values
 
 
-def prepare_predicate(source: str) -> Predicate:
+def prepare_predicate(source: str, catalogue: FactCatalogue | None = None) -> Predicate:
     """Check ``source`` (``compile_predicate``) and compile it once for ``evaluate_many``."""
-    program = compile_predicate(source)
+    expr = compile_predicate(source, catalogue)
+    program = expr.program
     strings = [m.span() for m in _STRING.finditer(source)]
     calls: dict[str, str] = {}  # argument -> variable
 
@@ -160,7 +141,7 @@ def prepare_predicate(source: str) -> Predicate:
     if calls:
         program = cel.compile(rewritten)
     refs = tuple(sorted(n for n in referenced_facts(rewritten) if not n.startswith("_ci")))
-    return Predicate(source, program, refs, tuple((v, a) for a, v in calls.items()))
+    return Predicate(source, program, refs, tuple((v, a) for a, v in calls.items()), expr)
 
 
 def _hashable(values: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -188,6 +169,8 @@ def evaluate_many(
             continue
         ctx.add_variable("partner", values)
         try:
+            if pred.expr is not None and not pred.expr.bounded:
+                pred.expr.run(_Dry(), (values,))  # refuses an evaluation over its budget
             result = pred.program.execute(ctx)
         except Exception as err:  # one partner's values must not stop the others
             result = err
@@ -197,31 +180,26 @@ def evaluate_many(
     return out
 
 
-def sample_partner(track_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+class _Dry:
+    """A context ``Expression.run`` only costs (the rewritten program runs after)."""
+
+
+def sample_partner(
+    track_ids: list[str] | tuple[str, ...] = (), catalogue: FactCatalogue | None = None
+) -> dict[str, Any]:
     """Facts of an imaginary partner, to type-check expressions when the file is loaded."""
-    return {
-        "id": 1,
-        "sf_id": "001000000000001AAA",
-        "name": "Sample Partner",
-        "status": "Active",
-        "type": "Reseller",
-        "country": "GB",
-        "industry": "Technology",
-        "tier": "Registered",
-        "tier_rank": 1,
-        "segments": [],
-        "tracks": {
-            t: {"status": "enrolled", "completed_steps": [], "percent": 0.0,
-                "certifications": 0, "completed": False}
-            for t in track_ids
-        },
-        "points": 0,
-        "certifications": 0,
-        "certification_names": [],
-        "track_certifications": {t: 0 for t in track_ids},
-        "closed_won_this_quarter": 0.0,
-        "closed_won_last_quarter": 0.0,
-        "closed_won_trailing_4q": 0.0,
-        "active_registrations": 0,
-        "tracks_completed": 0,
-    }
+    from connector.partners.cel import sample_value
+
+    if catalogue is None:
+        from connector.programs.facts import catalogue_for
+
+        catalogue = catalogue_for(None)
+    out: dict[str, Any] = {n: sample_value(t) for n, t in column_types("partner").items()}
+    out.update({"id": 1, "sf_id": "001000000000001AAA", "name": "Sample Partner",
+                "status": "Active"})
+    out.update(catalogue.samples())
+    out["tracks"] = {t: {"status": "enrolled", "completed_steps": [], "percent": 0.0,
+                         "certifications": 0, "completed": False} for t in track_ids}
+    out["track_certifications"] = {t: 0 for t in track_ids}
+    out["segments"] = []
+    return out

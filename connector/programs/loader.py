@@ -7,7 +7,7 @@ file:line:col, so a channel-ops person fixes the whole file in one pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import did_you_mean
+from connector.partners.cel import located_problem
 from connector.programs.celexpr import (
     CelCheckError,
     compile_predicate,
@@ -25,7 +26,6 @@ from connector.programs.celexpr import (
 )
 from connector.programs.spec import (
     LEVEL_RANKS,
-    NUMERIC_FACTS,
     PARTNER_TYPES,
     Criteria,
     Eligibility,
@@ -127,15 +127,15 @@ class _RawFile(_Strict):
 
 def load_programs(path: str | Path) -> ProgramsSpec:
     """Read and validate programs.yaml; every problem raises together as one ``ConfigError``."""
-    return _build(load(path))
+    return _build(load(path), lambda: Path(path).read_text("utf-8"))
 
 
 def loads_programs(text: str, file: str = "programs.yaml") -> ProgramsSpec:
     """``load_programs`` for YAML text (tests, previews)."""
-    return _build(loads(text, file))
+    return _build(loads(text, file), lambda: text)
 
 
-def _build(loc: Located) -> ProgramsSpec:
+def _build(loc: Located, text: Callable[[], str] | None = None) -> ProgramsSpec:
     if not isinstance(loc.data, dict):
         raise ConfigError([loc.problem((), (
             "programs.yaml must be a mapping with 'segments:', 'programs:' and 'incentives:'"
@@ -144,7 +144,7 @@ def _build(loc: Located) -> ProgramsSpec:
         raw = _RawFile.model_validate(loc.data)
     except ValidationError as err:
         raise ConfigError(problems_from_validation(err, loc, _RawFile)) from None
-    checker = _Checker(loc)
+    checker = _Checker(loc, text)
     spec = checker.build(raw)
     if checker.problems:
         raise ConfigError(sorted(checker.problems, key=lambda p: (p.line, p.column)))
@@ -154,9 +154,14 @@ def _build(loc: Located) -> ProgramsSpec:
 class _Checker:
     """Cross-reference checks on a shape-valid file; collects located problems."""
 
-    def __init__(self, loc: Located) -> None:
+    def __init__(self, loc: Located, text: Callable[[], str] | None = None) -> None:
         self.loc = loc
         self.problems: list[ConfigProblem] = []
+        self._text = text
+
+    def add_cel(self, path: PathKey, what: str, err: CelCheckError) -> None:
+        """A CEL problem at its place in the file (the expression's position in its value)."""
+        self.problems.append(located_problem(self.loc, path, what, err, self._text))
 
     def add(self, path: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(self.loc.problem(path, message, key=key))
@@ -203,7 +208,7 @@ class _Checker:
                 program = compile_predicate(seg.when)
                 evaluate_predicate(program, sample)
             except CelCheckError as err:
-                self.add((*path, "when"), f"segments.{name}.when: {err}")
+                self.add_cel((*path, "when"), f"segments.{name}.when", err)
                 continue
             except Exception as err:  # CEL runtime errors (types, missing keys) at load time
                 self.add((*path, "when"), f"segments.{name}.when: {_cel_runtime(err)}")
@@ -284,7 +289,7 @@ class _Checker:
             last = max(last, rank)
             crit = crit or _RawCriteria()
             for fact in crit.min:
-                self.known(fact, NUMERIC_FACTS, "fact", (*lpath, "min", fact))
+                self.known(fact, _numeric_facts(), "fact", (*lpath, "min", fact))
             for i, tid in enumerate(crit.tracks):
                 self.known(tid, sorted(all_tracks), "track", (*lpath, "tracks", i))
             out.append(Criteria(name, dict(crit.min), tuple(crit.tracks)))
@@ -444,3 +449,10 @@ def _cel_runtime(err: Exception) -> str:
     text = str(err).split(". ", 1)[0]
     return f"does not evaluate for a sample partner: {text}"
 
+
+def _numeric_facts() -> list[str]:
+    """The facts a ladder criterion may set a minimum for: every number of the partner
+    layer's catalogue (with programs' track facts), nothing listed a second time."""
+    from connector.programs.facts import catalogue_for
+
+    return sorted(n for n, f in catalogue_for(None).facts.items() if f.type in ("int", "float"))

@@ -20,11 +20,12 @@ from connector.errors import ConnectorError
 from connector.mapping.spec import MappingSpec
 from connector.outbox.crmform import LocalRecord, build_writes
 from connector.outbox.items import OutboxWrite
+from connector.partners.points import award_points as ledger_award
+from connector.partners.points import opening_balance
 from connector.programs.evaluate import blocked_reason, is_open_to, segments_for
 from connector.programs.facts import (
     COMPLETION,
     ENROLMENT,
-    LEDGER,
     MEMBERSHIP,
     bulk_build,
     completed_steps,
@@ -128,7 +129,7 @@ def refresh_partner_mirror(
 ) -> LocalChange | None:
     """Copy the ledger balance and certification count onto the partner's outbound fields."""
     row = _partner_row(conn, partner_id)
-    _opening_balance(conn, row, now)
+    opening_balance(conn, row, now)
     cert = entity_table("certification")
     certs = conn.execute(
         select(func.count()).where(cert.c.partner == partner_id, cert.c.is_deleted.is_(False))
@@ -149,36 +150,19 @@ def award_points(
     conn: Connection, partner_id: int, points: int, *, reason: str, cause: str, now: datetime,
     award_key: str | None = None, step: str | None = None,
 ) -> Outcome:
-    """Add a ledger row (once per ``award_key``) and refresh the partner's balance mirror."""
+    """Add a ledger row (once per ``award_key``) and refresh the partner's balance mirror:
+    the partner layer's ledger (``connector.partners.points``), as a ``LocalChange``."""
     row = _partner_row(conn, partner_id)
-    _opening_balance(conn, row, now)
-    values = dict(partner_id=partner_id, points=int(points), reason=reason, cause=cause,
-                  step=step, award_key=award_key, awarded_at=now)
-    if award_key is None:
-        conn.execute(insert(LEDGER).values(**values))
-    else:
-        stmt = upsert_stmt(conn, LEDGER).values(**values).on_conflict_do_nothing(
-            index_elements=["award_key"])
-        if not conn.execute(stmt).rowcount:
-            return Outcome(False, f"already awarded ({award_key})")
-    mirror = refresh_partner_mirror(conn, partner_id, now, ("points",))
-    balance = points_balance(conn, partner_id)
-    return Outcome(True, f"{int(points):+d} points ({reason}) -> {balance}",
-                   [mirror] if mirror else [], int(points))
-
-
-def _opening_balance(conn: Connection, partner: dict[str, Any], now: datetime) -> None:
-    """Points a partner held before its first ledger row become the ledger's first row."""
-    held = round(float(partner.get("points") or 0))
-    if not held:
-        return
-    has = conn.execute(select(LEDGER.c.id).where(LEDGER.c.partner_id == partner["id"])
-                       .limit(1)).first()
-    if has is None:
-        conn.execute(insert(LEDGER).values(
-            partner_id=partner["id"], points=held, reason="opening balance",
-            cause="partner.points before the ledger", award_key=f"opening|{partner['id']}",
-            awarded_at=now))
+    out = ledger_award(conn, row, points, reason=reason, cause=cause, now=now,
+                       award_key=award_key, step=step)
+    if not out.done:
+        return Outcome(False, out.detail)
+    changes = []
+    if out.mirror is not None:
+        changes.append(LocalChange("partner", partner_id, row.get("sf_id"), "updated",
+                                   {"points": out.mirror[0]}, {"points": out.mirror[1]},
+                                   ("points",)))
+    return Outcome(True, out.detail, changes, int(points))
 
 
 def certification_key(partner_id: int, step_id: str) -> str:
@@ -334,7 +318,7 @@ def ladder_program(conn: Connection, spec: ProgramsSpec, pid: int) -> ProgramSpe
 
 def refresh_segments(
     conn: Connection, spec: ProgramsSpec, now: datetime,
-    partner_ids: Collection[int] | None = None, *, fiscal_year_start_month: int = 1,
+    partner_ids: Collection[int] | None = None, *, fiscal_year_start_month: int | None = None,
 ) -> tuple[list[SegmentEvent], dict[int, dict[str, str]]]:
     """Recompute segments of ``partner_ids`` (None: all) and record entries and exits.
 

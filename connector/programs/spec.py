@@ -13,8 +13,6 @@ from typing import Any, Literal
 
 __all__ = [
     "LEVEL_RANKS",
-    "NUMERIC_FACTS",
-    "PARTNER_FACTS",
     "PARTNER_TYPES",
     "STEP_KINDS",
     "Criteria",
@@ -45,34 +43,6 @@ PARTNER_TYPES: tuple[str, ...] = (
     "Service Provider",
     "MSP",
 )
-
-#: Facts a ladder criterion may set a minimum for.
-NUMERIC_FACTS: tuple[str, ...] = (
-    "points",
-    "certifications",
-    "closed_won_this_quarter",
-    "closed_won_last_quarter",
-    "closed_won_trailing_4q",
-    "active_registrations",
-    "tracks_completed",
-)
-
-#: Every field of ``partner`` a CEL expression may read (plus ``certifications_in(x)``).
-PARTNER_FACTS: tuple[str, ...] = (
-    "id",
-    "sf_id",
-    "name",
-    "status",
-    "type",
-    "country",
-    "industry",
-    "tier",
-    "tier_rank",
-    "segments",
-    "tracks",
-    *NUMERIC_FACTS,
-)
-
 
 @dataclass(frozen=True)
 class Segment:
@@ -201,6 +171,9 @@ class ProgramsSpec:
     programs: Mapping[str, ProgramSpec]
     incentives: Mapping[str, Incentive]
     file: str = "programs.yaml"
+    # the fiscal calendar it runs with: triggers.yaml's settings, set by the runtime's rule
+    # environment (connector.service.rules), so segments and ladders count the rules' quarters
+    fiscal_year_start_month: int = 1
 
     @cached_property
     def tracks(self) -> dict[str, Track]:

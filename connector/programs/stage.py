@@ -22,6 +22,8 @@ from sqlalchemy import Connection, Engine, case, select
 
 from connector.mapping.spec import MappingSpec
 from connector.outbox.items import OutboxWrite, enqueue
+from connector.partners.actions import ActionEnv, ActionFailed, RuleSettings
+from connector.partners.tiers import set_level_now
 from connector.pipeline import StageContext
 from connector.programs.evaluate import tier_for
 from connector.programs.facts import facts_for_partners
@@ -45,8 +47,6 @@ from connector.store.stream import (
     count_changes,
 )
 from connector.store.types import utcnow
-from connector.triggers.actions import ActionEnv, ActionFailed, set_level_now
-from connector.triggers.spec import TriggerSettings
 
 __all__ = ["CONSUMER", "ProgramsReport", "ProgramsStage", "run_programs"]
 
@@ -89,6 +89,7 @@ def _apply_ladders(
     seq: int, report: ProgramsReport, fiscal_year_start_month: int,
 ) -> list[OutboxWrite]:
     writes: list[OutboxWrite] = []
+    settings = RuleSettings(fiscal_year_start_month=fiscal_year_start_month)
     facts = facts_for_partners(conn, spec, now.date(), pids,
                                fiscal_year_start_month=fiscal_year_start_month)
     for pid, f in facts.items():
@@ -98,7 +99,7 @@ def _apply_ladders(
         tier = tier_for(prog.ladder, f)
         if tier.level is None:
             continue
-        env = ActionEnv(conn, mapping, TriggerSettings(), now, f"ladder:{prog.id}", "partner",
+        env = ActionEnv(conn, mapping, settings, now, f"ladder:{prog.id}", "partner",
                         pid, f.get("sf_id"), {}, f"ladder|{prog.id}|{pid}|{tier.level}|{seq}")
         try:
             # between reviews a ladder only moves partners up: a downgrade waits for the
@@ -192,16 +193,21 @@ class ProgramsStage:
 
     name = "programs"
 
-    def __init__(self, spec: ProgramsSpec) -> None:
-        self.spec = spec
+    def __init__(self, spec: ProgramsSpec | None = None) -> None:
+        self.spec = spec  # None: the runtime's, read at each run (a reload is seen)
 
     @classmethod
     def for_runtime(cls, rt: Any) -> ProgramsStage | None:
         """The stage for ``rt``, or None when no programs.yaml is configured."""
-        spec = getattr(rt, "programs", None)
-        return cls(spec) if spec is not None else None
+        return cls() if rt.rules.programs is not None else None
 
     def run(self, ctx: StageContext) -> dict[str, int]:
-        """Run the consumer to the end of the change log; the counts go in the run report."""
-        report = run_programs(ctx.engine, ctx.spec, self.spec, ctx.clock)
+        """Run the consumer to the end of the change log with the runtime's programs.yaml and
+        fiscal calendar (the one its rules use); the counts go in the run report."""
+        rules = ctx.rules
+        spec = self.spec if self.spec is not None else rules.programs
+        if spec is None:  # programs.yaml went away at a reload
+            return ProgramsReport().counts()
+        report = run_programs(ctx.engine, ctx.spec, spec, ctx.clock,
+                              fiscal_year_start_month=rules.fiscal_year_start_month)
         return report.counts()

@@ -46,6 +46,7 @@ __all__ = [
     "resolve_partner",
     "segment_preview",
     "tiers_for",
+    "track_funnel",
 ]
 
 _SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
@@ -283,3 +284,21 @@ def programs_summary(conn: Connection, segments: Iterable[str]) -> dict[str, Any
         "points": int(conn.execute(select(func.coalesce(func.sum(LEDGER.c.points), 0)))
                       .scalar_one()),
     }
+
+
+def track_funnel(conn: Connection, spec: ProgramsSpec) -> list[dict[str, Any]]:
+    """Per track: partners enrolled, then how many completed each step (in the track's order),
+    for a completion funnel."""
+    enrolled: dict[str, int] = {str(t): int(n) for t, n in conn.execute(
+        select(ENROLMENT.c.track, func.count(func.distinct(ENROLMENT.c.partner_id)))
+        .group_by(ENROLMENT.c.track))}
+    done: dict[tuple[str, str], int] = {(str(t), str(s)): int(n) for t, s, n in conn.execute(
+        select(COMPLETION.c.track, COMPLETION.c.step,
+               func.count(func.distinct(COMPLETION.c.partner_id)))
+        .group_by(COMPLETION.c.track, COMPLETION.c.step))}
+    return [
+        {"program": p.id, "track": t.id, "name": t.name, "enrolled": enrolled.get(t.id, 0),
+         "steps": [{"step": s.id, "name": s.name, "completed": done.get((t.id, s.id), 0)}
+                   for s in t.steps]}
+        for p in spec.programs.values() for t in p.tracks
+    ]

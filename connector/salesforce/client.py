@@ -27,12 +27,15 @@ from connector.settings import SalesforceSettings
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
 
-__all__ = ["COLLECTION_SIZE", "CollectionOp", "SalesforceClient", "connect"]
+__all__ = ["CLIENT_NAME", "COLLECTION_SIZE", "CollectionOp", "SalesforceClient", "connect"]
 
 log = get_logger("connector.salesforce")
 
 CollectionOp = Literal["create", "update", "upsert", "delete"]
 COLLECTION_SIZE = 200
+# Sent on every call as ``Sforce-Call-Options: client=...``: Salesforce names it in the
+# changeOrigin of the change events our writes cause, so CDC recognises our own writes.
+CLIENT_NAME = "prm-connector"
 
 
 class PinnedSession(requests.Session):
@@ -60,6 +63,7 @@ def connect(
 ) -> SalesforceClient:
     """Log in with the configured OAuth flow and return a ready client."""
     session = session or PinnedSession()
+    session.headers["Sforce-Call-Options"] = f"client={CLIENT_NAME}"
     if settings.ca_bundle is not None:
         session.verify = str(settings.ca_bundle)
     auth = Authenticator(settings, session, clock=clock)

@@ -11,9 +11,10 @@ import enum
 from dataclasses import dataclass
 
 from connector.errors import ConnectorError, FatalError, RetriableError, SkippableError
-from connector.redact import register_secret, scrub, scrub_event
+from connector.redact import register_secret, scrub, scrub_event, without_sql
 
 __all__ = [
+    "OUTAGE_CODES",
     "ApiBudgetExhausted",
     "ApiLimitExceeded",
     "ApiUnavailable",
@@ -28,9 +29,11 @@ __all__ = [
     "classify",
     "error_for",
     "explain",
+    "is_outage",
     "register_secret",
     "scrub",
     "scrub_event",
+    "without_sql",
 ]
 
 
@@ -63,6 +66,10 @@ CODE_RULES: dict[str, Rule] = {
     ),
     "UNKNOWN_EXCEPTION": Rule(ErrorAction.RETRY, "Salesforce had an internal error: {message}"),
     "SERVER_UNAVAILABLE": Rule(ErrorAction.RETRY, "Salesforce is unavailable: {message}"),
+    # a maintenance window (the org is read-only for a while): wait it out, lose nothing
+    "INSERT_UPDATE_DELETE_NOT_ALLOWED_DURING_MAINTENANCE": Rule(
+        ErrorAction.RETRY, "Salesforce is in a maintenance window (read-only): {message}"
+    ),
     # sessions
     "INVALID_SESSION_ID": Rule(
         ErrorAction.REFRESH, "The Salesforce session expired or was revoked; logging in again."
@@ -111,6 +118,11 @@ CODE_RULES: dict[str, Rule] = {
         ErrorAction.STOP, "The org or the integration user has no API access: {message}"
     ),
 }
+
+#: codes that say the whole org is unavailable, even on one record's result
+OUTAGE_CODES = frozenset(
+    {"SERVER_UNAVAILABLE", "INSERT_UPDATE_DELETE_NOT_ALLOWED_DURING_MAINTENANCE"}
+)
 
 #: a broken mapping shows up as these codes on a query: nothing works until it is fixed
 QUERY_FATAL_CODES = frozenset({"MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE"})
@@ -174,6 +186,22 @@ def explain(status: int, code: str | None, message: str, *, query: bool = False)
     )
 
 
+def is_outage(err: BaseException) -> bool:
+    """True for a failure of the org, not of the records in the call: 5xx, timeouts,
+    connection errors, throttling, maintenance, sessions that keep expiring.
+
+    Callers pause on these (with backoff) and count no attempt against the records; only
+    record-level failures (validation, a row lock on the records sent) count.
+    """
+    if not isinstance(err, SalesforceApiError):
+        return False
+    if err.action is ErrorAction.REFRESH:
+        return True
+    if err.action is not ErrorAction.RETRY:
+        return False
+    return err.code != "UNABLE_TO_LOCK_ROW"
+
+
 class SalesforceApiError(ConnectorError):
     """A classified Salesforce failure: ``status``, ``code`` and what to do (``action``)."""
 
@@ -204,8 +232,11 @@ class ApiUnavailable(SalesforceApiError, RetriableError):
     default_action = ErrorAction.RETRY
 
 
-class SessionExpired(SalesforceApiError, FatalError):
-    """The session was rejected even after logging in again."""
+class SessionExpired(SalesforceApiError, RetriableError):
+    """The session was rejected, again and again after logging in again: pause, log in later.
+
+    Retriable, never fatal: sessions expire whenever the org decides; only a refused login
+    (``AuthFailed``) needs a person."""
 
     default_action = ErrorAction.REFRESH
 

@@ -30,7 +30,7 @@ from connector.salesforce.errors import (
     error_for,
     scrub,
 )
-from connector.salesforce.retry import parse_retry_after, retry_policy
+from connector.salesforce.retry import BackoffWait, parse_retry_after, retry_policy
 from connector.settings import SalesforceSettings
 
 if TYPE_CHECKING:
@@ -248,26 +248,40 @@ class Transport:
             ) from None
 
     def _with_refresh(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        used = self.token
-        try:
-            return self._once(method, path, **kwargs)
-        except SalesforceApiError as err:
-            if err.action is not ErrorAction.REFRESH:
-                raise
-        self.refresh_session(stale=used)
-        try:
-            return self._once(method, path, **kwargs)
-        except SalesforceApiError as err:
-            if err.action is ErrorAction.REFRESH:
-                raise SessionExpired(
-                    "Salesforce rejected a brand-new session: the integration user's session "
-                    "settings or the connected app's policies (IP restrictions, revoked access) "
-                    "must be fixed.",
-                    status=err.status,
-                    code=err.code,
-                    action=ErrorAction.STOP,
-                ) from None
-            raise
+        """One call; on INVALID_SESSION_ID log in again and resend, as often as it happens.
+
+        A session can expire (or be revoked by an admin, or by a login elsewhere) at any time,
+        also right after a refresh: each rejection logs in again, with backoff from the second
+        one on. After ``max_attempts`` refreshes in a row the call fails with a retriable
+        ``SessionExpired``: the caller pauses and tries again later; nothing is fatal here
+        unless the login itself is refused (bad credentials: ``AuthFailed``).
+        """
+        wait = BackoffWait(1.0, self.settings.backoff_max_seconds)
+        refreshes = 0
+        while True:
+            used = self.token
+            try:
+                return self._once(method, path, **kwargs)
+            except SalesforceApiError as err:
+                if err.action is not ErrorAction.REFRESH:
+                    raise
+                if refreshes >= self.settings.max_attempts:
+                    raise SessionExpired(
+                        f"Salesforce rejected {refreshes} new sessions in a row; pausing and "
+                        "logging in again later. If it goes on, check the integration user's "
+                        "session settings and the connected app's policies (IP restrictions, "
+                        "revoked access).",
+                        status=err.status,
+                        code=err.code,
+                        action=ErrorAction.REFRESH,
+                    ) from None
+            if refreshes:
+                delay = wait.rng.uniform(0, min(wait.maximum, 2.0 ** (refreshes - 1)))
+                log.warning("salesforce.session_rejected_again", refreshes=refreshes,
+                            wait_seconds=round(delay, 3))
+                self.sleep(delay)
+            refreshes += 1
+            self.refresh_session(stale=used)
 
     def refresh_session(self, stale: Token | None = None) -> None:
         """Log in again and hand the new session to simple-salesforce as well.

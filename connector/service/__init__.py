@@ -6,7 +6,7 @@ record each run (``recorded_run``; a push pass records its own with ``apply_push
 ``pipeline_stages`` lists the steps a cycle runs after inbound.
 """
 
-from connector.service.lock import STORE_LOCK, RunLocked, describe_holder, run_lock
+from connector.service.lock import STORE_LOCK, LeaseLost, RunLocked, describe_holder, run_lock
 from connector.service.runs import (
     ApplyRows,
     RunReport,
@@ -25,6 +25,7 @@ __all__ = [
     "STORE_LOCK",
     "ApplyRows",
     "Connector",
+    "LeaseLost",
     "RunLocked",
     "RunReport",
     "Runtime",

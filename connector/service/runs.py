@@ -250,8 +250,11 @@ def reconcile(
 
 
 # (the batch's transaction, entity, raw rows fetched, cycle id) -> {sf_id: echo?} for the rows
-# that produced a change-log entry (echo: our own write coming back, which fires nothing)
-ApplyRows = Callable[[Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool]]
+# that produced a change-log entry (echo: our own write coming back, which fires nothing), and
+# None for the rows that could not be stored (dead-lettered)
+ApplyRows = Callable[
+    [Connection, EntityMapping, Sequence[dict[str, Any]], str], dict[str, bool | None]
+]
 
 
 def apply_pushed(rt: Runtime, report: RunReport) -> ApplyRows:
@@ -265,7 +268,7 @@ def apply_pushed(rt: Runtime, report: RunReport) -> ApplyRows:
 
     def apply(
         conn: Connection, entity: EntityMapping, rows: Sequence[dict[str, Any]], cycle_id: str
-    ) -> dict[str, bool]:
+    ) -> dict[str, bool | None]:
         res = apply_page(conn, entity, rows, cycle_id=cycle_id, source="push",
                          integration_user_id=user_id)
         counts = by_entity.get(entity.name)
@@ -279,6 +282,6 @@ def apply_pushed(rt: Runtime, report: RunReport) -> ApplyRows:
         counts["echoes"] += sum(1 for d in res.diffs if d.echo)
         counts["skipped"] += res.skipped
         counts["dead_letters"] += res.dead
-        return {d.sf_id: d.echo for d in res.diffs}
+        return res.outcomes()
 
     return apply

@@ -19,6 +19,7 @@ from connector.sync.context import Progress, SyncContext, utcnow
 if TYPE_CHECKING:
     from connector.programs.spec import ProgramsSpec
     from connector.salesforce import SalesforceClient
+    from connector.service.rules import RulesEnvironment
 
 __all__ = ["Connector", "Runtime", "open_runtime", "open_store"]
 
@@ -45,8 +46,45 @@ class Runtime:
     engine: Engine
     clock: Callable[[], datetime] = utcnow
     connector: Connector = _connect
-    programs: ProgramsSpec | None = None  # programs.yaml, when configured
+    _rules: RulesEnvironment | None = field(default=None, repr=False)
+    _refused: tuple[object, ...] | None = field(default=None, repr=False)  # stamps that failed
     _client: SalesforceClient | None = field(default=None, repr=False)
+
+    @property
+    def rules(self) -> RulesEnvironment:
+        """The rule environment (facts, functions, actions, segments, fiscal calendar,
+        triggers.yaml and programs.yaml), built on first use and kept: every stage, scheduled
+        rule and ladder of this runtime reads this one. A bad file raises ``ConfigError``."""
+        if self._rules is None:
+            from connector.service.rules import build_rules
+
+            self._rules = build_rules(self.settings, self.spec)
+        return self._rules
+
+    @property
+    def programs(self) -> ProgramsSpec | None:
+        """programs.yaml, when configured."""
+        return self.rules.programs
+
+    def reload_rules(self) -> bool:
+        """Build the rule environment again, whole, if one of its files changed since it was
+        built; True when it did. A file that no longer loads raises ``ConfigError`` once (for
+        that version of the files) and the environment before stays in use."""
+        if self._rules is None:
+            return False
+        stamps = self._rules.current_stamps()
+        if stamps == self._rules.stamps or stamps == self._refused:
+            return False
+        from connector.errors import ConfigError
+        from connector.service.rules import build_rules
+
+        try:
+            self._rules = build_rules(self.settings, self.spec)
+        except ConfigError:
+            self._refused = stamps
+            raise
+        self._refused = None
+        return True
 
     def client(self) -> SalesforceClient:
         """The Salesforce client, connected on first use and kept for the runtime's life."""
@@ -102,18 +140,19 @@ def open_runtime(
     env: Mapping[str, str] | None = None,
     connector: Connector | None = None,
 ) -> Runtime:
-    """Load and validate connector.yaml and mapping.yaml, then open and migrate the store.
+    """Load and validate connector.yaml, mapping.yaml and the rule files (programs.yaml,
+    triggers.yaml: the runtime's one rule environment), then open and migrate the store.
 
     Bad config raises ``ConfigError`` (exit 2) before the store or the org is touched.
     """
-    from connector.programs import setup_programs
+    from connector.service.rules import build_rules
 
     settings = load_settings(config_path, env=env)
     spec = load_mapping(settings.mapping_path)
-    programs = setup_programs(settings.programs_path)
+    rules = build_rules(settings, spec)
     engine = open_store(settings.database.url)
     gctune.settle()  # start-up is over: its objects leave the collector's scans
     return Runtime(
         settings=settings, spec=spec, engine=engine, clock=clock, connector=connector or _connect,
-        programs=programs,
+        _rules=rules,
     )

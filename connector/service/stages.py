@@ -37,7 +37,7 @@ def stage_context(rt: Runtime, run_id: str) -> StageContext:
     """What the stages of run ``run_id`` are handed (the client stays lazy)."""
     return StageContext(
         engine=rt.engine, spec=rt.spec, settings=rt.settings, run_id=run_id, clock=rt.clock,
-        client=rt.client,
+        client=rt.client, rules=rt.rules,
     )
 
 

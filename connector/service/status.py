@@ -27,7 +27,14 @@ from connector.store.bookkeeping import (
 )
 from connector.store.types import utcnow
 
-__all__ = ["DEAD_SHOWN", "StatusReader", "read_status", "status_reader", "store_answers"]
+__all__ = [
+    "DEAD_SHOWN",
+    "StatusReader",
+    "read_status",
+    "status_reader",
+    "store_answers",
+    "store_writer",
+]
 
 DEAD_SHOWN = 10  # newest dead letters listed by `status`
 
@@ -86,6 +93,29 @@ class StatusReader:
         t = ReceivedNotification.__table__  # type: ignore[attr-defined]
         stmt = select(func.count()).select_from(t).where(t.c.processed_at.is_(None))
         return int(self.conn.execute(stmt).scalar_one())
+
+    def cdc(self) -> list[dict[str, Any]]:
+        """Change Data Capture subscriptions: state, events, gaps re-read, re-polls."""
+        from connector.store.cdc import list_subscriptions
+
+        return [
+            {"topic": c.topic, "entity": c.entity, "state": c.state, "events": c.events,
+             "gaps": c.gaps, "repolls": c.repolls, "last_change_at": _iso(c.commit_at),
+             "detail": c.detail}
+            for c in list_subscriptions(self.conn).values()
+        ]
+
+    def cdc_change_age(self) -> list[tuple[str, str, float]]:
+        """(topic, state, seconds since the commit of the last change applied) per
+        subscription that applied one."""
+        from connector.store.cdc import list_subscriptions
+
+        now = self.clock()
+        return [
+            (c.topic, c.state, max((now - c.commit_at).total_seconds(), 0.0))
+            for c in list_subscriptions(self.conn).values()
+            if c.commit_at is not None
+        ]
 
     # --- dead letters ----------------------------------------------------------------------
     def dead_letters(self, limit: int = DEAD_SHOWN) -> list[dict[str, Any]]:
@@ -176,6 +206,19 @@ def store_answers(engine: Engine) -> bool:
         return False
 
 
+def store_writer(engine: Engine) -> str | None:
+    """Who holds the store's single-writer lock, as it described itself ("prm daemon <pid>
+    <since>"), or None when no process writes it now (for ``status`` and the ops page; the
+    daemon's /readyz adds whether that holder is this process)."""
+    from connector.service.lock import STORE_LOCK
+    from connector.store.locks import lock_holder
+
+    try:
+        return lock_holder(engine, STORE_LOCK)
+    except Exception:
+        return None
+
+
 def read_status(
     engine: Engine,
     spec: MappingSpec,
@@ -186,10 +229,13 @@ def read_status(
     clock: Callable[[], datetime] = utcnow,
 ) -> dict[str, Any]:
     """The whole status document (``status --json``, the operations page): objects, API
-    usage, last run, dead letters, triggers, outbox, change log, programs, pending pushes."""
+    usage, last run, dead letters, triggers, outbox, change log, programs, pending pushes, and
+    who writes the store now."""
+    writer = store_writer(engine)
     with status_reader(engine, clock=clock) as s:
         return {
             "database": redact_url(database_url),
+            "writer": writer,
             "objects": s.objects(spec),
             "api": s.api(),
             "last_run": s.last_run(),
@@ -199,4 +245,5 @@ def read_status(
             "change_log": s.change_log(),
             "programs": s.programs(segments),
             "push_pending": s.push_pending(),
+            "cdc": s.cdc(),
         }

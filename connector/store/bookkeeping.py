@@ -13,14 +13,17 @@ from connector.store.types import JSONValue, UTCDateTime, utcnow
 __all__ = [
     "BOOKKEEPING_MODELS",
     "ApiUsageSample",
+    "CdcSubscription",
     "ChangeLog",
     "ConsumerOffset",
     "DeadLetter",
+    "OpsAction",
     "OutboxConflict",
     "OutboxItem",
     "OutboxWritten",
     "ReceivedNotification",
     "Snapshot",
+    "StoreLease",
     "SyncRun",
     "SyncState",
     "TriggerFiring",
@@ -105,6 +108,12 @@ class OutboxItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_item_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_item_seq", "seq", unique=True),
+        # 0014_web: the operations page lists items by status (and error code), newest change
+        # first, groups dead ones by code, and finds them by Salesforce id or local id
+        Index("ix_outbox_item_status_updated", "status", "updated_at"),
+        Index("ix_outbox_item_status_code", "status", "error_code", "updated_at"),
+        Index("ix_outbox_item_sf_id", "sf_id"),
+        Index("ix_outbox_item_local_id", "local_id"),
     )
     id: str = Field(primary_key=True)
     entity: str
@@ -243,6 +252,54 @@ class ReceivedNotification(SQLModel, table=True):
     last_error: str | None = None
 
 
+class StoreLease(SQLModel, table=True):
+    """The store's writer lease (invariant 7): who holds it, its epoch, until when.
+
+    Times are seconds since the Unix epoch on the store's clock (the database server's), so
+    hosts with skewed clocks agree on expiry. Every write transaction of the holder checks
+    its epoch (``connector.store.locks``).
+    """
+
+    __tablename__ = "store_lease"
+    name: str = Field(primary_key=True)
+    holder: str
+    epoch: int
+    expires_at: float
+    renewed_at: float
+
+
+class CdcSubscription(SQLModel, table=True):
+    """A Change Data Capture subscription's position, committed with the changes it applied
+    (invariant 2), and what `status` shows about it."""
+
+    __tablename__ = "cdc_subscription"
+    topic: str = Field(primary_key=True)  # /data/AccountChangeEvent
+    entity: str
+    replay_id: str | None = None  # base64 of the last applied event's opaque replay id
+    commit_at: datetime | None = _stamp()  # commitTimestamp of the last event applied
+    # live | repolling (a gap events could not fill: polling re-reads from commit_at - margin)
+    state: str = Field(default="live")
+    detail: str | None = None  # the last gap's reason, for `status`
+    events: int = Field(default=0)
+    gaps: int = Field(default=0)  # GAP_* events (records re-read)
+    repolls: int = Field(default=0)  # overflow, refused replay id, allocation exceeded
+    updated_at: datetime | None = _stamp()
+
+
+class OpsAction(SQLModel, table=True):
+    """One operator action taken on the operations page: who, what, on what, when, why."""
+
+    __tablename__ = "ops_action"
+    __table_args__ = (Index("ix_ops_action_at", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _stamp(nullable=False)
+    actor: str
+    action: str  # retry | retry_all | drop
+    target: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] | None = _json()
+
+
 BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     SyncState,
     Snapshot,
@@ -256,4 +313,7 @@ BOOKKEEPING_MODELS: tuple[type[SQLModel], ...] = (
     ApiUsageSample,
     SyncRun,
     ReceivedNotification,
+    StoreLease,
+    CdcSubscription,
+    OpsAction,
 )

@@ -16,6 +16,7 @@ from connector.store.types import utcnow
 __all__ = [
     "DeadLetterRow",
     "SyncStateRow",
+    "abort_running_runs",
     "add_dead_letter",
     "count_dead_letters",
     "finish_sync_run",
@@ -23,6 +24,7 @@ __all__ = [
     "latest_api_usage",
     "latest_sync_run",
     "list_dead_letters",
+    "list_sync_runs",
     "record_api_usage",
     "resolve_dead_letters",
     "save_state",
@@ -220,11 +222,40 @@ def finish_sync_run(
     )
 
 
+def abort_running_runs(conn: Connection, reason: str) -> int:
+    """Close the runs still ``running``: a new writer took the store's lease, so their
+    process is gone or fenced and can never finish them (status "aborted"). Returns how many."""
+    result = conn.execute(
+        update(SYNC_RUN)
+        .where(SYNC_RUN.c.status == "running")
+        .values(finished_at=utcnow(), status="aborted", error=reason)
+    )
+    return int(result.rowcount or 0)
+def _run_row(row: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}
+
+
+def list_sync_runs(
+    conn: Connection, *, kind: str | None = None, limit: int = 50, before: str | None = None
+) -> list[dict[str, Any]]:
+    """Runs newest first, as ``latest_sync_run`` gives one (``kind`` only; ``before``: runs
+    that started before the run with that id, for paging)."""
+    c = SYNC_RUN.c
+    stmt = select(SYNC_RUN).order_by(c.started_at.desc(), c.id.desc()).limit(limit)
+    if kind:
+        stmt = stmt.where(c.kind == kind)
+    if before:
+        start = conn.execute(select(c.started_at).where(c.id == before)).scalar()
+        if start is not None:
+            stmt = stmt.where(
+                (c.started_at < start) | ((c.started_at == start) & (c.id < before))
+            )
+    return [_run_row(r) for r in conn.execute(stmt).mappings()]
+
+
 def latest_sync_run(conn: Connection) -> dict[str, Any] | None:
     """The newest run as ``{"id", "kind", "started_at", "finished_at", "status", "counts",
     "error"}`` (datetimes as ISO text), or None."""
     c = SYNC_RUN.c
     row = conn.execute(select(SYNC_RUN).order_by(c.started_at.desc()).limit(1)).mappings().first()
-    if row is None:
-        return None
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}
+    return None if row is None else _run_row(row)

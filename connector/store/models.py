@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from connector.store.customer import DERIVED_COLUMNS
 from connector.store.types import JSONValue, UTCDateTime, utcnow
 
 __all__ = [
@@ -108,7 +109,7 @@ class Partner(EntityBase, table=True):
     partner_type: str | None = None
     billing_country: str | None = None
     industry: str | None = None
-    # added by 0011_portal (declared last, as above): the segments, ';'-joined in name order
+    # added by 0015_portal (declared last, as above): the segments, ';'-joined in name order
     segments: str | None = None
 
 
@@ -167,6 +168,11 @@ class DealRegistration(EntityBase, table=True):
     decision_reason: str | None = None
     registered_date: date | None = None
     expiration_date: date | None = None
+    # added by 0012_robust (declared last, as it appends them): the end customer's normalised
+    # name and domain, derived by every writer (store/customer.py) for the indexed conflict
+    # check; not business fields (column_types leaves them out)
+    customer_name_key: str | None = Field(default=None, index=True)
+    customer_domain_key: str | None = Field(default=None, index=True)
 
 
 class Certification(EntityBase, table=True):
@@ -318,11 +324,13 @@ def _type_name(col_type: Any) -> str:
 
 
 def column_types(entity: str) -> dict[str, str]:
-    """Business columns of ``entity`` -> local type name (str|bool|float|int|date|lookup)."""
+    """Business columns of ``entity`` -> local type name (str|bool|float|int|date|lookup);
+    derived columns (``store.customer.DERIVED_COLUMNS``) are not business columns."""
     lookups = lookup_targets(entity)
+    derived = DERIVED_COLUMNS.get(entity, {})
     out: dict[str, str] = {}
     for col in entity_table(entity).columns:
-        if col.name in COMMON_COLUMNS:
+        if col.name in COMMON_COLUMNS or col.name in derived:
             continue
         out[col.name] = "lookup" if col.name in lookups else _type_name(col.type)
     return out

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, func, select, update
 
 from connector.store import custom_records as custom
 from connector.store.bookkeeping import Snapshot
+from connector.store.customer import derived_values
 from connector.store.models import column_types, entity_table, lookup_targets
 from connector.store.sqlutil import chunks, executemany, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
@@ -143,8 +144,10 @@ def upsert_records(conn: Connection, entity: str, rows: Sequence[RecordRow]) -> 
         else:
             cols = {k: v for k, v in r.values.items() if k in business}
             extra = {k: v for k, v in r.values.items() if k not in business}
+        derived = derived_values(entity, cols)
         params = {
             **cols,
+            **derived,
             "sf_id": r.sf_id,
             "sf_modstamp": r.modstamp,
             "sf_last_modified_by": r.last_modified_by,
@@ -153,7 +156,7 @@ def upsert_records(conn: Connection, entity: str, rows: Sequence[RecordRow]) -> 
             "created_at": now,
             "updated_at": now,
         }
-        groups[tuple(sorted(cols))].append(params)
+        groups[tuple(sorted([*cols, *derived]))].append(params)
     system = ("sf_modstamp", "sf_last_modified_by", "is_deleted", "extra", "updated_at")
     for keys, batch in groups.items():
         stmt = upsert_stmt(conn, table)

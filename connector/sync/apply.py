@@ -36,6 +36,15 @@ class PageResult:
     skipped: int = 0  # already applied (same or older SystemModstamp)
     dead: int = 0
     max_modstamp: datetime | None = None
+    # the rows that could not be stored (dead-lettered now, or already parked at that version)
+    rejected_ids: list[str] = field(default_factory=list)
+
+    def outcomes(self) -> dict[str, bool | None]:
+        """Per Salesforce id: echo? for the rows that produced a change-log entry, None for the
+        rows that could not be stored (dead-lettered)."""
+        out: dict[str, bool | None] = {sf_id: None for sf_id in self.rejected_ids}
+        out.update({d.sf_id: d.echo for d in self.diffs})
+        return out
 
 
 def apply_page(
@@ -67,6 +76,7 @@ def apply_page(
     if page.deletes:
         repo.mark_deleted(conn, entity.name, [inc.sf_id for inc in page.deletes])
     result.dead = park(conn, entity, [*rejected, *written.rejected])
+    result.rejected_ids = [r.incoming.sf_id for r in (*rejected, *written.rejected)]
     diffs = [*written.diffs, *plan_deletes(entity, page.deletes, source=source)]
     result.diffs = log_changes(
         conn,

@@ -12,7 +12,7 @@ from typing import Any
 
 from connector.mapping import EntityMapping, MappingError, to_local
 from connector.sync.classify import Incoming
-from connector.sync.storable import store_problem
+from connector.sync.storable import storable_text, store_problem
 
 __all__ = ["Mapped", "Rejected", "map_rows"]
 
@@ -43,7 +43,7 @@ def map_rows(
     rejected: list[Rejected] = []
     for inc in upserts:
         try:
-            values = to_local(entity, inc.row)
+            values = storable_text(to_local(entity, inc.row), dialect)
         except MappingError as err:
             rejected.append(Rejected(inc, "MAPPING_ERROR", str(err), err.field))
             continue

@@ -5,7 +5,7 @@ the change log; ``run_scheduled`` / ``run_scheduled_rule`` run cron rules; ``Tri
 the step ``sync`` runs after inbound; ``rule_stats`` feeds ``status``.
 
 The names below are imported on first use (PEP 562): a module that needs one part, such as
-``connector.triggers.facts``, does not pull in the consumer, the outbox and the Salesforce
+``connector.triggers.spec``, does not pull in the consumer, the outbox and the Salesforce
 client with it (`partner eligible` and `segments preview` start faster).
 """
 
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from connector.triggers.audit import read_log, rule_stats
     from connector.triggers.backtest import backtest, try_record
     from connector.triggers.consumer import CONSUMER, TriggersReport, run_triggers
-    from connector.triggers.facts import PARTNER_FACTS, FactRegistry
     from connector.triggers.loader import load_triggers, loads_triggers
     from connector.triggers.scheduled import (
         last_slot,
@@ -34,7 +33,6 @@ _HOME = {
     "read_log": "audit", "rule_stats": "audit",
     "backtest": "backtest", "try_record": "backtest",
     "CONSUMER": "consumer", "TriggersReport": "consumer", "run_triggers": "consumer",
-    "PARTNER_FACTS": "facts", "FactRegistry": "facts",
     "load_triggers": "loader", "loads_triggers": "loader",
     "last_slot": "scheduled", "run_scheduled": "scheduled",
     "run_scheduled_rule": "scheduled", "scheduled_jobs": "scheduled",
@@ -44,8 +42,6 @@ _HOME = {
 
 __all__ = [
     "CONSUMER",
-    "PARTNER_FACTS",
-    "FactRegistry",
     "Rule",
     "RuleSet",
     "TriggerSettings",

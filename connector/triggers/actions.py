@@ -9,27 +9,47 @@ targets follow the default org (docs/model.md); field names come from mapping.ya
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection, Table, delete, select
 
-from connector.errors import SkippableError
 from connector.mapping.spec import MappingSpec
 from connector.outbox.crmform import LocalRecord, build_writes
 from connector.outbox.items import OutboxWrite
+from connector.partners.actions import (
+    ActionDef,
+    ActionEnv,
+    ActionFailed,
+    ActionResult,
+    Executor,
+    PlannedAction,
+    RuleSettings,
+)
+from connector.partners.fiscal import quarter_of
+from connector.partners.points import award_points
+from connector.partners.tiers import (
+    PENDING,
+    apply_tier,
+    level_named,
+    membership_of,
+    partner_row,
+    pending_key,
+    record_row,
+    set_level_now,
+    set_local,
+    update_write,
+)
 from connector.store.bookkeeping import TriggerFiring
 from connector.store.models import entity_table
 from connector.store.sqlutil import upsert_stmt
-from connector.store.trigger_log import TriggerPending
-from connector.triggers.engine import PlannedAction
-from connector.triggers.fiscal import quarter_of
-from connector.triggers.spec import TriggerSettings
+from connector.triggers.catalogue import ACTIONS
 
 __all__ = [
+    "BUILTIN_ACTIONS",
     "EXECUTORS",
     "ActionEnv",
     "ActionFailed",
@@ -41,90 +61,17 @@ __all__ = [
 ]
 
 FIRING: Table = TriggerFiring.__table__  # type: ignore[attr-defined]
-PENDING: Table = TriggerPending.__table__  # type: ignore[attr-defined]
 REGISTRATION_STATUS = {
     "approve_registration": "Approved",
     "reject_registration": "Rejected",
     "route_for_review": "Pending Review",
 }
 
-
-class ActionFailed(SkippableError):
-    """An action that cannot be carried out for this record (recorded; the others go on)."""
-
-
-@dataclass
-class ActionEnv:
-    """What an action runs against: the transaction, the mapping, the clock, the cause."""
-
-    conn: Connection
-    spec: MappingSpec
-    settings: TriggerSettings
-    now: datetime
-    rule_id: str
-    entity: str
-    local_id: int | None
-    sf_id: str | None
-    record: dict[str, Any]
-    cause: str  # the firing key: fixes the outbox ids
-
-    @property
-    def partner_id(self) -> int | None:
-        """The local id of the record's partner."""
-        if self.entity == "partner":
-            return self.local_id
-        value = self.record.get("partner")
-        return int(value) if isinstance(value, int) else None
-
-
-@dataclass
-class ActionResult:
-    """What an action did: a short detail for the audit, its writes, the partner it changed."""
-
-    action: str
-    status: str  # done | skipped | pending
-    detail: str
-    writes: list[OutboxWrite] = field(default_factory=list)
-    partner_changed: bool = False
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready, for the audit."""
-        return {"action": self.action, "status": self.status, "detail": self.detail}
-
-
-def _row(conn: Connection, entity: str, local_id: int | None) -> dict[str, Any]:
-    if local_id is None:
-        raise ActionFailed(f"the {entity} record has no local id")
-    table = entity_table(entity)
-    row = conn.execute(select(table).where(table.c.id == local_id)).mappings().first()
-    if row is None:
-        raise ActionFailed(f"{entity} {local_id} is not in the store")
-    return dict(row)
-
-
-def _partner(env: ActionEnv) -> dict[str, Any]:
-    if env.partner_id is None:
-        raise ActionFailed(f"the {env.entity} record has no partner")
-    return _row(env.conn, "partner", env.partner_id)
-
-
-def _set_local(env: ActionEnv, entity: str, local_id: int, values: dict[str, Any]) -> None:
-    table = entity_table(entity)
-    env.conn.execute(
-        update(table).where(table.c.id == local_id).values(**values, updated_at=env.now)
-    )
-
-
-def _update(
-    env: ActionEnv, entity: str, sf_id: str | None, local_id: int | None, values: dict[str, Any]
-) -> list[OutboxWrite]:
-    """An update of the record's sObject with the outbound fields among ``values`` (local
-    values, lookups as local ids); nothing for a record Salesforce does not have yet."""
-    if not sf_id:
-        return []
-    writes, _ = build_writes(env.conn, env.spec, [LocalRecord(
-        entity, local_id, sf_id, values, env.cause, meta={"rule": env.rule_id})])
-    return writes
+# the helpers the executors below share live in the partner layer (ladders use them too)
+_row = record_row
+_partner = partner_row
+_set_local = set_local
+_update = update_write
 
 
 def _upsert(
@@ -160,71 +107,23 @@ def _registration(env: ActionEnv, action: PlannedAction) -> ActionResult:
 # -- tiers ------------------------------------------------------------------------------------
 
 
-def _membership(env: ActionEnv, partner_id: int) -> dict[str, Any] | None:
-    member = entity_table("membership")
-    row = env.conn.execute(
-        select(member).where(member.c.partner == partner_id, member.c.is_deleted.is_(False))
-        .order_by(member.c.id).limit(1)
-    ).mappings().first()
-    return dict(row) if row else None
-
-
-def _level_named(env: ActionEnv, name: str, program: int | None) -> dict[str, Any] | None:
-    level = entity_table("level")
-    stmt = select(level).where(level.c.name == name, level.c.is_deleted.is_(False))
-    if program is not None:
-        stmt = stmt.where(level.c.program == program)
-    row = env.conn.execute(stmt.order_by(level.c.id).limit(1)).mappings().first()
-    return dict(row) if row else None
-
-
-def _apply_tier(
-    env: ActionEnv, partner: dict[str, Any], member: dict[str, Any] | None,
-    level: dict[str, Any],
-) -> list[OutboxWrite]:
-    writes: list[OutboxWrite] = []
-    if member is not None:
-        _set_local(env, "membership", member["id"], {"level": level["id"]})
-        if level.get("sf_id"):
-            writes += _update(env, "membership", member.get("sf_id"), member["id"],
-                              {"level": level["id"]})
-    writes += _mirror_tier(env, partner, level)
-    env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
-    return writes
-
-
-def _mirror_tier(
-    env: ActionEnv, partner: dict[str, Any], level: dict[str, Any]
-) -> list[OutboxWrite]:
-    """The partner's tier mirror (``Partner_Tier__c``) set to ``level``'s name when it is not:
-    a partner whose level never changes (one at the ladder's bottom) still gets its tier."""
-    if partner.get("tier") == level["name"]:
-        return []
-    _set_local(env, "partner", partner["id"], {"tier": level["name"]})
-    return _update(env, "partner", partner.get("sf_id"), partner["id"], {"tier": level["name"]})
-
-
-def _pending_key(partner_id: int) -> str:
-    return f"tier-downgrade|partner|{partner_id}"
-
-
 def _set_tier(env: ActionEnv, action: PlannedAction) -> ActionResult:
     partner = _partner(env)
-    member = _membership(env, partner["id"])
+    member = membership_of(env.conn, partner["id"])
     wanted = str(action.params["level"])
-    level = _level_named(env, wanted, member.get("program") if member else None)
+    level = level_named(env.conn, wanted, member.get("program") if member else None)
     if level is None:
         raise ActionFailed(f"set_tier: no level named '{wanted}' in the partner's program")
     current = None
     if member is not None and member.get("level") is not None:
         current = _row(env.conn, "level", member["level"])
     if current is not None and current["id"] == level["id"]:
-        env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
+        env.conn.execute(delete(PENDING).where(PENDING.c.key == pending_key(partner["id"])))
         return ActionResult(action.name, "skipped", f"already {wanted}")
     if current is not None and float(current.get("rank") or 0) > float(level.get("rank") or 0):
         due = env.now + timedelta(days=env.settings.downgrade_grace_days)
         stmt = upsert_stmt(env.conn, PENDING).values(
-            key=_pending_key(partner["id"]), kind="set_tier", entity="partner",
+            key=pending_key(partner["id"]), kind="set_tier", entity="partner",
             local_id=partner["id"], due_at=due, created_at=env.now,
             payload={"level": wanted, "level_id": level["id"], "cause": env.cause,
                      "rule": env.rule_id},
@@ -235,68 +134,9 @@ def _set_tier(env: ActionEnv, action: PlannedAction) -> ActionResult:
         return ActionResult(action.name, "pending",
                             f"downgrade {current['name']} -> {wanted} waits until "
                             f"{due.date().isoformat()}")
-    writes = _apply_tier(env, partner, member, level)
+    writes = apply_tier(env, partner, member, level)
     was = current["name"] if current else "no level"
     return ActionResult(action.name, "done", f"{was} -> {wanted}", writes, partner_changed=True)
-
-
-def _levels_below(
-    env: ActionEnv, current: dict[str, Any], down_to: dict[str, Any], program: int | None
-) -> list[dict[str, Any]]:
-    """The program's levels ranked below ``current`` and at or above ``down_to``, highest
-    first: the steps a downgrade from ``current`` to ``down_to`` passes."""
-    level = entity_table("level")
-    stmt = select(level).where(level.c.is_deleted.is_(False),
-                               level.c.rank < current.get("rank"),
-                               level.c.rank >= down_to.get("rank"))
-    if program is not None:
-        stmt = stmt.where(level.c.program == program)
-    rows = env.conn.execute(stmt.order_by(level.c.rank.desc(), level.c.id)).mappings().all()
-    return [dict(r) for r in rows]
-
-
-def set_level_now(
-    env: ActionEnv, wanted: str, why: str, name: str = "set_tier", *, only_up: bool = False,
-    max_down: int | None = None,
-) -> ActionResult:
-    """Set the partner's tier to ``wanted`` at once, with no grace period: up or down (the
-    quarterly tier review's verdict), or with ``only_up`` up only (a ladder between reviews).
-    With ``max_down`` a downgrade passes at most that many levels (by rank) at a time.
-    The current tier is the membership's level, else the level named by the partner's tier
-    mirror. A pending downgrade is replaced. ``why`` is the detail."""
-    partner = _partner(env)
-    member = _membership(env, partner["id"])
-    program = member.get("program") if member else None
-    level = _level_named(env, wanted, program)
-    if level is None:
-        raise ActionFailed(f"{name}: no level named '{wanted}' in the partner's program")
-    current = None
-    if member is not None and member.get("level") is not None:
-        current = _row(env.conn, "level", member["level"])
-    elif partner.get("tier"):
-        current = _level_named(env, str(partner["tier"]), program)
-    if current is not None and current["id"] == level["id"]:
-        if not only_up:
-            env.conn.execute(delete(PENDING).where(PENDING.c.key == _pending_key(partner["id"])))
-        return ActionResult(name, "skipped", f"stays {wanted}: {why}",
-                            _mirror_tier(env, partner, level))
-    down = current is not None and \
-        float(current.get("rank") or 0) >= float(level.get("rank") or 0)
-    if only_up and down:
-        assert current is not None
-        return ActionResult(name, "skipped", f"stays {current['name']} until the review: {why}",
-                            _mirror_tier(env, partner, current))
-    limited = ""
-    if down and max_down is not None and current is not None \
-            and current.get("rank") is not None and level.get("rank") is not None:
-        steps = _levels_below(env, current, level, program)
-        if len(steps) > max_down >= 1:
-            level = steps[max_down - 1]
-            limited = f" (the ladder says {wanted}; at most {max_down} level(s) down a review)"
-    writes = _apply_tier(env, partner, member, level)
-    was = current["name"] if current else "no level"
-    return ActionResult(name, "done", f"{was} -> {level['name']}{limited}: {why}", writes,
-                        partner_changed=True)
 
 
 def review_tier_without_programs(env: ActionEnv, action: PlannedAction) -> ActionResult:
@@ -305,7 +145,7 @@ def review_tier_without_programs(env: ActionEnv, action: PlannedAction) -> Actio
 
 
 def apply_due_pending(
-    conn: Connection, spec: MappingSpec, settings: TriggerSettings, now: datetime
+    conn: Connection, spec: MappingSpec, settings: RuleSettings, now: datetime
 ) -> list[tuple[str, dict[str, Any], ActionResult]]:
     """Deferred tier downgrades whose grace period is over, carried out in the caller's tx.
 
@@ -319,9 +159,9 @@ def apply_due_pending(
         env = ActionEnv(conn, spec, settings, now, str(payload.get("rule", "")), "partner",
                         row["local_id"], None, {}, cause)
         partner = _row(conn, "partner", row["local_id"])
-        member = _membership(env, partner["id"])
+        member = membership_of(env.conn, partner["id"])
         level = _row(conn, "level", int(payload["level_id"]))
-        writes = _apply_tier(env, partner, member, level)
+        writes = apply_tier(env, partner, member, level)
         results.append((env.rule_id, partner, ActionResult(
             "set_tier", "done", f"downgrade to {level['name']} after the grace period", writes,
             partner_changed=True)))
@@ -406,14 +246,19 @@ def _approve_mdf_request(env: ActionEnv, action: PlannedAction) -> ActionResult:
 
 
 def _award_points(env: ActionEnv, action: PlannedAction) -> ActionResult:
+    """Points into the partner's ledger, once per firing (a replayed batch adds nothing)."""
     partner = _partner(env)
-    points = float(action.params["points"])
-    balance = float(partner.get("points") or 0) + points
-    _set_local(env, "partner", partner["id"], {"points": balance})
-    writes = _update(env, "partner", partner.get("sf_id"), partner["id"], {"points": balance})
+    points = round(float(action.params["points"]))
     reason = str(action.params.get("reason") or "")
-    return ActionResult(action.name, "done", f"+{points:g} -> {balance:g} {reason}".strip(),
-                        writes, partner_changed=True)
+    out = award_points(env.conn, partner, points, reason=reason or f"rule {env.rule_id}",
+                       cause=env.cause, now=env.now,
+                       award_key=f"{env.cause}|award_points|{points}|{reason}")
+    writes = []
+    if out.mirror is not None:
+        writes = _update(env, "partner", partner.get("sf_id"), partner["id"],
+                         {"points": out.mirror[1]})
+    return ActionResult(action.name, "done" if out.done else "skipped", out.detail, writes,
+                        partner_changed=out.done)
 
 
 def _create_task(env: ActionEnv, action: PlannedAction) -> ActionResult:
@@ -466,7 +311,6 @@ def _set_field(env: ActionEnv, action: PlannedAction) -> ActionResult:
                         partner_changed=True)
 
 
-Executor = Callable[[ActionEnv, PlannedAction], ActionResult]
 EXECUTORS: dict[str, Executor] = {
     "approve_registration": _registration,
     "reject_registration": _registration,
@@ -482,8 +326,21 @@ EXECUTORS: dict[str, Executor] = {
 }
 
 
-def run_action(env: ActionEnv, action: PlannedAction) -> ActionResult:
-    """Carry out ``action`` for ``env``'s record; ``ActionFailed`` when it cannot."""
-    return EXECUTORS[action.name](env, action)
+# The built-in actions, definition and executor; a runtime's ``RuleEnv`` adds (or replaces,
+# as programs does ``review_tier``) its own.
+BUILTIN_ACTIONS: dict[str, ActionDef] = {
+    name: replace(d, run=EXECUTORS[name]) for name, d in ACTIONS.items()
+}
+
+
+def run_action(
+    env: ActionEnv, action: PlannedAction, actions: Mapping[str, ActionDef] | None = None
+) -> ActionResult:
+    """Carry out ``action`` for ``env``'s record with the executor ``actions`` (default: the
+    built-ins) holds; ``ActionFailed`` when it cannot."""
+    definition = (actions or BUILTIN_ACTIONS).get(action.name)
+    if definition is None or definition.run is None:
+        raise ActionFailed(f"{action.name}: no such action in this runtime")
+    return definition.run(env, action)
 
 

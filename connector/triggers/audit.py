@@ -13,7 +13,7 @@ from connector.store.sqlutil import to_json_safe
 from connector.store.trigger_log import TriggerDecision
 from connector.store.types import utcnow
 
-__all__ = ["AuditRow", "read_log", "rule_stats", "write_audit"]
+__all__ = ["AuditRow", "firings_by_day", "read_log", "rule_stats", "write_audit"]
 
 DECISIONS: Table = TriggerDecision.__table__  # type: ignore[attr-defined]
 
@@ -97,3 +97,13 @@ def rule_stats(conn: Connection) -> dict[str, dict[str, Any]]:
             ).scalar()
             entry["last_error"] = err
     return out
+
+
+def firings_by_day(conn: Connection, rule: str, since: datetime) -> dict[str, int]:
+    """How often ``rule`` fired on each day (UTC, ``YYYY-MM-DD``) since ``since``."""
+    c = DECISIONS.c
+    day = func.date(c.decided_at)
+    stmt = (select(day, func.count())
+            .where(c.trigger_id == rule, c.decided_at >= since, c.outcome == "fired")
+            .group_by(day))
+    return {str(d)[:10]: int(n) for d, n in conn.execute(stmt)}

@@ -14,13 +14,13 @@ from sqlalchemy import Connection, Engine, func, select
 
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.spec import MappingSpec
+from connector.partners.facts import FactEnv, PartnerContext
 from connector.store.bookkeeping import ChangeLog
 from connector.store.sqlutil import from_json_safe
 from connector.store.stream import read_changes
 from connector.store.types import utcnow
 from connector.triggers.consumer import BatchProcessor, Clock, TriggersReport, typed_change
 from connector.triggers.engine import Change, Decision, Evaluator, Facts
-from connector.triggers.facts import PARTNER_FACTS, FactEnv, PartnerContext
 from connector.triggers.spec import Rule, RuleSet
 
 __all__ = ["backtest", "only_rule", "try_record"]
@@ -51,7 +51,7 @@ def backtest(
     """What ``rules`` would decide on every change recorded since ``since`` (acts on nothing)."""
     chosen = only_rule(rules, rule_id)
     now = clock()
-    evaluator = Evaluator(chosen.rules, now, PARTNER_FACTS.functions)
+    evaluator = Evaluator(chosen.rules, now, rules.env.callables())
     decisions: list[Decision] = []
     c = ChangeLog.__table__.c  # type: ignore[attr-defined]
     with engine.connect() as conn:
@@ -116,7 +116,8 @@ def try_record(
     facts_partner: dict[str, Any] = {}
     pid = new.get("id") if rule.entity == "partner" else new.get("partner")
     if conn is not None and isinstance(pid, int):
-        ctx = PartnerContext(conn, FactEnv(now, rules.settings.fiscal_year_start_month))
+        ctx = PartnerContext(conn, FactEnv(now, rules.settings.fiscal_year_start_month),
+                             catalogue=rules.env.catalogue)
         facts_partner.update(ctx.get(pid) or {})
     facts_partner.update(partner or {})
     note = None
@@ -129,4 +130,4 @@ def try_record(
                                   window_days=rules.settings.protection_window_days)
             conflict, note = found is not None, found.describe() if found else None
     facts = Facts(facts_partner or None, conflict, note)
-    return Evaluator([rule], now, PARTNER_FACTS.functions).decide_one(rule, change, facts)
+    return Evaluator([rule], now, rules.env.callables()).decide_one(rule, change, facts)

@@ -1,14 +1,17 @@
 """The actions a rule may name: their parameters, which are CEL, and where they apply.
 
-Pure data for the loader (validation) and the executors in ``connector.triggers.actions``.
+Pure data for the loader (validation); ``connector.triggers.actions`` attaches the executors
+(``BUILTIN_ACTIONS``). ``ActionDef`` itself lives in ``connector.partners.actions``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from connector.partners.actions import ActionDef, ReviewTier
+from connector.partners.actions import Params as _Params
 
 __all__ = [
     "ACTIONS",
@@ -27,26 +30,10 @@ __all__ = [
 CelOrNumber = str | float | int
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class SetTier(_Params):
     """``set_tier: {level: Gold}``: upgrade at once; a downgrade waits the grace period."""
 
     level: str
-
-
-class ReviewTier(_Params):
-    """``review_tier: {}``: the partner's program ladder (programs.yaml) sets its tier, up or
-    down, at once, with why (the built-in quarterly review)."""
-
-    program: str | None = None  # a program id of programs.yaml; default: the membership's
-    reason: str = "quarterly tier review"
-    # a downgrade passes at most this many levels a review (null: straight to the ladder's
-    # level); 1 keeps a partner whose figures are not in the PRM yet from falling from
-    # Platinum to Registered at the first review after install
-    max_levels_down: int | None = Field(default=1, ge=1)
 
 
 class AllocateMdf(_Params):
@@ -116,17 +103,6 @@ class SetField(_Params):
 
     field: str
     value: CelOrNumber | bool
-
-
-@dataclass(frozen=True)
-class ActionDef:
-    """One action: its parameter model, which parameters are CEL, where it applies."""
-
-    name: str
-    params: type[_Params]
-    cel: dict[str, Literal["number", "any"]] = field(default_factory=dict)
-    entities: tuple[str, ...] | None = None  # None: any entity
-    needs_partner: bool = True
 
 
 _REG = ("deal_registration",)

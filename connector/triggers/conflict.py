@@ -4,20 +4,24 @@ The same customer means the company names are equal after normalising case, punc
 whitespace and legal suffixes, or the email/web domains are equal. Only registrations of other
 partners that are Submitted, Pending Review or Approved, and received inside the protection
 window before this one, count: the first registration received wins.
+
+The candidates are found through the normalised keys stored with every registration
+(``connector.store.customer``, indexed): a decision costs two index lookups, however many
+registrations the store holds.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
+from connector.partners.facts import ACTIVE_REGISTRATION_STATUSES
+from connector.store.customer import LEGAL_SUFFIXES, normalise_company, normalise_domain
 from connector.store.models import entity_table
-from connector.triggers.facts import ACTIVE_REGISTRATION_STATUSES
 
 __all__ = [
     "LEGAL_SUFFIXES",
@@ -27,44 +31,6 @@ __all__ = [
     "normalise_domain",
     "same_customer",
 ]
-
-LEGAL_SUFFIXES = frozenset({
-    "inc", "incorporated", "corp", "corporation", "co", "company", "llc", "llp", "lp", "ltd",
-    "limited", "plc", "gmbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy",
-    "ab", "as", "aps", "pty", "pte", "kk", "sl",
-})
-_NON_WORD = re.compile(r"[^\w\s]+")
-_SPACE = re.compile(r"\s+")
-
-
-def normalise_company(name: str | None) -> str:
-    """``"ACME, Inc."`` -> ``"acme"``: lower case, no accents/punctuation/legal suffixes."""
-    if not name:
-        return ""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    # "B.V." and "S.A." are one word each: dots join, other punctuation separates
-    text = text.replace("&", " and ").replace(".", "")
-    words = _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip().split(" ")
-    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
-        words.pop()
-    if len(words) > 1 and words[0] == "the":
-        words.pop(0)
-    return " ".join(w for w in words if w)
-
-
-def normalise_domain(value: str | None) -> str:
-    """``"https://www.Acme.com/x"`` or ``"jane@acme.com"`` -> ``"acme.com"``."""
-    if not value:
-        return ""
-    text = value.strip().lower()
-    if "@" in text:
-        text = text.rsplit("@", 1)[1]
-    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
-    text = text.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0]
-    if text.startswith("www."):
-        text = text[4:]
-    return text.strip(".")
 
 
 def same_customer(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -111,26 +77,47 @@ def find_conflict(
     """The earlier registration of another partner for the same customer, if there is one."""
     if not (registration.get("end_customer_name") or registration.get("end_customer_domain")):
         return None
-    reg = entity_table("deal_registration")
     mine = _received(registration)
     since = mine[0] - timedelta(days=window_days) if mine[0] != date.min else date.min
-    stmt = select(reg).where(
-        reg.c.is_deleted.is_(False),
-        reg.c.status.in_(ACTIVE_REGISTRATION_STATUSES),
-        reg.c.id != (registration.get("id") or 0),
-    )
-    if since != date.min:
-        stmt = stmt.where((reg.c.registered_date >= since) | reg.c.registered_date.is_(None))
-    if registration.get("partner") is not None:
-        stmt = stmt.where((reg.c.partner != registration["partner"]) | reg.c.partner.is_(None))
+    params = {
+        "me": registration.get("id") or 0,
+        "since": since,
+        # no partner: every other registration counts (no local id is negative)
+        "partner": registration["partner"] if registration.get("partner") is not None else -1,
+    }
     best: dict[str, Any] | None = None
-    for row in conn.execute(stmt).mappings():
-        other = dict(row)
-        when = _received(other)
-        if not (since <= when[0] and when < mine):
+    keys = (
+        ("customer_name_key", normalise_company(registration.get("end_customer_name"))),
+        ("customer_domain_key", normalise_domain(registration.get("end_customer_domain"))),
+    )
+    for column, key in keys:
+        if not key:
             continue
-        if same_customer(registration, other) and (best is None or when < _received(best)):
-            best = other
+        for row in conn.execute(_candidates(column), {**params, "key": key}).mappings():
+            other = dict(row)
+            when = _received(other)
+            if not (since <= when[0] and when < mine):
+                continue
+            # the key matched: the same customer (keys are derived by the one normaliser)
+            if best is None or when < _received(best):
+                best = other
     if best is None:
         return None
     return Conflict(best["id"], best.get("name"), best.get("partner"), _received(best)[0])
+
+
+@functools.cache
+def _candidates(key_column: str) -> Select[Any]:
+    """Active registrations of other partners with the customer key ``:key`` in
+    ``key_column``, received since ``:since`` (built once: a decision only binds values)."""
+    reg = entity_table("deal_registration")
+    return select(
+        reg.c.id, reg.c.name, reg.c.partner, reg.c.registered_date, reg.c.created_at
+    ).where(
+        reg.c[key_column] == bindparam("key"),
+        reg.c.is_deleted.is_(False),
+        reg.c.status.in_(ACTIVE_REGISTRATION_STATUSES),
+        reg.c.id != bindparam("me"),
+        (reg.c.registered_date >= bindparam("since")) | reg.c.registered_date.is_(None),
+        (reg.c.partner != bindparam("partner")) | reg.c.partner.is_(None),
+    )

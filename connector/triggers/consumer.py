@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, update
 from connector.errors import ConnectorError
 from connector.mapping.spec import MappingSpec
 from connector.outbox.items import enqueue
+from connector.partners.facts import FactEnv, PartnerContext
 from connector.store.bookkeeping import TriggerFiring
 from connector.store.sqlutil import from_json_safe, to_json_safe, upsert_stmt
 from connector.store.stream import (
@@ -28,7 +29,13 @@ from connector.store.stream import (
     count_changes,
 )
 from connector.store.types import utcnow
-from connector.triggers.actions import ActionEnv, ActionFailed, apply_due_pending, run_action
+from connector.triggers.actions import (
+    BUILTIN_ACTIONS,
+    ActionEnv,
+    ActionFailed,
+    apply_due_pending,
+    run_action,
+)
 from connector.triggers.audit import AuditRow, write_audit
 from connector.triggers.conflict import find_conflict
 from connector.triggers.engine import (
@@ -39,7 +46,6 @@ from connector.triggers.engine import (
     Facts,
     referenced_fields,
 )
-from connector.triggers.facts import PARTNER_FACTS, FactEnv, PartnerContext
 from connector.triggers.spec import Rule, RuleSet
 
 __all__ = [
@@ -125,10 +131,12 @@ class BatchProcessor:
         self.report = report
         self.run_id = run_id
         self.apply = apply
-        needed = referenced_fields(rules.rules)["partner"]
+        needed = referenced_fields(rules.rules, rules.env.function_reads)["partner"]
         self.partners = PartnerContext(
-            conn, FactEnv(now, rules.settings.fiscal_year_start_month), needed=needed
+            conn, FactEnv(now, rules.settings.fiscal_year_start_month), needed=needed,
+            catalogue=rules.env.catalogue,
         )
+        self.actions = {**BUILTIN_ACTIONS, **rules.env.actions}
         self.by_entity = {e: rules.for_entity(e) for e in rules.entities()}
         self._needs: dict[tuple[str, ...], tuple[bool, bool]] = {}
         self.audit: list[AuditRow] = []
@@ -144,6 +152,19 @@ class BatchProcessor:
                 for a in (*r.actions, *r.otherwise))  # the note in the reason
             self._needs[key] = (any("partner" in x.variables for x in exprs), conflict)
         return self._needs[key]
+
+    def prefetch(self, changes: Iterable[Change]) -> None:
+        """Build the partner maps of ``changes`` together (grouped queries, not one per
+        partner), for the changes whose rules read ``partner``."""
+        pids = []
+        for change in changes:
+            if not self._needed(self.by_entity.get(change.entity) or [])[0]:
+                continue
+            record = change.new if change.new is not None else change.old or {}
+            pid = change.local_id if change.entity == "partner" else record.get("partner")
+            if isinstance(pid, int):
+                pids.append(pid)
+        self.partners.prefetch(pids)
 
     def facts(self, change: Change, rules: list[Rule] | None = None) -> Facts:
         """The partner map and conflict for ``change``, as far as ``rules`` read them."""
@@ -237,7 +258,7 @@ class BatchProcessor:
                         c.entity, c.local_id, c.sf_id, record, d.key)
         results, ids = [], []
         for action in d.actions:
-            result = run_action(env, action)
+            result = run_action(env, action, self.actions)
             results.append(result)
             if result.writes:
                 ids += enqueue(self.conn, result.writes)
@@ -286,7 +307,7 @@ def run_triggers(
     report = TriggersReport()
     now = clock()
     apply_pending(engine, spec, rules, now, report)
-    evaluator = Evaluator(rules.rules, now, PARTNER_FACTS.functions, keep_all=False)
+    evaluator = Evaluator(rules.rules, now, rules.env.callables(), keep_all=False)
     # Only the entries some rule watches are read (entity, event and source, in SQL): a
     # backfill no rule opts into is skipped in the range the offset moves past.
     live = [r for r in rules.rules if r.enabled and not r.scheduled]
@@ -299,8 +320,10 @@ def run_triggers(
         report.echoes += echoes
         if batch.events:
             proc = BatchProcessor(conn, spec, rules, evaluator, now, report, run_id=run_id)
-            for event in batch.events:
-                proc.process(typed_change(spec, event))
+            changes = [typed_change(spec, event) for event in batch.events]
+            proc.prefetch(changes)
+            for change in changes:
+                proc.process(change)
             proc.flush()
         if before_commit is not None:
             before_commit(conn, batch.events)

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cel
 
-from connector.triggers.expressions import first_sentence, to_cel
-from connector.triggers.spec import ActionSpec, Rule
+from connector.partners.actions import PlannedAction
+from connector.partners.cel import BASE_FUNCTIONS, Expression, first_sentence, to_cel
+
+if TYPE_CHECKING:  # the spec's default rule environment reads the store: types only here
+    from connector.triggers.spec import ActionSpec, Rule
 
 __all__ = [
     "REGISTRATION_DECISIONS",
@@ -59,14 +62,6 @@ class Facts:
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedAction:
-    """An action to run, with its CEL parameters already evaluated."""
-
-    name: str
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class Decision:
     """What one rule decided about one change, and why."""
 
@@ -91,13 +86,22 @@ def firing_key(rule_id: str, change: Change) -> str:
     return f"{rule_id}|{change.entity}|{record}|{change.version}"
 
 
-def referenced_fields(rules: Iterable[Rule]) -> dict[str, frozenset[str]]:
-    """Per variable (new, old, partner): the fields some rule reads."""
+def referenced_fields(
+    rules: Iterable[Rule], function_reads: Callable[[str], frozenset[str]] | None = None
+) -> dict[str, frozenset[str]]:
+    """Per variable (new, old, partner): the fields some rule reads (a receiver call such as
+    ``partner.certifications_in(x)`` reads what ``function_reads`` says it does)."""
     out: dict[str, set[str]] = {"new": set(), "old": set(), "partner": set()}
+    reads = function_reads or (lambda name: BASE_FUNCTIONS[name].reads
+                               if name in BASE_FUNCTIONS else frozenset())
     for rule in rules:
         for expr in rule.expressions():
             for var, names in expr.refs.items():
-                out[var] |= names
+                if var.endswith("()"):
+                    for name in names:
+                        out[var[:-2]] |= reads(name)
+                else:
+                    out[var] |= names
     record = out["new"] | out["old"]
     return {"new": frozenset(record), "old": frozenset(record),
             "partner": frozenset(out["partner"])}
@@ -126,9 +130,10 @@ class Evaluator:
         self.fields = referenced_fields(self.rules)
         self.keep_all = keep_all
         self.now = to_cel(now)
-        # the CEL functions rules may call come from the caller (the engine reads no registry)
-        self.current = cel.Context(functions=dict(functions or {}))
-        self.previous = cel.Context(functions=dict(functions or {}))
+        if functions is None:
+            functions = {n: f.fn for n, f in BASE_FUNCTIONS.items()}
+        self.current = cel.Context(functions=dict(functions))
+        self.previous = cel.Context(functions=dict(functions))
         for ctx in (self.current, self.previous):
             ctx.add_variable("now", self.now)
         self.previous.add_variable("old", None)
@@ -193,14 +198,19 @@ class Evaluator:
         assert d is not None
         return d
 
-    def _state(self, rule: Rule, ctx: Any) -> str | None:
-        """Which branch a record version is in: None outside the scope, else the branch."""
-        if rule.scope is not None:
-            self.evaluations += 1
-            if rule.scope.program.execute(ctx) is not True:
-                return None
+    def _run(self, expr: Expression, ctx: Any, values: Any) -> Any:
+        """Evaluate ``expr``; one whose ranges the text does not fix is first costed with the
+        bound values and refused over its budget (``OverBudget``: an error for this record)."""
         self.evaluations += 1
-        result = rule.when.program.execute(ctx)
+        if expr.bounded:
+            return expr.program.execute(ctx)
+        return expr.run(ctx, values)
+
+    def _state(self, rule: Rule, ctx: Any, values: Any = ()) -> str | None:
+        """Which branch a record version is in: None outside the scope, else the branch."""
+        if rule.scope is not None and self._run(rule.scope, ctx, values) is not True:
+            return None
+        result = self._run(rule.when, ctx, values)
         if result is True:
             return "actions"
         if result is False:
@@ -217,7 +227,7 @@ class Evaluator:
         self, rule: Rule, change: Change, facts: Facts, inputs: dict[str, Any]
     ) -> Decision | None:
         try:
-            if rule.scope is None:  # the common case, inlined
+            if rule.scope is None and rule.when.bounded:  # the common case, inlined
                 self.evaluations += 1
                 result = rule.when.program.execute(self.current)
                 if result is True:
@@ -227,10 +237,11 @@ class Evaluator:
                 else:
                     raise TypeError(f"the condition returned {type(result).__name__}")
             else:
-                state = self._state(rule, self.current)
+                state = self._state(rule, self.current, _values(inputs))
         except Exception as err:  # a broken rule never stops the others
+            failed = rule.when if rule.scope is None else None
             return Decision(rule, change, "error", f"condition failed: {_one_line(err)}"
-                            + _null_hint(inputs), inputs=inputs)
+                            + _null_hint(inputs, failed or rule), inputs=inputs)
         if state is None:
             return self._quiet(rule, change, "out of scope", inputs)
         actions = rule.actions if state == "actions" else rule.otherwise
@@ -239,7 +250,7 @@ class Evaluator:
             return self._quiet(rule, change, why, inputs)
         if rule.mode == "on_true" and change.op == "updated" and change.old is not None:
             try:
-                before = self._state(rule, self._previous(change, facts))
+                before = self._state(rule, self._previous(change, facts), _values(inputs))
             except Exception:
                 before = None  # a condition that failed before held no branch before
             if before == state:
@@ -266,12 +277,11 @@ class Evaluator:
                 params = dict(params)
                 try:
                     for name, expr in action.expressions.items():
-                        self.evaluations += 1
-                        params[name] = expr.program.execute(self.current)
+                        params[name] = self._run(expr, self.current, _values(inputs))
                 except Exception as err:
                     return Decision(rule, change, "error",
-                                    f"{action.name}.{name} failed: {_one_line(err)}",
-                                    branch=branch, inputs=inputs)
+                                    f"{action.name}.{name} failed: {_one_line(err)}"
+                                    + _null_hint(inputs, expr), branch=branch, inputs=inputs)
             if action.name in REGISTRATION_DECISIONS and facts.conflict and facts.conflict_note:
                 base = str(params.get("reason") or "")
                 params = {**params, "reason": f"{base}; {facts.conflict_note}" if base
@@ -290,10 +300,22 @@ def _watches(rule: Rule, change: Change) -> bool:
     return change.op in rule.on and change.source in rule.sources
 
 
-def _null_hint(inputs: dict[str, Any]) -> str:
-    nulls = [f"{var}.{name}" for var in ("new", "partner")
-             for name, value in (inputs.get(var) or {}).items() if value is None]
-    return f" ({', '.join(sorted(nulls))} is null)" if nulls else ""
+def _values(inputs: dict[str, Any]) -> tuple[Any, ...]:
+    """The bound variables a run-time cost estimate reads."""
+    return (inputs["new"], inputs["old"], inputs["partner"])
+
+
+def _null_hint(inputs: dict[str, Any], failed: Expression | Rule) -> str:
+    """The null fields the failing expression reads (never another expression's)."""
+    exprs = [failed] if isinstance(failed, Expression) else failed.expressions()
+    read = {(var, name) for e in exprs for var, names in e.refs.items()
+            if var in ("new", "old", "partner") for name in names}
+    nulls = [f"{var}.{name}" for var in ("new", "old", "partner")
+             for name, value in (inputs.get(var) or {}).items()
+             if value is None and (var, name) in read]
+    if not nulls:
+        return ""
+    return f" ({', '.join(sorted(nulls))} {'is' if len(nulls) == 1 else 'are'} null)"
 
 
 def _one_line(err: BaseException) -> str:

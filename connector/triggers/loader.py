@@ -9,7 +9,7 @@ parameters return the type they must; cron schedules parse. One mistake hides no
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from connector.errors import ConfigError, ConfigProblem
 from connector.mapping.names import did_you_mean
 from connector.mapping.spec import MappingSpec
-from connector.store.stream import SOURCES
-from connector.triggers.catalogue import ACTIONS
-from connector.triggers.expressions import (
+from connector.partners.cel import (
+    CelError,
     Expression,
-    ExpressionError,
     cel_type_name,
     compile_expression,
     first_sentence,
+    located_problem,
     sample_value,
 )
-from connector.triggers.facts import PARTNER_FACTS, FactRegistry
+from connector.partners.env import RuleEnv
+from connector.store.stream import SOURCES
+from connector.triggers.catalogue import ACTIONS
 from connector.triggers.spec import (
     EVENTS,
     LIVE_SOURCES,
@@ -41,7 +42,16 @@ from connector.triggers.spec import (
 )
 from connector.yamlconf import Located, load, loads
 
-__all__ = ["RuleContext", "load_triggers", "loads_triggers", "probe_context", "validate_cron"]
+__all__ = [
+    "RuleContext",
+    "load_trigger_settings",
+    "load_triggers",
+    "loads_triggers",
+    "probe_context",
+    "validate_cron",
+]
+
+VARIABLES = ("new", "old", "partner", "conflict", "now")
 
 PathKey = tuple[str | int, ...]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -64,7 +74,7 @@ class _Settings(BaseModel):
 class RuleContext:
     """What a rule of one entity may read: its fields, the partner's, and the extra variables."""
 
-    def __init__(self, spec: MappingSpec, entity: str, facts: FactRegistry) -> None:
+    def __init__(self, spec: MappingSpec, entity: str, env: RuleEnv) -> None:
         ent = spec.entities[entity]
         self.entity = entity
         self.fields: dict[str, str] = dict(_COMMON_FIELDS)
@@ -74,9 +84,9 @@ class RuleContext:
         if "partner" in spec.entities:
             for f in spec.entities["partner"].fields.values():
                 self.partner_fields[f.local] = "lookup" if f.lookup else f.local_type
-        self.partner_fields.update(facts.types())
-        self.partner_samples = facts.samples()
-        self.functions = dict(facts.functions)
+        self.partner_fields.update(env.catalogue.types())
+        self.partner_samples = env.catalogue.samples()
+        self.functions = env.callables()
         partner_ref = ent.fields.get("partner")
         self.has_partner = entity == "partner" or (
             partner_ref is not None and partner_ref.lookup == "partner"
@@ -110,34 +120,54 @@ def validate_cron(expr: str) -> str | None:
 
 
 def load_triggers(
-    path: str | Path, spec: MappingSpec, *, facts: FactRegistry = PARTNER_FACTS
+    path: str | Path, spec: MappingSpec, *, env: RuleEnv | None = None
 ) -> RuleSet:
-    """Read and validate triggers.yaml against ``spec``; every problem raises together."""
-    return _build(load(path), spec, facts)
+    """Read and validate triggers.yaml against ``spec`` and the rule environment ``env``
+    (default: the partner layer's facts and the built-in actions); every problem raises
+    together."""
+    return _build(load(path), spec, env or RuleEnv(), lambda: Path(path).read_text("utf-8"))
+
+
+def load_trigger_settings(path: str | Path) -> TriggerSettings:
+    """triggers.yaml's ``settings:`` alone (the fiscal calendar for commands that run no
+    rule); a bad setting raises ``ConfigError`` at its line."""
+    loc = load(path)
+    b = _Builder(loc, MappingSpec(entities={}), RuleEnv(), lambda: "")  # settings only
+    data = loc.data if isinstance(loc.data, dict) else {}
+    settings = b.settings(data)
+    if b.problems:
+        raise ConfigError(b.problems)
+    return settings
 
 
 def loads_triggers(
-    text: str, spec: MappingSpec, file: str = "triggers.yaml", *,
-    facts: FactRegistry = PARTNER_FACTS,
+    text: str, spec: MappingSpec, file: str = "triggers.yaml", *, env: RuleEnv | None = None,
 ) -> RuleSet:
     """``load_triggers`` for YAML text (tests)."""
-    return _build(loads(text, file), spec, facts)
+    return _build(loads(text, file), spec, env or RuleEnv(), lambda: text)
 
 
 class _Builder:
-    def __init__(self, loc: Located, spec: MappingSpec, facts: FactRegistry) -> None:
+    def __init__(self, loc: Located, spec: MappingSpec, env: RuleEnv,
+                 text: Callable[[], str]) -> None:
         self.loc = loc
         self.spec = spec
-        self.facts = facts
+        self.env = env
+        self.actions = {**ACTIONS, **env.actions}
+        self._text = text
         self.problems: list[ConfigProblem] = []
         self._contexts: dict[str, RuleContext] = {}
+
+    def cel_problem(self, where: PathKey, what: str, err: CelError) -> None:
+        """``err`` located in the file: the expression's position inside its YAML value."""
+        self.problems.append(located_problem(self.loc, where, what, err, self._text))
 
     def problem(self, path: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(self.loc.problem(path, message, key=key))
 
     def context(self, entity: str) -> RuleContext:
         if entity not in self._contexts:
-            self._contexts[entity] = RuleContext(self.spec, entity, self.facts)
+            self._contexts[entity] = RuleContext(self.spec, entity, self.env)
         return self._contexts[entity]
 
     def unknown_keys(
@@ -164,6 +194,15 @@ class _Builder:
                 msg = e["msg"].removeprefix("Value error, ")
                 name = ".".join(str(p) for p in sub)
                 self.problem(full, f"{what}: {name}: {msg}" if name else f"{what}: {msg}")
+
+    def settings(self, data: Mapping[str, Any]) -> TriggerSettings:
+        """The ``settings:`` section (defaults where it is bad: the problem is recorded)."""
+        try:
+            s = _Settings.model_validate(data.get("settings") or {})
+        except ValidationError as err:
+            self.validation(err, ("settings",), "settings")
+            return TriggerSettings()
+        return TriggerSettings(**s.model_dump())
 
     # -- one rule -------------------------------------------------------------------------
 
@@ -231,7 +270,7 @@ class _Builder:
         if not watches:
             self.problem((*path, "segment"), "segment: only applies to on: [segment_entered, "
                                              "segment_left]")
-        known = self.facts.segments
+        known = self.env.segments
         if known is not None and segment not in known:
             names = sorted(known)
             self.problem((*path, "segment"), f"unknown segment '{segment}' (programs.yaml has: "
@@ -342,12 +381,15 @@ class _Builder:
             self.problem(where, f"{what} must be a CEL expression (text)")
             return None
         try:
-            expr = compile_expression(source)
-        except ExpressionError as err:
-            self.problem(where, f"{what}: {err}")
+            expr = compile_expression(source, variables=VARIABLES,
+                                      functions=self.env.functions, limits=self.env.limits)
+        except CelError as err:
+            self.cel_problem(where, what, err)
             return None
         ok = True
         for var, names in sorted(expr.refs.items()):
+            if var.endswith("()"):  # receiver calls: checked as functions when compiled
+                continue
             known = ctx.partner_fields if var == "partner" else ctx.fields
             for name in sorted(names):
                 if name not in known:
@@ -369,8 +411,9 @@ class _Builder:
         return expr if ok else None
 
     def _probe(self, expr: Expression, ctx: RuleContext) -> tuple[Any, str | None]:
+        values = probe_context(ctx)
         try:
-            return expr.run(cel.Context(probe_context(ctx), ctx.functions)), None
+            return expr.run(cel.Context(values, ctx.functions), values.values()), None
         except (TypeError, ValueError, RuntimeError, KeyError) as err:
             return None, first_sentence(err)
 
@@ -422,11 +465,12 @@ class _Builder:
             self.problem(path, "an action is one name with its parameters, e.g. "
                                "- set_tier: {level: Gold}")
             return None
-        definition = ACTIONS.get(name)
+        definition = self.actions.get(name)
         if definition is None:
             where = (*path, str(name)) if isinstance(item, dict) else path
-            self.problem(where, f"unknown action '{name}' (actions: {', '.join(ACTIONS)})"
-                         + did_you_mean(str(name), list(ACTIONS)), key=isinstance(item, dict))
+            known = list(self.actions)
+            self.problem(where, f"unknown action '{name}' (actions: {', '.join(known)})"
+                         + did_you_mean(str(name), known), key=isinstance(item, dict))
             return None
         ppath = (*path, name)
         if not isinstance(params, dict):
@@ -479,21 +523,16 @@ class _Builder:
         return True
 
 
-def _build(loc: Located, spec: MappingSpec, facts: FactRegistry) -> RuleSet:
-    b = _Builder(loc, spec, facts)
+def _build(loc: Located, spec: MappingSpec, env: RuleEnv, text: Callable[[], str]) -> RuleSet:
+    b = _Builder(loc, spec, env, text)
     data = loc.data
     if data == {} or data is None:
-        return RuleSet(TriggerSettings(), [], loc.file)
+        return RuleSet(TriggerSettings(), [], loc.file, env)
     if not isinstance(data, dict):
         raise ConfigError([loc.problem((), "triggers.yaml must be a mapping with a 'triggers:' "
                                             "list")])
     b.unknown_keys(data, _TOP_KEYS, ())
-    settings = TriggerSettings()
-    try:
-        s = _Settings.model_validate(data.get("settings") or {})
-        settings = TriggerSettings(**s.model_dump())
-    except ValidationError as err:
-        b.validation(err, ("settings",), "settings")
+    settings = b.settings(data)
     raws = data.get("triggers", [])
     if raws is None:
         raws = []
@@ -506,4 +545,4 @@ def _build(loc: Located, spec: MappingSpec, facts: FactRegistry) -> RuleSet:
         raise ConfigError(b.problems)
     # a stable evaluation order: `order` first, then the file's
     rules.sort(key=lambda r: (r.order, r.line))
-    return RuleSet(settings, rules, loc.file)
+    return RuleSet(settings, rules, loc.file, env)

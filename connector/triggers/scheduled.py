@@ -26,7 +26,6 @@ from connector.triggers.consumer import (
     apply_pending,
 )
 from connector.triggers.engine import Change, Evaluator
-from connector.triggers.facts import PARTNER_FACTS
 from connector.triggers.spec import Rule, RuleSet
 
 __all__ = [
@@ -86,7 +85,7 @@ def run_scheduled_rule(
                                          f"trigger '{rule.id}' has no schedule")])
     slot = slot or last_slot(rule.schedule, now)
     version = f"slot@{slot.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
-    evaluator = Evaluator([rule], now, PARTNER_FACTS.functions, keep_all=False)
+    evaluator = Evaluator([rule], now, rules.env.callables(), keep_all=False)
     table = entity_table(rule.entity)
     last = 0
     while True:

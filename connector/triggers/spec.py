@@ -26,9 +26,13 @@ file:line:col; the compiled conditions live on the rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from connector.triggers.expressions import Expression
+from connector.partners.actions import RuleSettings
+
+if TYPE_CHECKING:
+    from connector.partners.cel import Expression
+    from connector.partners.env import RuleEnv
 
 __all__ = [
     "EVENTS",
@@ -96,13 +100,8 @@ class Rule:
         return out
 
 
-@dataclass(frozen=True)
-class TriggerSettings:
-    """The ``settings:`` section."""
-
-    fiscal_year_start_month: int = 1
-    protection_window_days: int = 90
-    downgrade_grace_days: int = 30
+# The ``settings:`` section (what actions and facts read: the partner layer's settings).
+TriggerSettings = RuleSettings
 
 
 @dataclass
@@ -112,6 +111,8 @@ class RuleSet:
     settings: TriggerSettings
     rules: list[Rule]
     file: str = "triggers.yaml"
+    # what the rules were checked against and run with: facts, functions, actions
+    env: RuleEnv = field(default_factory=lambda: _base_env(), compare=False, repr=False)
 
     def get(self, rule_id: str) -> Rule | None:
         """The rule named ``rule_id``, if any."""
@@ -128,3 +129,11 @@ class RuleSet:
     def entities(self) -> set[str]:
         """Entities some enabled change rule watches."""
         return {r.entity for r in self.rules if r.enabled and not r.scheduled}
+
+
+def _base_env() -> RuleEnv:
+    """The partner layer's environment without extensions (imported when first needed: the
+    environment's catalogue reads the store)."""
+    from connector.partners.env import RuleEnv
+
+    return RuleEnv()

@@ -6,29 +6,29 @@ from typing import Any
 
 from connector.pipeline import StageContext
 from connector.triggers.consumer import run_triggers
-from connector.triggers.loader import load_triggers
 from connector.triggers.spec import RuleSet
 
 __all__ = ["TriggersStage"]
 
 
 class TriggersStage:
-    """Consume the change log with the rules of triggers.yaml (loaded once per stage)."""
+    """Consume the change log with the rules of the runtime's rule environment."""
 
     name = "triggers"
 
     def __init__(self, rules: RuleSet | None = None) -> None:
-        self.rules = rules
+        self.rules = rules  # None: the runtime's, read at each run (a reload is seen)
 
     @classmethod
     def for_runtime(cls, rt: Any) -> TriggersStage:
-        """The stage with ``rt``'s triggers.yaml loaded now (a bad file raises ConfigError)."""
-        return cls(load_triggers(rt.settings.triggers_path, rt.spec))
+        """The stage of ``rt``: its rules are ``rt.rules.rules`` (loaded once, by the
+        runtime; a bad file raised ConfigError when it was built)."""
+        rt.rules  # noqa: B018  (builds the environment now: a bad file fails before the cycle)
+        return cls()
 
     def run(self, ctx: StageContext) -> dict[str, int]:
         """Run the consumer to the end of the change log; the counts go in the run report."""
-        if self.rules is None:
-            self.rules = load_triggers(ctx.settings.triggers_path, ctx.spec)
-        report = run_triggers(ctx.engine, ctx.spec, self.rules, ctx.clock, run_id=ctx.run_id)
+        rules = self.rules if self.rules is not None else ctx.rules.rules
+        report = run_triggers(ctx.engine, ctx.spec, rules, ctx.clock, run_id=ctx.run_id)
         return report.counts()
 

@@ -40,8 +40,10 @@ def test_env_file_points_the_default_config_at_the_emulated_org(tmp_path: Path) 
             "PRM_SF_CLIENT_ID",
             "PRM_SF_CLIENT_SECRET",
             "PRM_SF_CA_BUNDLE",
+            "PRM_SF_PUBSUB_ENDPOINT",
         }
         assert values["PRM_SF_LOGIN_URL"] == info["login_url"]
+        assert values["PRM_SF_PUBSUB_ENDPOINT"] == info["pubsub_endpoint"]
         assert values["PRM_SF_USERNAME"] == info["users"]["integration"]["username"]
         assert invoke("init", str(tmp_path / "cfg")).exit_code == 0
         only: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PRM_")}

@@ -126,3 +126,37 @@ def test_scheduler_jobs_are_single_instance_coalescing_and_cover_the_plan() -> N
         assert str(jobs["reconcile"].trigger).startswith("cron[")
     finally:
         sched.shutdown(wait=False)
+
+
+def test_a_job_without_a_sign_of_life_shows_as_stalled_and_a_check_is_one() -> None:
+    """stalled_for grows while a job neither checks in nor ends; a check resets it; an idle
+    writer is never stalled (what /readyz and the lease heartbeat read as wedged)."""
+    release, checked, go_on = threading.Event(), threading.Event(), threading.Event()
+    writer: StoreWriter
+
+    def job() -> None:
+        release.wait(30)
+        writer.check()
+        checked.set()
+        go_on.wait(30)
+
+    writer = StoreWriter({"sync": job}, ["sync"])
+    writer.start()
+    try:
+        assert writer.stalled_for() == 0.0
+        writer.request("sync")
+        deadline = time.monotonic() + 30
+        while writer.stalled_for() < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = writer.stalled_for()
+        assert before >= 0.3
+        time.sleep(0.2)
+        release.set()
+        assert checked.wait(30)
+        assert writer.stalled_for() < before + 0.2
+        go_on.set()
+    finally:
+        go_on.set()
+        release.set()
+        assert writer.stop(30)
+    assert writer.stalled_for() == 0.0

@@ -96,3 +96,25 @@ def test_a_webhook_is_signed_over_timestamp_and_body_and_retried_on_5xx() -> Non
     missing = post_signed(fields, now=1, timeout=5, env={}, poster=poster(204))
     assert (missing.retry, missing.code) == (False, "MISSING_SECRET")
     assert "HOOK_SECRET" in missing.message
+
+
+def test_a_lease_is_released_only_when_its_holder_is_gone() -> None:
+    """A claim names its holder (host, pid, incarnation, nonce): a live process's claim is
+    kept; a dead pid's, or an earlier incarnation's of our own pid (a restarted container's
+    PID 1), is released; another host's waits for its lease to end."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from connector.outbox import dispatcher
+
+    host = socket.gethostname()
+    mine = dispatcher._holder()
+    assert not dispatcher._dead_here(mine)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    assert dispatcher._dead_here(f"{host}:{gone.stdout.strip()}:abcdef01:1234")
+    assert dispatcher._dead_here(f"{host}:{os.getpid()}:00000000:1234")
+    assert not dispatcher._dead_here(f"{host}:{os.getppid()}:abcdef01:1234")
+    assert not dispatcher._dead_here(f"another-{host}:{gone.stdout.strip()}:abcdef01:1234")

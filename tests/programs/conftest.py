@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, insert
 
+from connector.partners.env import RuleEnv
 from connector.programs import ProgramsSpec, load_programs
+from connector.programs.hooks import extension
 from connector.store.models import column_types, entity_table
 
 from dbfixtures import db_kind, engine
@@ -18,28 +19,16 @@ from sync.conftest import emulator
 
 __all__ = [
     "NOW", "add_deal", "add_partner", "db_kind", "default_spec", "emulator", "engine",
+    "programs_env",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _triggers_registries_restored() -> Iterator[None]:
-    """``install`` writes into the triggers' registries: undo it after each test."""
-    from connector.triggers.actions import EXECUTORS
-    from connector.triggers.catalogue import ACTIONS
-    from connector.triggers.facts import PARTNER_FACTS
-
-    saved = (dict(PARTNER_FACTS.facts), dict(PARTNER_FACTS.functions), dict(ACTIONS),
-             dict(EXECUTORS))
-    segments = PARTNER_FACTS.segments
-    yield
-    PARTNER_FACTS.segments = segments
-    for target, copy in zip((PARTNER_FACTS.facts, PARTNER_FACTS.functions, ACTIONS, EXECUTORS),
-                            saved, strict=True):
-        target.clear()
-        target.update(copy)
+def programs_env(spec: ProgramsSpec | None) -> RuleEnv:
+    """The rule environment a runtime with ``spec`` as programs.yaml builds."""
+    return RuleEnv().extended(extension(spec))
 
 
 @pytest.fixture(scope="session")

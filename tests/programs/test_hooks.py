@@ -9,12 +9,11 @@ from connector.errors import ConfigError
 from connector.mapping import load_mapping
 from connector.programs import ProgramsSpec
 from connector.programs.facts import LEDGER, points_balance
-from connector.programs.hooks import install
 from connector.programs.local import record_step
 from connector.programs.stage import run_programs
 from connector.triggers import loads_triggers, run_triggers
 
-from .conftest import NOW, ROOT, add_partner
+from .conftest import NOW, ROOT, add_partner, programs_env
 
 MAPPING = load_mapping(ROOT / "config" / "mapping.yaml")
 RULES = """\
@@ -33,18 +32,17 @@ triggers:
 
 @pytest.fixture
 def installed(default_spec: ProgramsSpec) -> ProgramsSpec:
-    """The default programs plugged into the triggers' registries."""
-    install(default_spec)
+    """The default programs.yaml (its rule environment: ``programs_env``)."""
     return default_spec
 
 
 def test_rules_read_program_facts_and_watch_segment_events(installed: ProgramsSpec) -> None:
     """partner.type, partner.tracks[...] and certifications_in type-check; segment: is kept."""
-    rules = loads_triggers(RULES, MAPPING)
+    rules = loads_triggers(RULES, MAPPING, env=programs_env(installed))
     assert rules.rules[0].segment == "cloud-certified"
     assert rules.rules[0].on == ("segment_entered",)
     ok = RULES.replace("partner.type == 'Reseller'", "partner.certifications_in('cloud') >= 1")
-    assert loads_triggers(ok, MAPPING).rules
+    assert loads_triggers(ok, MAPPING, env=programs_env(installed)).rules
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -62,7 +60,7 @@ def test_segment_rules_are_checked_at_load(
         .replace("partner.tracks['cloud-technical'].completed", "true"),
     }[change]
     with pytest.raises(ConfigError, match=message):
-        loads_triggers(broken, MAPPING)
+        loads_triggers(broken, MAPPING, env=programs_env(installed))
 
 
 def test_a_segment_entry_fires_the_rule_and_its_program_actions(
@@ -75,7 +73,7 @@ def test_a_segment_entry_fires_the_rule_and_its_program_actions(
     for step in ("cloud-fundamentals", "cloud-architect"):
         got = record_step(engine, installed, "Acme", step, by="alice", now=NOW)
     assert got["segments"] == [{"segment": "cloud-certified", "event": "segment_entered"}]
-    rules = loads_triggers(RULES, MAPPING)
+    rules = loads_triggers(RULES, MAPPING, env=programs_env(installed))
     report = run_triggers(engine, MAPPING, rules, lambda: NOW)
     assert report.fired == 1 and report.errors == 0
     with engine.connect() as conn:

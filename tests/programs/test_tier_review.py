@@ -11,14 +11,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from triggers.trigtools import Store
 
+from connector.partners.tiers import PENDING
 from connector.programs import ProgramsSpec
-from connector.programs.hooks import install
 from connector.programs.local import record_points, record_step
 from connector.programs.stage import run_programs
 from connector.triggers import read_log, run_scheduled
-from connector.triggers.actions import PENDING
 
-from .conftest import NOW
+from .conftest import NOW, programs_env
 
 REVIEW = "quarterly-tier-review"
 NEXT_QUARTER = datetime(2027, 1, 1, 4, 30, tzinfo=UTC)  # its slot: 2027-01-01 04:00
@@ -26,7 +25,6 @@ NEXT_QUARTER = datetime(2027, 1, 1, 4, 30, tzinfo=UTC)  # its slot: 2027-01-01 0
 
 @pytest.fixture
 def installed(default_spec: ProgramsSpec) -> ProgramsSpec:
-    install(default_spec)
     return default_spec
 
 
@@ -70,7 +68,7 @@ def test_a_partner_whose_figures_dropped_is_downgraded_by_the_review_and_not_bef
     """Points deducted mid-quarter: the programs stage keeps Gold; the review at the next
     quarter's slot sets Silver with the reason and queues the write-back; a second run of the
     same slot fires nothing; figures back up move the partner up at once, without a review."""
-    store = Store(engine)
+    store = Store(engine, env=programs_env(installed))
     mapping = store.spec
     sf, pid = _gold_partner(store, installed, country="Germany")
     assert run_programs(engine, mapping, installed, lambda: NOW).tier_changes == 0
@@ -122,7 +120,7 @@ def test_the_review_uses_the_partners_regional_ladder_and_keeps_a_tier_it_still_
 ) -> None:
     """With 150,000 won a German partner falls to Silver, a Brazilian one (emerging-markets
     variant: Gold from 100,000) stays Gold: the review says so and writes nothing for it."""
-    store = Store(engine)
+    store = Store(engine, env=programs_env(installed))
     levels = store.program()
     got = {}
     for name, country in (("Berlin", "Germany"), ("Recife", "Brazil")):
@@ -155,7 +153,7 @@ def test_a_partner_with_no_figures_in_the_prm_drops_one_level_a_review(
     why; the next quarter's review to Silver. `max_levels_down: null` goes straight there."""
     from connector.triggers import loads_triggers
 
-    store = Store(engine)
+    store = Store(engine, env=programs_env(installed))
     mapping = store.spec
     levels = store.program()
     sf, _ = store.partner("New Install", level="Platinum", levels=levels,
@@ -177,7 +175,8 @@ def test_a_partner_with_no_figures_in_the_prm_drops_one_level_a_review(
     assert 'review_tier: {reason: "Quarterly tier review"}' in shipped
     unlimited = loads_triggers(shipped.replace(
         '- review_tier: {reason: "Quarterly tier review"}',
-        '- review_tier: {reason: "Quarterly tier review", max_levels_down: null}'), mapping)
+        '- review_tier: {reason: "Quarterly tier review", max_levels_down: null}'), mapping,
+        env=programs_env(installed))
     last = datetime(2027, 7, 1, 4, 30, tzinfo=UTC)
     assert run_scheduled(engine, mapping, unlimited, lambda: last, rule_id=REVIEW).fired == 1
     assert _level(store) == "Registered"
@@ -190,7 +189,7 @@ def test_a_dry_run_of_the_review_shows_each_verdict_and_leaves_no_trace(
     tier changed, nothing queued, logged or claimed: the real run afterwards still fires."""
     from connector.triggers.scheduled import preview_scheduled
 
-    store = Store(engine)
+    store = Store(engine, env=programs_env(installed))
     mapping = store.spec
     levels = store.program()
     store.partner("Preview Partner", level="Platinum", levels=levels, billing_country="France")

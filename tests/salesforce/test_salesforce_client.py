@@ -24,6 +24,7 @@ from sf_fakes import (
     token_body,
 )
 
+from connector.errors import FatalError, RetriableError
 from connector.salesforce import (
     ApiBudgetExhausted,
     ApiLimitExceeded,
@@ -153,15 +154,33 @@ def test_expired_session_is_refreshed_and_the_call_retried_once(
     assert client.sf.session_id == SESSION2
 
 
-def test_second_401_after_refresh_is_fatal(client: SalesforceClient, rsps: Any) -> None:
-    """A brand-new session rejected again is SessionExpired (fatal), not an endless loop."""
+def test_sessions_rejected_again_and_again_are_refreshed_with_backoff_then_the_call_succeeds(
+    client: SalesforceClient, rsps: Any, sleeps: Sleeps
+) -> None:
+    """Three 401s in a row (each new session rejected again) -> three logins, backing off
+    from the second one on, and the fourth try succeeds: nothing is fatal about it."""
+    for _ in range(3):
+        rsps.get(QUERY, status=401, json=EXPIRED)
+    rsps.post(TOKEN_URL, json=token_body(SESSION2))
+    rsps.get(QUERY, json={"totalSize": 2, "done": True, "records": []})
+    assert client.count("SELECT COUNT() FROM Account") == 2
+    assert len([c for c in rsps.calls if c.request.url.startswith(TOKEN_URL)]) == 1 + 3
+    assert len(sleeps) == 2 and all(0 <= s <= 2 for s in sleeps)
+
+
+def test_sessions_that_keep_expiring_raise_a_retriable_error_not_a_fatal_one(
+    client: SalesforceClient, rsps: Any, sleeps: Sleeps
+) -> None:
+    """Every new session rejected: after max_attempts (4) logins the call fails with a
+    SessionExpired that is retriable (the caller pauses and logs in later), never a stop."""
     rsps.get(QUERY, status=401, json=EXPIRED)
     rsps.post(TOKEN_URL, json=token_body(SESSION2))
-    rsps.get(QUERY, status=401, json=EXPIRED)
     with pytest.raises(SessionExpired) as info:
         client.count("SELECT COUNT() FROM Account")
-    assert info.value.action is ErrorAction.STOP
-    assert len([c for c in rsps.calls if c.request.url.startswith(TOKEN_URL)]) == 2
+    assert info.value.action is ErrorAction.REFRESH
+    assert isinstance(info.value, RetriableError) and not isinstance(info.value, FatalError)
+    assert len([c for c in rsps.calls if c.request.url.startswith(TOKEN_URL)]) == 1 + 4
+    assert len(sleeps) == 3
 
 
 # --- retry ----------------------------------------------------------------------------------

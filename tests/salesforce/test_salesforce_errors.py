@@ -82,7 +82,7 @@ def test_classify_follows_the_table(
 
 EXCEPTIONS = {
     R: (ApiUnavailable, RetriableError),
-    F: (SessionExpired, FatalError),
+    F: (SessionExpired, RetriableError),
     P: (ApiLimitExceeded, RetriableError),
     N: (QueryTimeout, RetriableError),
     D: (RecordRejected, SkippableError),
@@ -191,3 +191,20 @@ def test_scrub_keeps_ordinary_text() -> None:
     """Messages without secrets pass unchanged."""
     text = "Required fields are missing: [Name] on Account 0015g00000XyZabAAB"
     assert scrub(text) == text
+
+
+def test_log_events_never_carry_the_sql_or_parameters_of_a_database_error() -> None:
+    """A database error logged as a value (or as its text) keeps its kind and message, but
+    not the statement or the values it quotes."""
+    from sqlalchemy.exc import DataError
+
+    from connector.salesforce.errors import scrub_event
+
+    err = DataError("INSERT INTO received_notification (notification_id) VALUES (%(n)s)",
+                    {"n": "04l" + "X" * 100 + "secret-ish]value"},
+                    Exception("value too long for type character varying(255)"))
+    event = scrub_event(None, "error", {"event": "x", "error": err, "text": f"failed: {err}"})
+    for value in (event["error"], event["text"]):
+        assert "value too long" in value
+        assert "INSERT" not in value and "received_notification" not in value
+        assert "XXXX" not in value and "secret-ish" not in value

@@ -40,6 +40,7 @@ def test_status_and_metrics_read_the_same_store(engine: Engine) -> None:
                                  for i in range(4)])
 
     data = read_status(engine, spec, database_url="sqlite:///x.db", clock=lambda: NOW)
+    assert data["writer"] is None  # nobody holds the store
     assert data["outbox"]["pending"] == 3
     assert data["push_pending"] == 4
     assert [d["code"] for d in data["dead_letters"]] == ["BAD_VALUE", "BAD_VALUE"]
@@ -64,3 +65,16 @@ def test_readiness_sees_whether_the_store_answers(engine: Engine, tmp_path: Path
     assert store_answers(engine) is True
     gone = make_engine(f"sqlite:///{tmp_path / 'missing' / 'no.db'}")
     assert store_answers(gone) is False
+
+
+def test_status_names_the_process_that_writes_the_store(engine: Engine) -> None:
+    """While a run holds the store's lock, the status document says who it is."""
+    from connector.service.lock import STORE_LOCK
+    from connector.store import acquire_run_lock
+
+    spec = load_mapping(MAPPING)
+    with acquire_run_lock(engine, STORE_LOCK, holder="prm daemon 4242 2026-12-01T12:00:00Z") as ok:
+        assert ok
+        held = read_status(engine, spec, database_url="sqlite:///x.db")["writer"]
+    assert held == "prm daemon 4242 2026-12-01T12:00:00Z"
+    assert read_status(engine, spec, database_url="sqlite:///x.db")["writer"] is None

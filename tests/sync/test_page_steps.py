@@ -20,6 +20,7 @@ from connector.sync.classify import Incoming, classify, latest_per_id
 from connector.sync.maprows import map_rows
 from connector.sync.persist import log_changes, plan_diffs, plan_records, write_isolated
 from connector.sync.resolve import resolve_lookups
+from connector.sync.storable import unescape_nul
 
 from dbfixtures import engine  # noqa: F401  (pytest fixture)
 
@@ -86,7 +87,8 @@ def _incoming(*rows: dict[str, Any]) -> list[Incoming]:
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_map_rows_rejects_by_field_what_mapping_or_store_cannot_take(dialect: str) -> None:
-    """A bad date or NaN is a mapping error; NUL is refused by PostgreSQL only."""
+    """A bad date or NaN is a mapping error; a NUL is kept: as it is on SQLite, escaped
+    reversibly on PostgreSQL (which cannot store it)."""
     rows = _incoming(
         opp("A"),
         opp("B", CloseDate="not a date"),
@@ -97,17 +99,14 @@ def test_map_rows_rejects_by_field_what_mapping_or_store_cannot_take(dialect: st
     why = {r.incoming.sf_id: (r.code, r.field) for r in rejected}
     assert why["B"] == ("MAPPING_ERROR", "close_date")
     assert why["C"] == ("MAPPING_ERROR", "amount")
-    nul = next((r for r in rejected if r.incoming.sf_id == "D"), None)
+    assert "D" not in why
+    assert [m.incoming.sf_id for m in mapped] == ["A", "D"]
+    name = mapped[1].values["name"]
     if dialect == "postgresql":
-        assert nul is not None and nul.field == "name"
-        assert nul.message == (
-            "deal.name (Opportunity.Name): text contains a NUL character, "
-            "which PostgreSQL cannot store"
-        )
-        assert [m.incoming.sf_id for m in mapped] == ["A"]
+        assert name == "bad\ue0000name" and "\x00" not in name
     else:
-        assert nul is None
-        assert [m.incoming.sf_id for m in mapped] == ["A", "D"]
+        assert name == "bad\x00name"
+    assert unescape_nul(name) == "bad\x00name"
     assert mapped[0].values["close_date"].isoformat() == "2026-12-31"
 
 
@@ -198,34 +197,28 @@ def test_log_changes_gives_each_diff_its_local_id_and_logs_it(engine: Engine) ->
 def test_a_page_with_poison_rows_applies_the_rest_and_dead_letters_them_once(
     engine: Engine,  # noqa: F811
 ) -> None:
-    """NaN (and NUL on PostgreSQL) rows are dead-lettered with the field; the others are
-    stored and logged; the page replayed (the lag window) adds neither changes nor letters."""
+    """NaN rows are dead-lettered with the field; the others are stored and logged (a NUL
+    too: escaped on PostgreSQL); the page replayed (the lag window) adds neither changes nor
+    letters."""
     page = [opp(f"R{i}") for i in range(10)]
     page[3] = opp("R3", Amount=math.inf)
     page[7] = opp("R7", Name="nul\x00inside")
-    poisoned = {"R3"} | ({"R7"} if engine.dialect.name == "postgresql" else set())
+    poisoned = {"R3"}
     for _ in range(2):
         with engine.begin() as conn:
             res = apply_page(conn, DEAL, page, cycle_id="c1")
     with engine.begin() as conn:
         letters = repo.list_dead_letters(conn, entity="deal")
-        stored = {r["sf_id"] for r in repo.iter_entity(conn, "deal")}
+        stored = {r["sf_id"]: r for r in repo.iter_entity(conn, "deal")}
         logged = conn.execute(select(ChangeLog.__table__.c.sf_id)).scalars().all()  # type: ignore[attr-defined]
     assert res.diffs == [] and res.skipped == 10 - len(poisoned)
     assert {d.sf_id for d in letters} == poisoned
     assert len(letters) == len(poisoned)
-    assert stored == {f"R{i}" for i in range(10)} - poisoned
+    assert set(stored) == {f"R{i}" for i in range(10)} - poisoned
     assert sorted(logged) == sorted(stored)
+    assert unescape_nul(stored["R7"]["name"]) == "nul\x00inside"
     amount = next(d for d in letters if d.sf_id == "R3")
     assert amount.code == "MAPPING_ERROR"
     assert (amount.message or "").startswith("deal.amount (Opportunity.Amount)")
-    if "R7" in poisoned:
-        nul = next(d for d in letters if d.sf_id == "R7")
-        assert nul.code == "STORE_REJECTED"
-        assert nul.message == (
-            "deal.name (Opportunity.Name): text contains a NUL character, "
-            "which PostgreSQL cannot store"
-        )
-        assert nul.payload is not None and nul.payload["Name"] == "nul\\u0000inside"
     assert amount.payload is not None and amount.payload["Amount"] == "inf"
     assert models.entity_table("deal") is not None

@@ -114,3 +114,26 @@ def test_wait_waits_for_the_holder_then_runs(
         assert '"status": "ok"' in waiting.stdout
     finally:
         rt.close()
+
+
+def test_a_new_holder_closes_the_runs_a_killed_one_left_running(
+    emulator: EmulatorHandle, store: tuple[Engine, str], tmp_path: Path
+) -> None:
+    """Given a run left `running` (its process was SIGKILLed), the next holder of the store's
+    lease marks it `aborted`, naming why; its own run is unaffected."""
+    engine, url = store
+    cfg = write_config(tmp_path)
+    rt = open_runtime(cfg, env=sf_env(emulator, url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(RUNS.insert().values(id="killed", kind="sync", status="running"))
+        with run_lock(rt, "backfill"), read_connection(engine) as conn:
+            row = conn.execute(
+                select(RUNS.c.status, RUNS.c.finished_at, RUNS.c.error).where(
+                    RUNS.c.id == "killed"
+                )
+            ).one()
+        assert row.status == "aborted" and row.finished_at is not None
+        assert "lost the store's lease" in row.error
+    finally:
+        rt.close()

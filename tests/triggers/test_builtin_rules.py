@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from connector.triggers import run_scheduled
@@ -266,3 +267,20 @@ def test_small_mdf_request_is_approved_within_remaining_funds(engine: Engine) ->
     assert store.row("mdf_request", big)["status"] == "Submitted"
     [item] = _payloads(store, "PartnerFundRequest")
     assert item["fields"] == {"Status": "Approved", "Amount": 5000.0}
+
+
+@pytest.mark.parametrize("amount", [-5000.0, 0.0])
+def test_a_registration_without_a_positive_amount_is_routed_not_approved(
+    engine: Engine, amount: float
+) -> None:
+    """The built-in rule approves only a positive amount: a negative or zero one (a typo, a
+    credit) goes to a channel manager."""
+    store = Store(engine)
+    _, pid = _certified_partner(store)
+    _, reg = store.put("deal_registration", {
+        "name": "DR-NEG", "partner": pid, "end_customer_name": "Negative Corp",
+        "amount": amount, "status": "Submitted", "registered_date": days_ago(1)})
+    store.run(store.shipped_rules())
+    row = store.row("deal_registration", reg)
+    assert row["status"] == "Pending Review"
+    assert row["decision_reason"].startswith("Needs a channel manager")

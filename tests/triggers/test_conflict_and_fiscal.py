@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector.partners.fiscal import quarter_of
 from connector.triggers.conflict import normalise_company, normalise_domain, same_customer
-from connector.triggers.fiscal import quarter_of
 from connector.triggers.scheduled import last_slot
 
 

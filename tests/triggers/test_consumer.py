@@ -134,3 +134,47 @@ triggers:
     assert item["operation"] == "notify"
     assert item["payload"]["fields"]["url"] == "https://hooks.example.com/deal"
     assert '"rule":"deal-deleted"' in item["payload"]["fields"]["body"]
+
+
+BUDGETED = """
+triggers:
+  - id: cert-pairs
+    entity: deal
+    on: [created]
+    when: >
+      partner.certification_names.exists(a,
+        partner.certification_names.exists(b, a == b + '-renewed'))
+    actions: [{award_points: {points: 1}}]
+"""
+
+
+def test_a_rule_over_its_run_time_budget_errors_for_that_record_and_the_cycle_goes_on(
+    engine: Engine,
+) -> None:
+    """The rule passes `check` (its ranges are the partner's certifications, unknown at
+    load), but for a partner with 400 certifications its estimated cost is over the
+    per-evaluation budget: that record's decision is an error naming the budget (shown by
+    `status`), not evaluated at all; the partner with two certifications is decided."""
+    from sqlalchemy import insert
+
+    from connector.store.models import entity_table
+
+    store = Store(engine)
+    _, big = store.partner("Many Certs")
+    _, small = store.partner("Two Certs")
+    now = store.now
+    rows = [{"name": f"cert {i}", "partner": big, "is_deleted": False, "created_at": now,
+             "updated_at": now} for i in range(400)]
+    rows += [{"name": n, "partner": small, "is_deleted": False, "created_at": now,
+              "updated_at": now} for n in ("cloud", "cloud-renewed")]
+    with engine.begin() as conn:
+        conn.execute(insert(entity_table("certification")), rows)
+    store.put("deal", {"name": "big", "partner": big, "amount": 1.0})
+    store.put("deal", {"name": "small", "partner": small, "amount": 1.0})
+    report = store.run(store.rules(BUDGETED))
+    assert (report.fired, report.errors) == (1, 1)
+    assert store.row("partner", small)["points"] == 1.0
+    with engine.connect() as conn:
+        [row] = StatusReader(conn).triggers()
+    assert row["rule"] == "cert-pairs" and row["error"] == 1
+    assert "over its evaluation budget" in row["last_error"]

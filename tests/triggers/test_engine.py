@@ -94,6 +94,27 @@ def test_a_null_field_is_an_error_decision_naming_it(spec: MappingSpec) -> None:
     assert "new.amount" in d.reason and "null" in d.reason and "\n" not in d.reason
 
 
+def test_a_null_field_error_names_only_the_fields_the_failing_expression_reads(
+    spec: MappingSpec,
+) -> None:
+    """Another rule reads end_customer_name; this one fails on a null amount: its reason
+    names new.amount alone, not every null field bound for the change."""
+    rules = _rules(spec, REGISTRATION + """
+  - id: names
+    entity: deal_registration
+    on: [created]
+    when: new.end_customer_name == 'Acme'
+    actions: [{route_for_review: {reason: "Named"}}]
+""")
+    decisions = _decide(rules, {"status": "Submitted", "amount": None,
+                                "end_customer_name": None})
+    by_rule = {d.rule.id: d for d in decisions}
+    approve = by_rule["approve"]
+    assert approve.outcome == "error"
+    assert "(new.amount is null)" in approve.reason
+    assert "end_customer_name" not in approve.reason
+
+
 def test_cel_action_parameters_are_evaluated_when_firing(spec: MappingSpec) -> None:
     """allocate_mdf's amount is computed from the partner facts at decision time."""
     rules = _rules(spec, """

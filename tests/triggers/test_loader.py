@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from connector.errors import ConfigError
 from connector.mapping import MappingSpec, load_mapping
+from connector.partners.env import RuleEnv
 from connector.programs import load_programs
-from connector.triggers import PARTNER_FACTS, FactRegistry, load_triggers, loads_triggers
+from connector.programs.hooks import extension
+from connector.triggers import load_triggers, loads_triggers
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "config_corpus" / "triggers"
@@ -19,11 +20,10 @@ CASES = sorted(CORPUS.glob("[0-9][0-9]-*.yaml"))
 EXPECT = re.compile(r"^# expect: (\d+):(\d+): (.+)$")
 
 
-def _with_default_segments() -> FactRegistry:
-    """The triggers' registry as `check` sees it when the default programs.yaml exists: its
-    segment names are the ones a rule's ``segment:`` may watch (the global one is untouched)."""
-    names = frozenset(load_programs(ROOT / "config" / "programs.yaml").segments)
-    return replace(PARTNER_FACTS, segments=names)
+def _with_default_segments() -> RuleEnv:
+    """The rule environment as `check` builds it when the default programs.yaml exists: its
+    segment names are the ones a rule's ``segment:`` may watch."""
+    return RuleEnv().extended(extension(load_programs(ROOT / "config" / "programs.yaml")))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_broken_rule_is_reported_at_its_line_and_column(case: Path, spec: Mappin
     assert m, f"{case.name}: first line must be '# expect: LINE:COL: fragment'"
     line, col, fragment = int(m.group(1)), int(m.group(2)), m.group(3)
     with pytest.raises(ConfigError) as info:
-        load_triggers(case, spec, facts=_with_default_segments())
+        load_triggers(case, spec, env=_with_default_segments())
     first = info.value.problems[0]
     assert (first.line, first.column) == (line, col), str(info.value)
     assert fragment in first.message

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 
 from connector.mapping import MappingSpec, load_mapping
+from connector.partners.env import RuleEnv
 from connector.store.bookkeeping import OutboxItem
 from connector.store.diffs import RecordDiff
 from connector.store.models import column_types, entity_table
@@ -34,9 +35,11 @@ def default_spec() -> MappingSpec:
 class Store:
     """Seeds a migrated store through the same writers inbound sync uses."""
 
-    def __init__(self, engine: Engine, spec: MappingSpec | None = None) -> None:
+    def __init__(self, engine: Engine, spec: MappingSpec | None = None, *,
+                 env: RuleEnv | None = None) -> None:
         self.engine = engine
         self.spec = spec or default_spec()
+        self.env = env  # the rule environment rules load in (None: the partner layer's)
         self._ids = itertools.count(1)
         self._stamp = datetime(2026, 11, 1, tzinfo=UTC)
         self.now = NOW
@@ -135,11 +138,12 @@ class Store:
 
     def rules(self, text_: str) -> RuleSet:
         """Rules from YAML text against the default mapping."""
-        return loads_triggers(text_, self.spec)
+        return loads_triggers(text_, self.spec, env=self.env)
 
     def shipped_rules(self) -> RuleSet:
         """config/triggers.yaml."""
-        return loads_triggers((ROOT / "config" / "triggers.yaml").read_text(), self.spec)
+        return loads_triggers((ROOT / "config" / "triggers.yaml").read_text(), self.spec,
+                              env=self.env)
 
     def run(self, rules: RuleSet, **kw: Any) -> TriggersReport:
         """Consume the change log with ``rules`` at the test clock."""

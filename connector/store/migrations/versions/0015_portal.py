@@ -1,7 +1,7 @@
 """The partner portal: Account Partner_Segments__c and Partner_Eligibility__c.
 
-Revision ID: 0011_portal
-Revises: 0010_outbox
+Revision ID: 0015_portal
+Revises: 0014_web
 Create Date: 2026-12-07
 
 ``partner.segments`` holds the segments the connector writes to the Account; the
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_portal"
-down_revision: str | Sequence[str] | None = "0010_outbox"
+revision: str = "0015_portal"
+down_revision: str | Sequence[str] | None = "0014_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

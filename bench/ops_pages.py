@@ -1,0 +1,185 @@
+"""Page render times of the operations page over a large store, on SQLite (or PostgreSQL).
+
+    .venv/bin/python bench/ops_pages.py [--changes 100000] [--dead 10000] [--runs 30]
+                                        [--database-url postgresql+psycopg://...]
+
+Builds the demo's store (`prm-connector demo`; with --database-url, an empty store there (a
+schema of its own, dropped afterwards) with the demo's config), then seeds CHANGES
+change-log rows (consumers left behind so the overview counts them) and DEAD
+dead writes with a few Salesforce error codes, and renders every page RUNS times in-process
+(Starlette's TestClient: routing, the store's queries, Jinja2), HTML and JSON. Prints p50/p95
+per page and one JSON line. The issue's target is 1M change-log rows and 100k dead letters with
+a p95 under 100 ms; pass --changes 1000000 --dead 100000 for that (seeding takes minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+PAGES = ["/ops/", "/ops/runs", "/ops/outbox", "/ops/outbox?status=dead",
+         "/ops/outbox?status=dead&error_code=FIELD_CUSTOM_VALIDATION_EXCEPTION",
+         "/ops/outbox?search=0015g0000000001AAA", "/ops/dead", "/ops/decisions",
+         "/ops/conflicts", "/ops/partners", "/ops/partners/1", "/ops/rules", "/ops/programs",
+         "/ops/audit"]
+CODES = ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "REQUIRED_FIELD_MISSING", "STRING_TOO_LONG",
+         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "DUPLICATE_VALUE")
+
+
+def seed(engine: Any, changes: int, dead: int) -> None:
+    from connector.outbox.queue import ITEMS
+    from connector.store.bookkeeping import ChangeLog
+
+    log = ChangeLog.__table__  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    batch = 20_000
+    with engine.begin() as conn:
+        first = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM change_log")).scalar())
+        for start in range(0, changes, batch):
+            conn.execute(insert(log), [
+                {"id": first + i + 1, "cycle_id": f"bench-{(first + i) // 1000}",
+                 "entity": "deal", "sf_id": f"006{i:015d}", "local_id": i, "op": "updated",
+                 "old": {"amount": 1.0}, "new": {"amount": 2.0}, "changed": ["amount"],
+                 "origin": "human", "modstamp": now, "recorded_at": now, "source": "poll",
+                 "echo": False}
+                for i in range(start, min(changes, start + batch))])
+        for start in range(0, dead, batch):
+            conn.execute(insert(ITEMS), [
+                {"id": f"bench{i:027d}", "entity": "partner", "local_id": i % 20 + 1,
+                 "sf_id": f"001{i:015d}", "sobject": "Account", "operation": "update",
+                 "payload": {"fields": {"Partner_Tier__c": "Gold"}}, "status": "dead",
+                 "attempts": 10, "last_error": f"rejected <{i}> & co",
+                 "error_code": CODES[i % len(CODES)], "error_fields": ["Partner_Tier__c"],
+                 "record_key": f"001{i:015d}", "created_at": now - timedelta(seconds=i),
+                 "updated_at": now - timedelta(seconds=i)}
+                for i in range(start, min(dead, start + batch))])
+
+
+def query_plans(engine: Any) -> dict[str, list[str]]:
+    """The plans of the outbox page's queries (list, count, bulk-retry bound, dead groups)."""
+    from sqlalchemy import func, select
+
+    from connector.outbox.admin import _where
+    from connector.outbox.queue import ITEMS
+
+    c = ITEMS.c
+    now = datetime.now(UTC)
+    stmts = {
+        "dead, newest first": _where(select(ITEMS), status="dead")
+        .order_by(c.updated_at.desc(), c.id).limit(101),
+        "dead count": _where(select(func.count(), func.max(c.updated_at)).select_from(ITEMS),
+                             status="dead"),
+        "dead by code, newest first": _where(select(ITEMS), status="dead",
+                                             error_code="DUPLICATE_VALUE")
+        .order_by(c.updated_at.desc(), c.id).limit(101),
+        "bulk retry bound": _where(select(c.id), status="dead").where(c.updated_at <= now),
+        "search by Salesforce id": _where(select(ITEMS), search="001000000000000001")
+        .order_by(c.updated_at.desc(), c.id).limit(101),
+    }
+    out = {}
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        for name, stmt in stmts.items():
+            compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
+            rows = conn.execute(text(f"EXPLAIN {compiled}" if pg
+                                     else f"EXPLAIN QUERY PLAN {compiled}")).all()
+            out[name] = [str(r[-1]).strip() for r in rows]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=100_000)
+    parser.add_argument("--dead", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL server to run on (a new schema, dropped after)")
+    args = parser.parse_args()
+    for key in [k for k in os.environ if k.startswith("PRM_SF_")]:
+        del os.environ[key]
+
+    from starlette.testclient import TestClient
+    from web.opsfixtures import copy_demo
+
+    from connector.cli.common import store_runtime
+    from connector.web import auth_of, source_of
+    from connector.web.app import create_ops_app
+
+    from clirunner import invoke
+
+    work = Path(tempfile.mkdtemp(prefix="ops-bench-"))
+    res = invoke("demo", "--dir", str(work / "demo"))
+    assert res.exit_code == 0, res.stderr
+    config = copy_demo(work / "demo", work / "ops")
+    rt = store_runtime(config)
+    schema = None
+    if args.database_url:
+        os.environ["PRM_TEST_DATABASE_URL"] = args.database_url
+        from connector.store import make_engine, migrate
+
+        from dbfixtures import _schema_url, drop_schema
+
+        schema = f"ops_bench_{os.getpid()}"
+        base = make_engine(args.database_url)
+        with base.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        base.dispose()
+        rt.engine.dispose()
+        rt.engine = make_engine(_schema_url(schema))
+        migrate(rt.engine)
+    t0 = time.perf_counter()
+    seed(rt.engine, args.changes, args.dead)
+    seeded = time.perf_counter() - t0
+    with rt.engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    plans = query_plans(rt.engine)
+    app = create_ops_app(source_of(rt), auth_of(rt), standalone=True)
+    results: dict[str, dict[str, float]] = {}
+    with TestClient(app, base_url="http://127.0.0.1:8765", client=("127.0.0.1", 1)) as client:
+        for path in PAGES:
+            for accept in ("text/html", "application/json"):
+                times = []
+                for _ in range(args.runs):
+                    start = time.perf_counter()
+                    got = client.get(path, headers={"accept": accept})
+                    times.append((time.perf_counter() - start) * 1000)
+                    # an empty PostgreSQL store has no demo partner: its page answers 404
+                    assert got.status_code == 200 or (schema and "partners/1" in path), (
+                        path, got.status_code, got.text[:300])
+                times.sort()
+                p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
+                results[f"{path} {accept.split('/')[1]}"] = {
+                    "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1)}
+    kind = rt.engine.dialect.name
+    rt.close()
+    if schema:
+        drop_schema(schema)
+    width = max(len(k) for k in results)
+    print(f"store: {kind}, {args.changes} change-log rows and {args.dead} dead writes seeded "
+          f"in {seeded:.1f} s; {args.runs} renders a page")
+    print(f"{'page':<{width}}  p50 ms  p95 ms")
+    for name, r in results.items():
+        print(f"{name:<{width}}  {r['p50_ms']:6.1f}  {r['p95_ms']:6.1f}")
+    print("query plans (SQLite: SCAN without an index is a full scan; PostgreSQL: Seq Scan):")
+    for name, lines in plans.items():
+        print(f"  {name}: {'; '.join(lines)}")
+    print(json.dumps({"changes": args.changes, "dead": args.dead, "runs": args.runs,
+                      "worst_p95_ms": max(r["p95_ms"] for r in results.values()),
+                      "pages": results}))
+
+
+if __name__ == "__main__":
+    main()
