@@ -31,6 +31,7 @@ __all__ = [
     "ORG_ID",
     "ORG_NAME",
     "PARTNER_NAMES",
+    "PORTAL_ACCOUNT_NAME",
     "SeedData",
     "UserSeed",
     "organization_row",
@@ -121,6 +122,11 @@ class UserSeed:
     name: str
     email: str
     refresh_token: str
+
+
+# The partner user's account: a portal user belongs to one partner (the demo's certification
+# scene certifies it, and its portal user reads what it then qualifies for).
+PORTAL_ACCOUNT_NAME = "Litware Consulting"
 
 
 def seed_users(org_id_prefix: str = "00D") -> list[UserSeed]:

@@ -120,6 +120,9 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             FieldDef("Email", "email", label="Email", length=128, nillable=False),
             _string("Alias", 8),
             _f("IsActive", "boolean", default_value=True),
+            # a partner (portal) user's contact, and its account (derived from the contact)
+            _ref("ContactId", "Contact", "Contact"),
+            _readonly(_ref("AccountId", "Account", "Account")),
         ], False),
         # Read-only (the object is): what the Salesforce CLI asks of every org it uses
         # (sandbox, scratch org, namespace) besides the name.

@@ -22,7 +22,7 @@ from connector.store.types import utcnow
 
 __all__ = ["Operation", "OutboxWrite", "enqueue", "next_seq", "outbox_id"]
 
-Operation = Literal["update", "upsert", "notify"]
+Operation = Literal["update", "upsert", "delete", "notify"]
 OUTBOX: Table = OutboxItem.__table__  # type: ignore[attr-defined]
 
 
@@ -33,6 +33,9 @@ class OutboxWrite:
     - ``update``: ``sf_id`` names the record; ``fields`` are Salesforce field names -> values.
     - ``upsert``: the idempotent create: ``external_id_field`` (``PRM_Key__c``) and
       ``external_id`` name the record; replaying it updates instead of duplicating.
+    - ``delete``: removes a record the connector created: ``sf_id`` when known, else the
+      dispatcher finds the Id by ``external_id_field``/``external_id`` (a record never
+      created in Salesforce is settled without a call). ``fields`` is empty.
     - ``notify``: an HTTP POST; ``fields`` holds ``url``, ``secret_env`` and ``body``.
 
     ``cause`` is what made it (a firing key, ``change:<seq>``): with the target it fixes the id.
@@ -54,6 +57,9 @@ class OutboxWrite:
             raise ValueError(f"an update of {self.sobject} needs the record's sf_id")
         if self.operation == "upsert" and not (self.external_id_field and self.external_id):
             raise ValueError(f"an upsert of {self.sobject} needs an external id field and value")
+        if self.operation == "delete" and not (
+                self.sf_id or (self.external_id_field and self.external_id)):
+            raise ValueError(f"a delete of {self.sobject} needs its sf_id or external id")
         if not self.cause:
             raise ValueError("an outbox write needs its cause (firing key or change)")
 
@@ -62,8 +68,10 @@ class OutboxWrite:
         """The record (or URL) this write goes to."""
         if self.operation == "update":
             return str(self.sf_id)
-        if self.operation == "upsert":
+        if self.operation == "upsert" or (self.operation == "delete" and self.external_id):
             return f"{self.external_id_field}={self.external_id}"
+        if self.operation == "delete":
+            return str(self.sf_id)
         return str(self.fields.get("url", ""))
 
 

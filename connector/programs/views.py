@@ -39,6 +39,7 @@ from connector.store.models import entity_table
 
 __all__ = [
     "eligibility",
+    "eligibility_from_facts",
     "partner_report",
     "program_overview",
     "programs_summary",
@@ -153,7 +154,14 @@ def eligibility(
     conn: Connection, spec: ProgramsSpec, partner_id: int, now: datetime
 ) -> dict[str, Any]:
     """The programs, tracks and incentives ``partner_id`` may see (a partner portal's view)."""
-    facts = _facts(conn, spec, partner_id, now)
+    return eligibility_from_facts(spec, partner_id, _facts(conn, spec, partner_id, now))
+
+
+def eligibility_from_facts(
+    spec: ProgramsSpec, partner_id: int, facts: dict[str, Any]
+) -> dict[str, Any]:
+    """``eligibility`` from a partner's facts already built (the portal write-back builds
+    them for many partners at once)."""
     tiers = tiers_for(spec, facts)
     programs = []
     for pid, p in spec.programs.items():
