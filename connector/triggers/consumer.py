@@ -131,50 +131,65 @@ class BatchProcessor:
         self.report = report
         self.run_id = run_id
         self.apply = apply
-        needed = referenced_fields(rules.rules, rules.env.function_reads)["partner"]
-        self.partners = PartnerContext(
-            conn, FactEnv(now, rules.settings.fiscal_year_start_month), needed=needed,
-            catalogue=rules.env.catalogue,
-        )
+        self.fact_env = FactEnv(now, rules.settings.fiscal_year_start_month)
+        # one context per set of partner names read: a change's map holds the facts its
+        # entity's rules read, and only those are computed
+        self.partner_maps: dict[frozenset[str], PartnerContext] = {}
         self.actions = {**BUILTIN_ACTIONS, **rules.env.actions}
         self.by_entity = {e: rules.for_entity(e) for e in rules.entities()}
-        self._needs: dict[tuple[str, ...], tuple[bool, bool]] = {}
+        self._needs: dict[tuple[str, ...], tuple[PartnerContext | None, bool]] = {}
         self.audit: list[AuditRow] = []
         self.decisions: list[Decision] = []
 
-    def _needed(self, rules: list[Rule]) -> tuple[bool, bool]:
-        """Whether ``rules`` read the partner map, and the registration conflict."""
-        key = tuple(r.id for r in rules)
+    def _needed(self, entity: str, rules: list[Rule]) -> tuple[PartnerContext | None, bool]:
+        """The partner maps ``rules`` read (None: they do not read ``partner``), and whether
+        they read the registration conflict. The maps hold what every rule of ``entity``
+        reads, so a batch builds one map per partner and entity."""
+        key = (entity, *(r.id for r in rules))
         if key not in self._needs:
             exprs = [x for r in rules for x in r.expressions()]
             conflict = any("conflict" in x.variables for x in exprs) or any(
                 a.name in REGISTRATION_DECISIONS for r in rules
                 for a in (*r.actions, *r.otherwise))  # the note in the reason
-            self._needs[key] = (any("partner" in x.variables for x in exprs), conflict)
+            context = None
+            if any("partner" in x.variables for x in exprs):
+                every = self.by_entity.get(entity) or []
+                ids = {r.id for r in every}
+                names = referenced_fields([*every, *(r for r in rules if r.id not in ids)],
+                                          self.rules.env.function_reads)["partner"]
+                context = self.partner_maps.get(names)
+                if context is None:
+                    context = self.partner_maps[names] = PartnerContext(
+                        self.conn, self.fact_env, needed=names,
+                        catalogue=self.rules.env.catalogue)
+            self._needs[key] = (context, conflict)
         return self._needs[key]
+
+    @staticmethod
+    def _partner_id(change: Change) -> int | None:
+        record = change.new if change.new is not None else change.old or {}
+        pid = change.local_id if change.entity == "partner" else record.get("partner")
+        return pid if isinstance(pid, int) else None
 
     def prefetch(self, changes: Iterable[Change]) -> None:
         """Build the partner maps of ``changes`` together (grouped queries, not one per
         partner), for the changes whose rules read ``partner``."""
-        pids = []
+        todo: dict[int, tuple[PartnerContext, list[int]]] = {}
         for change in changes:
-            if not self._needed(self.by_entity.get(change.entity) or [])[0]:
-                continue
-            record = change.new if change.new is not None else change.old or {}
-            pid = change.local_id if change.entity == "partner" else record.get("partner")
-            if isinstance(pid, int):
-                pids.append(pid)
-        self.partners.prefetch(pids)
+            context = self._needed(change.entity, self.by_entity.get(change.entity) or [])[0]
+            pid = self._partner_id(change)
+            if context is not None and pid is not None:
+                todo.setdefault(id(context), (context, []))[1].append(pid)
+        for context, pids in todo.values():
+            context.prefetch(pids)
 
     def facts(self, change: Change, rules: list[Rule] | None = None) -> Facts:
         """The partner map and conflict for ``change``, as far as ``rules`` read them."""
-        partner_needed, conflict_needed = self._needed(
-            rules if rules is not None else self.by_entity.get(change.entity) or [])
-        record = change.new if change.new is not None else change.old or {}
+        context, conflict_needed = self._needed(
+            change.entity, rules if rules is not None else self.by_entity.get(change.entity) or [])
         partner = None
-        if partner_needed:
-            pid = change.local_id if change.entity == "partner" else record.get("partner")
-            partner = self.partners.get(pid if isinstance(pid, int) else None)
+        if context is not None:
+            partner = context.get(self._partner_id(change))
         conflict = None
         if conflict_needed and change.entity == "deal_registration" and change.new is not None:
             conflict = find_conflict(self.conn, dict(change.new),
@@ -263,7 +278,8 @@ class BatchProcessor:
             if result.writes:
                 ids += enqueue(self.conn, result.writes)
             if result.partner_changed:
-                self.partners.invalidate(env.partner_id)
+                for context in self.partner_maps.values():
+                    context.invalidate(env.partner_id, result.changed)
         return results, ids
 
     def flush(self) -> None:
