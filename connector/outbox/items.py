@@ -82,8 +82,11 @@ def next_seq(conn: Connection) -> int:
     is enough; the unique index on ``seq`` turns a second, unfenced writer's collision into an
     error instead of two items with one place in the order.
     """
-    top = conn.execute(select(func.max(OUTBOX.c.seq))).scalar()
+    top = conn.execute(_TOP_SEQ).scalar()
     return int(top or 0) + 1
+
+
+_TOP_SEQ = select(func.max(OUTBOX.c.seq))  # built once: reused, it keeps its cache key
 
 
 def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:

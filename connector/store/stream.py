@@ -117,7 +117,11 @@ def commit_offset(conn: Connection, consumer: str, seq: int) -> None:
 
 def latest_seq(conn: Connection) -> int:
     """The newest sequence in the change log (0 when empty)."""
-    return int(conn.execute(select(func.max(CHANGE_LOG.c.id))).scalar() or 0)
+    return int(conn.execute(_LATEST_SEQ).scalar() or 0)
+
+
+# built once: a statement object reused keeps its cache key (each enqueue reads it)
+_LATEST_SEQ = select(func.max(CHANGE_LOG.c.id))
 
 
 def consumer_lag(conn: Connection) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, update
+from sqlalchemy import Connection, Engine, Table, bindparam, update
 
 from connector.errors import ConnectorError
 from connector.mapping.spec import MappingSpec
@@ -62,6 +62,8 @@ __all__ = [
 CONSUMER = "triggers"
 FIRING: Table = TriggerFiring.__table__  # type: ignore[attr-defined]
 Clock = Callable[[], datetime]
+# a firing's result, once its actions ran (built once: each decision only binds values)
+_FIRING_RESULT = update(FIRING).where(FIRING.c.key == bindparam("firing_key"))
 
 
 @dataclass
@@ -138,6 +140,7 @@ class BatchProcessor:
         self.actions = {**BUILTIN_ACTIONS, **rules.env.actions}
         self.by_entity = {e: rules.for_entity(e) for e in rules.entities()}
         self._needs: dict[tuple[str, ...], tuple[PartnerContext | None, bool]] = {}
+        self._claim_stmt: Any = None
         self.audit: list[AuditRow] = []
         self.decisions: list[Decision] = []
 
@@ -217,12 +220,14 @@ class BatchProcessor:
         return decisions
 
     def _claim(self, key: str, d: Decision) -> bool:
-        stmt = upsert_stmt(self.conn, FIRING).values(
-            key=key, trigger_id=d.rule.id, entity=d.change.entity, local_id=d.change.local_id,
-            fired_at=self.now, result={"branch": d.branch},
-        ).on_conflict_do_nothing(index_elements=["key"]).returning(FIRING.c.id)
+        if self._claim_stmt is None:  # built once per batch: each claim only binds values
+            self._claim_stmt = upsert_stmt(self.conn, FIRING).on_conflict_do_nothing(
+                index_elements=["key"]).returning(FIRING.c.id)
         # RETURNING, not rowcount: psycopg's rowcount was not 0 for a skipped conflict here
-        return self.conn.execute(stmt).first() is not None
+        return self.conn.execute(self._claim_stmt, {
+            "key": key, "trigger_id": d.rule.id, "entity": d.change.entity,
+            "local_id": d.change.local_id, "fired_at": self.now, "result": {"branch": d.branch},
+        }).first() is not None
 
     def _row(self, d: Decision, outcome: str, reason: str | None = None, **kw: Any) -> None:
         c = d.change
@@ -253,9 +258,9 @@ class BatchProcessor:
                 self._row(d, "already_fired", "this rule already fired for this version")
                 return
             results, ids = self._act(d)
-            self.conn.execute(update(FIRING).where(FIRING.c.key == d.key).values(result={
+            self.conn.execute(_FIRING_RESULT, {"firing_key": d.key, "result": {
                 "branch": d.branch, "actions": [r.summary() for r in results],
-                "outbox_ids": ids}))
+                "outbox_ids": ids}})
             savepoint.commit()
         except (ActionFailed, ConnectorError, ValueError, KeyError, TypeError) as err:
             savepoint.rollback()
