@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from connector.store.bookkeeping import OutboxItem
 from connector.store.sqlutil import to_json_safe, upsert_stmt
-from connector.store.stream import latest_seq
+from connector.store.stream import LATEST_SEQ
 from connector.store.types import utcnow
 
 __all__ = ["Operation", "OutboxWrite", "enqueue", "next_seq", "outbox_id"]
@@ -87,6 +87,7 @@ def next_seq(conn: Connection) -> int:
 
 
 _TOP_SEQ = select(func.max(OUTBOX.c.seq))  # built once: reused, it keeps its cache key
+_TOPS = select(LATEST_SEQ.scalar_subquery(), _TOP_SEQ.scalar_subquery())
 
 
 def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
@@ -98,9 +99,12 @@ def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
     ids: list[str] = []
     rows: list[dict[str, Any]] = []
     now = utcnow()
-    # Salesforce edits recorded after this point, to the fields written, are conflicts.
-    base = latest_seq(conn) if writes else 0
-    first = next_seq(conn) if writes else 0
+    base = first = 0
+    if writes:
+        # Salesforce edits recorded after ``base`` (latest_seq), to the fields written, are
+        # conflicts; ``first`` is next_seq's. Read together: one round trip per enqueue.
+        base, top = conn.execute(_TOPS).one()
+        base, first = int(base or 0), int(top or 0) + 1
     for n, w in enumerate(writes):
         item_id = outbox_id(w)
         ids.append(item_id)
