@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from connector.store.bookkeeping import OutboxItem
 from connector.store.sqlutil import to_json_safe, upsert_stmt
-from connector.store.stream import latest_seq
+from connector.store.stream import LATEST_SEQ
 from connector.store.types import utcnow
 
 __all__ = ["Operation", "OutboxWrite", "enqueue", "next_seq", "outbox_id"]
@@ -90,8 +90,12 @@ def next_seq(conn: Connection) -> int:
     is enough; the unique index on ``seq`` turns a second, unfenced writer's collision into an
     error instead of two items with one place in the order.
     """
-    top = conn.execute(select(func.max(OUTBOX.c.seq))).scalar()
+    top = conn.execute(_TOP_SEQ).scalar()
     return int(top or 0) + 1
+
+
+_TOP_SEQ = select(func.max(OUTBOX.c.seq))  # built once: reused, it keeps its cache key
+_TOPS = select(LATEST_SEQ.scalar_subquery(), _TOP_SEQ.scalar_subquery())
 
 
 def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
@@ -103,9 +107,12 @@ def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
     ids: list[str] = []
     rows: list[dict[str, Any]] = []
     now = utcnow()
-    # Salesforce edits recorded after this point, to the fields written, are conflicts.
-    base = latest_seq(conn) if writes else 0
-    first = next_seq(conn) if writes else 0
+    base = first = 0
+    if writes:
+        # Salesforce edits recorded after ``base`` (latest_seq), to the fields written, are
+        # conflicts; ``first`` is next_seq's. Read together: one round trip per enqueue.
+        base, top = conn.execute(_TOPS).one()
+        base, first = int(base or 0), int(top or 0) + 1
     for n, w in enumerate(writes):
         item_id = outbox_id(w)
         ids.append(item_id)
