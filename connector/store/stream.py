@@ -26,6 +26,7 @@ from connector.store.sqlutil import executemany, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
 
 __all__ = [
+    "LATEST_SEQ",
     "SOURCES",
     "ChangeBatch",
     "ChangeEvent",
@@ -36,7 +37,6 @@ __all__ = [
     "consumer_lag",
     "count_changes",
     "get_offset",
-    "LATEST_SEQ",
     "latest_seq",
     "read_changes",
     "scan_changes",
