@@ -22,7 +22,6 @@ from typing import Any
 from connector.mapping import load_mapping
 from connector.triggers import loads_triggers
 from connector.triggers.engine import Change, Evaluator, Facts
-from connector.triggers.facts import PARTNER_FACTS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -92,10 +91,12 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=50)
     args = parser.parse_args()
     spec = load_mapping(ROOT / "config" / "mapping.yaml")
-    rules = loads_triggers(rules_yaml(args.rules), spec).rules
+    ruleset = loads_triggers(rules_yaml(args.rules), spec)
+    rules = ruleset.rules
+    functions = ruleset.env.callables()  # the partner layer's CEL functions
     changes = make_changes(args.changes, partners=500)
 
-    evaluator = Evaluator(rules, NOW, PARTNER_FACTS.functions)
+    evaluator = Evaluator(rules, NOW, functions)
     start = time.perf_counter()
     for change, facts in changes:
         evaluator._bind(change, facts)
@@ -113,7 +114,7 @@ def main() -> None:
     cel_total = time.perf_counter() - start
     cel_only = cel_total - bind
 
-    evaluator = Evaluator(rules, NOW, PARTNER_FACTS.functions, keep_all=False)  # as the consumer
+    evaluator = Evaluator(rules, NOW, functions, keep_all=False)  # as the consumer
     decisions = 0
     start = time.perf_counter()
     for change, facts in changes:

@@ -94,13 +94,14 @@ def test_missing_access_is_named_with_its_fix_and_sync_goes_on(
         named = {ln.split(f"{user} cannot read ")[1].split(" ")[0] for ln in lines}
         hidden_objects = {"ChannelProgram", "ChannelProgramLevel", "ChannelProgramMember",
                           "Deal_Registration__c", "Partner_Certification__c",
-                          "PartnerMarketingBudget", "PartnerFundAllocation",
-                          "PartnerFundRequest"}
+                          "Partner_Eligibility__c", "PartnerMarketingBudget",
+                          "PartnerFundAllocation", "PartnerFundRequest"}
         hidden_fields = {f"{e.sobject}.{f.crm}" for e in spec.entities.values()
                          if e.sobject not in hidden_objects
                          for f in e.fields.values() if f.crm.endswith("__c")}
         assert named == hidden_objects | hidden_fields
         assert "Account.Partner_Tier__c" in named and "Task.PRM_Key__c" in named
+        assert "Account.Partner_Segments__c" in named  # the portal's segments, too
 
         res = _run(org, cfg, "sync", "--once", "--json")
         assert res.exit_code == 1

@@ -77,6 +77,13 @@ def test_the_demo_runs_as_the_readme_says(tmp_path: Path) -> None:
     assert certify["salesforce"]["Account"][0]["Partner_Tier__c"] == "Silver"
     assert certify["salesforce"]["ChannelProgramMember"][0]["Level.Name"] == "Silver"
     assert certify["prm"]["segments"] == ["cloud-certified"]  # the track completed
+    # Litware's portal user, signed in through the API, reads its new segment and the incentive
+    # it now qualifies for, and none of the other resellers' records (the query names no one)
+    portal = certify["salesforce"]
+    assert portal["Account (as the partner's portal user)"][0]["Partner_Segments__c"] == (
+        "cloud-certified")
+    assert [r["Name"] for r in portal["Partner_Eligibility__c (as the partner's portal user)"]
+            ] == ["Cloud launch co-marketing fund", "First registered deal bonus"]
     points = certify["salesforce"]["Account"][0]["Partner_Points__c"]
     assert points == certify["prm"]["points_ledger_total"] > 0  # Salesforce mirrors the ledger
     assert big["salesforce"]["PartnerFundAllocation"][0]["Amount"] == 13000.0  # 2% of 650,000

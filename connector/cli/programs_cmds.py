@@ -120,10 +120,12 @@ def _partner_view(
 
 
 def _locked(
-    config: Path | None, wait: bool, edit: Callable[[Engine, ProgramsSpec], dict[str, Any]]
+    config: Path | None, wait: bool,
+    edit: Callable[[Engine, ProgramsSpec, MappingSpec], dict[str, Any]],
 ) -> dict[str, Any]:
     """Run a person's edit under the store's run lock, as sync does (one writer per store):
-    a held lock exits 1 naming its holder, or is waited for with ``wait``."""
+    a held lock exits 1 naming its holder, or is waited for with ``wait``. The edit gets the
+    mapping to queue what the partner portal reads with it."""
     from connector.service.lock import run_lock
     from connector.service.runtime import Runtime
 
@@ -131,7 +133,7 @@ def _locked(
     rt = Runtime(settings=settings, spec=mapping, engine=_engine(settings))
     try:
         with run_lock(rt, "record", wait=wait):
-            return edit(rt.engine, spec)
+            return edit(rt.engine, spec, mapping)
     finally:
         rt.close()
 
@@ -259,8 +261,8 @@ def record_step_complete(
     """Mark a step done; refused (exit 2, with the reason) when a prerequisite is missing."""
     from connector.programs.local import record_step
 
-    result = _locked(config, wait, lambda engine, spec: record_step(
-        engine, spec, partner, step, by=by or getpass.getuser(), now=_now()))
+    result = _locked(config, wait, lambda engine, spec, mapping: record_step(
+        engine, spec, partner, step, by=by or getpass.getuser(), now=_now(), mapping=mapping))
     _print_record(result, as_json)
 
 
@@ -277,8 +279,9 @@ def record_points_cmd(
     """Add points to a partner's ledger; the balance goes to Partner_Points__c."""
     from connector.programs.local import record_points
 
-    result = _locked(config, wait, lambda engine, spec: record_points(
-        engine, spec, partner, points, reason=reason, by=by or getpass.getuser(), now=_now()))
+    result = _locked(config, wait, lambda engine, spec, mapping: record_points(
+        engine, spec, partner, points, reason=reason, by=by or getpass.getuser(), now=_now(),
+        mapping=mapping))
     _print_record(result, as_json)
 
 
@@ -294,8 +297,8 @@ def record_enroll(
     """Enrol a partner in a track by hand."""
     from connector.programs.local import record_enrolment
 
-    result = _locked(config, wait, lambda engine, spec: record_enrolment(
-        engine, spec, partner, track, by=by or getpass.getuser(), now=_now()))
+    result = _locked(config, wait, lambda engine, spec, mapping: record_enrolment(
+        engine, spec, partner, track, by=by or getpass.getuser(), now=_now(), mapping=mapping))
     _print_record(result, as_json)
 
 

@@ -1,2 +1,2 @@
 """The daemon: push receiver (Outbound Messages, signed webhooks), push worker, scheduler,
-health, metrics and hot standby on the store's run lock."""
+health, metrics and hot standby on the store's fenced lease."""

@@ -7,7 +7,8 @@ subscription stops asking for more until the writer catches up.
 
 ``apply_cdc`` (run by the writer) turns events into the push application path: the records
 they name are re-read by Id with ``daemon.push.fetch_soql`` and applied with the runner's
-``apply`` (``sync.apply.apply_rows``, source ``push``), and the subscription's replay id is
+``apply`` (``service.apply_pushed``: the push path's page step, source ``push``, echo detection
+with the integration user), and the subscription's replay id is
 saved in the same transaction (invariant 2): a crash or a SIGKILL resumes after the last
 applied event, never skipping one. GAP_* events name their records: those are re-read the
 same way. Changes that events cannot describe (GAP_OVERFLOW, a stored replay id refused as

@@ -36,6 +36,7 @@ class ReadBack:
 
     label: str
     soql: str
+    user: str = "integration"  # who reads it: "partner" signs in as the partner's portal user
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,19 @@ def _tier(_ids: dict[str, str]) -> list[ReadBack]:
             "ChannelProgramMember",
             f"SELECT LevelId, Level.Name FROM ChannelProgramMember WHERE PartnerId = '{LITWARE}'",
         ),
+        # what Litware's portal user sees, signed in through the API: its own account's
+        # segments and incentives (no filter on the partner: sharing shows it only its own)
+        ReadBack(
+            "Account (as the partner's portal user)",
+            f"SELECT Name, Partner_Segments__c FROM Account WHERE Id = '{LITWARE}'",
+            user="partner",
+        ),
+        ReadBack(
+            "Partner_Eligibility__c (as the partner's portal user)",
+            "SELECT Name, Why__c, Since__c FROM Partner_Eligibility__c "
+            "WHERE Kind__c = 'incentive' ORDER BY Name",
+            user="partner",
+        ),
     ]
 
 
@@ -190,7 +204,8 @@ SCENES: tuple[Scene, ...] = (
     Scene(
         "Certifications completed",
         "the track is complete: the partner enters the cloud-certified segment, moves up to "
-        "Silver and earns points for each step",
+        "Silver and earns points for each step; its portal user reads the new segment and the "
+        "cloud launch fund it now qualifies for",
         _certify,
         _tier,
         LITWARE,

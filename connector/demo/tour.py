@@ -92,9 +92,9 @@ def _fresh(directory: Path) -> None:
             target.unlink()
 
 
-def _read_back(rt: Runtime, soql: str) -> list[dict[str, Any]]:
+def _read_back(rt: Runtime, soql: str, client: Any = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for page in rt.client().query_pages(soql):
+    for page in (client or rt.client()).query_pages(soql):
         for row in page:
             rows.append(_plain(row))
     return rows
@@ -137,10 +137,22 @@ def _play(rt: Runtime, emu: EmulatorHandle, scene: Scene, ids: dict[str, str]) -
     run_id, writes = _cycle(rt)
     result = SceneResult(scene.title, scene.expect, action, _decisions(rt, run_id), writes)
     for rb in scene.read_back(ids):
-        result.salesforce.setdefault(rb.label, []).extend(_read_back(rt, rb.soql))
+        client = _signed_in(rt, emu, rb.user) if rb.user != "integration" else None
+        result.salesforce.setdefault(rb.label, []).extend(_read_back(rt, rb.soql, client))
     if scene.partner is not None:
         result.prm = _prm_side(rt, scene.partner)
     return result
+
+
+def _signed_in(rt: Runtime, emu: EmulatorHandle, user: str) -> Any:
+    """A client signed in as ``user`` of the emulated org (the partner's portal user) through
+    the API: the connector's own OAuth flow with that user's login."""
+    from connector.salesforce import connect
+
+    creds = emu.users[user]
+    settings = rt.settings.salesforce.model_copy(
+        update={"username": creds["username"], "password": creds["password"]})
+    return connect(settings)
 
 
 def _prm_side(rt: Runtime, partner_sf_id: str) -> dict[str, Any]:

@@ -4,7 +4,10 @@ A user's access is the union of their profile and the permission sets assigned t
 (``PermissionSetAssignment`` rows, created and deleted through the API like any record):
 
 - The admin ("System Administrator") and the partner user (who stands in for the partner
-  portal) see and edit everything.
+  portal) see and edit every object and field. The partner user is a portal user, as in a
+  real org (User.ContactId and AccountId: its partner account): of an object whose sharing
+  model is Private (Partner_Eligibility__c) it reads only the records that look up to its
+  own account (``Org.visible``'s portal source; one comparison per row, nothing cached).
 - Every other user has the "Standard User" profile: the standard objects a new org gives it
   (Account, Contact, Opportunity, Lead, Task, User, Organization) with their standard fields,
   and nothing else: no custom object, no custom field, no channel (PRM) object.

@@ -189,7 +189,8 @@ def _load(root: Path) -> tuple[dict[str, ObjectDef], dict[str, list[FieldDef]],
             label = _text(meta, "label", name)
             objects[name] = ObjectDef(name, prefixes[name], label=label,
                                       label_plural=_text(meta, "pluralLabel", label),
-                                      custom=True, fields=fields)
+                                      custom=True, fields=fields,
+                                      sharing_model=_text(meta, "sharingModel", "ReadWrite"))
             targets = [name]
         else:
             targets = list(ACTIVITY_TARGETS) if name == "Activity" else [name]

@@ -35,7 +35,14 @@ from connector.emulator.persist import (
 )
 from connector.emulator.replication import deleted_result, updated_result
 from connector.emulator.schema import ObjectDef
-from connector.emulator.seed import ORG_ID, permission_rows, seed_records, seed_users
+from connector.emulator.seed import (
+    ORG_ID,
+    PORTAL_ACCOUNT_NAME,
+    organization_row,
+    permission_rows,
+    seed_records,
+    seed_users,
+)
 from connector.emulator.sessions import OrgSessions, UserInfo
 from connector.emulator.soql import QueryResult, execute, parse
 from connector.emulator.standard import build_schema, compute_formulas
@@ -161,9 +168,8 @@ class Org(OrgSessions):
                 u.id,
             )
         admin = self.users["admin"].id
-        self._insert_raw(
-            "Organization", {"Id": self.organization_id, "Name": "PRM Emulator"}, now, admin
-        )
+        sobject, values = organization_row()
+        self._insert_raw(sobject, {**values, "Id": self.organization_id}, now, admin)
         for sobject, values in permission_rows([(p.name, p.label) for p in self.permission_sets]):
             self._insert_raw(sobject, values, now, admin)
         rows = list(seed_records(kind, records).rows())
@@ -175,7 +181,27 @@ class Org(OrgSessions):
         for i, (sobject, values) in enumerate(rows):
             stamp = format_datetime(base + step * i + timedelta(milliseconds=rng.randint(0, 3)))
             self._insert_raw(sobject, values, stamp, admin)
+        self._seed_portal_user(now, admin)
         self._last_stamp = max(self._last_stamp, now)
+
+    def _seed_portal_user(self, now: str, admin: str) -> None:
+        """The partner user is a portal user, as in a real org: a Contact of its partner
+        account (the demo's certification partner), and User.ContactId / AccountId."""
+        account = next((rid for rid, rec in self.store["Account"].items()
+                        if rec.get("Name") == PORTAL_ACCOUNT_NAME), None)
+        if account is None:
+            return  # the empty seed has no partner account
+        user = self.users["partner"]
+        contact = make_id("003", 1)
+        first, _, last = user.name.partition(" ")
+        self._insert_raw("Contact", {"Id": contact, "FirstName": first, "LastName": last,
+                                     "Email": user.email, "AccountId": account}, now, admin)
+        self.store["User"][user.id].update(ContactId=contact, AccountId=account)
+
+    def portal_account(self, user_id: str | None) -> str | None:
+        """The partner account of a portal user (None for an internal user)."""
+        rec = self.store["User"].get(user_id) if user_id else None
+        return rec.get("AccountId") if rec else None
 
     # -- access (see ``access``) -------------------------------------------------------------
     def _assignments(self) -> dict[str, frozenset[str]]:
@@ -200,7 +226,9 @@ class Org(OrgSessions):
     def visible(self, user_id: str | None) -> Any:
         """The SOQL source ``user_id`` queries: the org, or the org seen through their view."""
         view = self.access.view(user_id)
-        return self if view is None else _UserSource(self, view)
+        source: Any = self if view is None else _UserSource(self, view)
+        account = self.portal_account(user_id)
+        return source if account is None else _PortalSource(source, self, account)
 
     def _insert_raw(self, sobject: str, values: dict[str, Any], stamp: str, user: str) -> None:
         obj = self.schema[sobject]
@@ -711,6 +739,10 @@ class Org(OrgSessions):
             for sobject, values in permission_rows(
                     [(p.name, p.label) for p in self.permission_sets]):
                 self._insert_raw(sobject, values, self.now(), admin)
+        org = self.store["Organization"].get(self.organization_id)
+        if org is not None:  # saved before the Organization had its edition and instance
+            for name, value in organization_row()[1].items():
+                org.setdefault(name, value)
         self.access.invalidate()
         for sobject, rows in self.store.items():
             for rec in rows.values():
@@ -743,3 +775,52 @@ class _UserSource:
 
     def objects(self) -> Iterable[str]:
         return [o.name for o in self.view.objects.values()]
+
+
+class _PortalSource:
+    """What a portal user queries: ``source`` less the records of Private objects (sharing
+    model) that do not look up to the user's own account (``account_field``)."""
+
+    def __init__(self, source: Any, org: Org, account: str) -> None:
+        self.source = source
+        self.org = org
+        self.account = account
+
+    def describe(self, sobject: str) -> ObjectDef | None:
+        found: ObjectDef | None = self.source.describe(sobject)
+        return found
+
+    def _mine(self, sobject: str, rec: dict[str, Any]) -> bool:
+        obj = self.org.schema.get(sobject)
+        if obj is None or obj.sharing_model != "Private":
+            return True
+        field = account_field(obj)
+        return field is not None and rec.get(field) == self.account
+
+    def records(self, sobject: str, include_deleted: bool) -> Iterable[dict[str, Any]]:
+        obj = self.org.describe(sobject)
+        rows: Iterable[dict[str, Any]] = self.source.records(sobject, include_deleted)
+        if obj is None or obj.sharing_model != "Private":
+            return rows
+        return [r for r in rows if self._mine(obj.name, r)]
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        rec: dict[str, Any] | None = self.source.get(record_id)
+        sobject = self.org.sobject_of(record_id)
+        if rec is None or sobject is None:
+            return rec
+        return rec if self._mine(sobject, rec) else None
+
+    def sobject_of(self, record_id: str) -> str | None:
+        found: str | None = self.source.sobject_of(record_id)
+        return found
+
+    def objects(self) -> Iterable[str]:
+        names: Iterable[str] = self.source.objects()
+        return names
+
+
+def account_field(obj: ObjectDef) -> str | None:
+    """The lookup through which a portal user's account shares ``obj``'s records with it."""
+    return next((f.name for f in obj.fields.values()
+                 if f.type == "reference" and f.reference_to == ("Account",)), None)

@@ -151,6 +151,8 @@ class RestApi:
                     if view is not None and obj.field(name) is None:
                         raise ApiError(400, "INVALID_FIELD",
                                        f"No such column '{name}' on sobject of type {obj.name}")
+                if org.visible(call.user).get(rid) is None:  # not shared with a portal user
+                    raise NOT_FOUND
                 rec = visible_record(view, obj.name, org.fetch(obj.name, rid, names))
                 return 200, self.shape(obj.name, rec, call.version)
             if m == "PATCH":

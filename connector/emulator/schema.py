@@ -78,6 +78,9 @@ class ObjectDef:
     deletable: bool = True
     queryable: bool = True
     replicateable: bool = True
+    # the metadata's sharingModel: a portal user reads the records of a Private object that
+    # look up to its own account, and no other (see Org.visible)
+    sharing_model: str = "ReadWrite"
 
     def field(self, name: str) -> FieldDef | None:
         """Case-insensitive field lookup, as Salesforce resolves API names."""

@@ -31,6 +31,7 @@ __all__ = [
     "ORG_ID",
     "ORG_NAME",
     "PARTNER_NAMES",
+    "PORTAL_ACCOUNT_NAME",
     "SeedData",
     "UserSeed",
     "organization_row",
@@ -123,6 +124,11 @@ class UserSeed:
     refresh_token: str
 
 
+# The partner user's account: a portal user belongs to one partner (the demo's certification
+# scene certifies it, and its portal user reads what it then qualifies for).
+PORTAL_ACCOUNT_NAME = "Litware Consulting"
+
+
 def seed_users(org_id_prefix: str = "00D") -> list[UserSeed]:
     """The org's users: integration (the connector), admin (seeded data) and partner."""
     del org_id_prefix  # the users are the same in every emulated org
@@ -161,8 +167,14 @@ def permission_rows(set_names: list[tuple[str, str]]) -> list[tuple[str, dict[st
 
 
 def organization_row() -> tuple[str, dict[str, Any]]:
-    """The org's single Organization record, with its final Id (system fields left out)."""
-    return "Organization", {"Id": ORG_ID, "Name": ORG_NAME}
+    """The org's single Organization record, with its final Id (system fields left out): a
+    production org (no sandbox, no trial end, no namespace) of an edition that has partner
+    relationship management."""
+    return "Organization", {
+        "Id": ORG_ID, "Name": ORG_NAME, "InstanceName": "EMU1", "IsSandbox": False,
+        "OrganizationType": "Enterprise Edition", "NamespacePrefix": None,
+        "TrialExpirationDate": None,
+    }
 
 
 def _user_id(key: str) -> str:

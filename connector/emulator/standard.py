@@ -44,6 +44,11 @@ INDUSTRIES = (
     "Not For Profit", "Other", "Recreation", "Retail", "Shipping", "Technology",
     "Telecommunications", "Transportation", "Utilities",
 )
+# Organization.OrganizationType (labelled Edition), as the Object Reference lists them.
+EDITIONS = (
+    "Team Edition", "Professional Edition", "Enterprise Edition", "Developer Edition",
+    "Personal Edition", "Unlimited Edition", "Contact Manager Edition", "Base Edition",
+)
 TASK_WHAT = (
     "Account", "Opportunity", "ChannelProgram", "PartnerMarketingBudget",
     "PartnerFundAllocation", "PartnerFundRequest", "Deal_Registration__c",
@@ -115,9 +120,20 @@ def _standard() -> list[tuple[str, str, str, str, list[FieldDef], bool]]:
             FieldDef("Email", "email", label="Email", length=128, nillable=False),
             _string("Alias", 8),
             _f("IsActive", "boolean", default_value=True),
+            # a partner (portal) user's contact, and its account (derived from the contact)
+            _ref("ContactId", "Contact", "Contact"),
+            _readonly(_ref("AccountId", "Account", "Account")),
         ], False),
+        # Read-only (the object is): what the Salesforce CLI asks of every org it uses
+        # (sandbox, scratch org, namespace) besides the name.
         ("Organization", "00D", "Organization", "Organizations", [
             _string("Name", 80, required=True),
+            _string("InstanceName", 5),
+            _f("IsSandbox", "boolean"),
+            FieldDef("OrganizationType", "picklist", label="Edition", length=40,
+                     picklist_values=_pick(EDITIONS), restricted_picklist=True),
+            _string("NamespacePrefix", 15),
+            _f("TrialExpirationDate", "datetime"),
         ], False),
         ("Account", "001", "Account", "Accounts", [
             # Not an idLookup in real orgs (describe says false): upsert cannot key on it.

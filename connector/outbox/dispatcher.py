@@ -30,7 +30,7 @@ from connector.logs import get_logger
 from connector.mapping import MappingSpec
 from connector.outbox import queue
 from connector.outbox.coalesce import RecordWrite, coalesce
-from connector.outbox.links import link_created
+from connector.outbox.links import deletable, link_created
 from connector.outbox.notify import Poster, post_signed
 from connector.outbox.prepare import prepare, record_conflicts
 from connector.salesforce import SalesforceClient
@@ -154,6 +154,8 @@ class Dispatcher:
             return report
         calls_before: int | None = None
         budget = limit
+        # deletes go last: a record created and then left in one cycle is created first
+        groups.sort(key=lambda g: g[1] == "delete")
         for sobject, operation, due in groups:
             if budget is not None and budget <= 0:
                 break
@@ -198,13 +200,19 @@ class Dispatcher:
             self._paused_for = queue.paused_for(conn, [i.id for i in items])
             queue.lease(conn, items, self.holder, now + CLAIM_LEASE)
             writes = coalesce(items)
-            conflicts, parents = prepare(conn, self.spec, writes, integration_user_id=user_id)
-            record_conflicts(conn, conflicts, now)
+            if operation == "delete":
+                # nothing to trim: a record we know no Id of was never created (nothing to do)
+                unchanged, to_send = deletable(conn, self.spec, writes)
+                conflicts: list[Any] = []
+            else:
+                conflicts, parents = prepare(conn, self.spec, writes, integration_user_id=user_id)
+                record_conflicts(conn, conflicts, now)
+                unchanged = [w for w in writes if not w.fields]
+                to_send = sorted(
+                    (w for w in writes if w.fields),
+                    key=lambda w: (parents.get(w.record_key, ""),),
+                )
         report.conflicts += len(conflicts)
-        unchanged = [w for w in writes if not w.fields]
-        to_send = sorted(
-            (w for w in writes if w.fields), key=lambda w: (parents.get(w.record_key, ""),)
-        )
         try:
             results = self._send(sobject, operation, to_send, bulk) if to_send else []
         except SalesforceApiError as err:
@@ -227,14 +235,15 @@ class Dispatcher:
     def _send(
         self, sobject: str, operation: str, writes: Sequence[RecordWrite], bulk: bool
     ) -> list[RecordResult]:
-        op: CollectionOp = "upsert" if operation == "upsert" else "update"
+        op: CollectionOp = operation if operation in ("upsert", "delete") else "update"  # type: ignore[assignment]
         # one call shape per external id field (an object may be keyed by more than one)
         by_ext: dict[str | None, list[int]] = {}
         for i, w in enumerate(writes):
             by_ext.setdefault(w.external_id_field if op == "upsert" else None, []).append(i)
         results: dict[int, RecordResult] = {}
         for ext, idx in by_ext.items():
-            payloads = [writes[i].payload() for i in idx]
+            payloads = [{"Id": writes[i].sf_id} if op == "delete" else writes[i].payload()
+                        for i in idx]
             if bulk:
                 got = self.client.bulk_ingest(op, sobject, payloads, external_id_field=ext)
             else:
@@ -256,7 +265,7 @@ class Dispatcher:
         ]
         report.unchanged += len(unchanged)
         for write, result in zip(sent, results, strict=True):
-            if result.success:
+            if result.success or (write.operation == "delete" and _gone(result)):
                 done.append((write, result.id or write.sf_id, dict(write.fields)))
                 report.written += 1
                 continue
@@ -424,3 +433,10 @@ def dispatch(
         engine, client, spec, settings = source.engine, source.client, source.spec, source.settings
     outbox = settings if isinstance(settings, OutboxSettings) else settings.outbox
     return Dispatcher(engine, client, spec, outbox, clock=clock, poster=poster).run(limit=limit)
+
+
+def _gone(result: RecordResult) -> bool:
+    """A delete whose record is already deleted (or was never there) has done its work."""
+    return bool(result.errors) and all(
+        e.code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND")
+        for e in result.errors)

@@ -17,12 +17,12 @@ from sqlalchemy import Connection, Table, func, select
 
 from connector.store.bookkeeping import OutboxItem
 from connector.store.sqlutil import to_json_safe, upsert_stmt
-from connector.store.stream import latest_seq
+from connector.store.stream import LATEST_SEQ
 from connector.store.types import utcnow
 
 __all__ = ["Operation", "OutboxWrite", "enqueue", "next_seq", "outbox_id"]
 
-Operation = Literal["update", "upsert", "notify"]
+Operation = Literal["update", "upsert", "delete", "notify"]
 OUTBOX: Table = OutboxItem.__table__  # type: ignore[attr-defined]
 
 
@@ -33,6 +33,9 @@ class OutboxWrite:
     - ``update``: ``sf_id`` names the record; ``fields`` are Salesforce field names -> values.
     - ``upsert``: the idempotent create: ``external_id_field`` (``PRM_Key__c``) and
       ``external_id`` name the record; replaying it updates instead of duplicating.
+    - ``delete``: removes a record the connector created: ``sf_id`` when known, else the
+      dispatcher finds the Id by ``external_id_field``/``external_id`` (a record never
+      created in Salesforce is settled without a call). ``fields`` is empty.
     - ``notify``: an HTTP POST; ``fields`` holds ``url``, ``secret_env`` and ``body``.
 
     ``cause`` is what made it (a firing key, ``change:<seq>``): with the target it fixes the id.
@@ -54,6 +57,9 @@ class OutboxWrite:
             raise ValueError(f"an update of {self.sobject} needs the record's sf_id")
         if self.operation == "upsert" and not (self.external_id_field and self.external_id):
             raise ValueError(f"an upsert of {self.sobject} needs an external id field and value")
+        if self.operation == "delete" and not (
+                self.sf_id or (self.external_id_field and self.external_id)):
+            raise ValueError(f"a delete of {self.sobject} needs its sf_id or external id")
         if not self.cause:
             raise ValueError("an outbox write needs its cause (firing key or change)")
 
@@ -62,8 +68,10 @@ class OutboxWrite:
         """The record (or URL) this write goes to."""
         if self.operation == "update":
             return str(self.sf_id)
-        if self.operation == "upsert":
+        if self.operation == "upsert" or (self.operation == "delete" and self.external_id):
             return f"{self.external_id_field}={self.external_id}"
+        if self.operation == "delete":
+            return str(self.sf_id)
         return str(self.fields.get("url", ""))
 
 
@@ -82,8 +90,12 @@ def next_seq(conn: Connection) -> int:
     is enough; the unique index on ``seq`` turns a second, unfenced writer's collision into an
     error instead of two items with one place in the order.
     """
-    top = conn.execute(select(func.max(OUTBOX.c.seq))).scalar()
+    top = conn.execute(_TOP_SEQ).scalar()
     return int(top or 0) + 1
+
+
+_TOP_SEQ = select(func.max(OUTBOX.c.seq))  # built once: reused, it keeps its cache key
+_TOPS = select(LATEST_SEQ.scalar_subquery(), _TOP_SEQ.scalar_subquery())
 
 
 def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
@@ -95,9 +107,12 @@ def enqueue(conn: Connection, writes: Sequence[OutboxWrite]) -> list[str]:
     ids: list[str] = []
     rows: list[dict[str, Any]] = []
     now = utcnow()
-    # Salesforce edits recorded after this point, to the fields written, are conflicts.
-    base = latest_seq(conn) if writes else 0
-    first = next_seq(conn) if writes else 0
+    base = first = 0
+    if writes:
+        # Salesforce edits recorded after ``base`` (latest_seq), to the fields written, are
+        # conflicts; ``first`` is next_seq's. Read together: one round trip per enqueue.
+        base, top = conn.execute(_TOPS).one()
+        base, first = int(base or 0), int(top or 0) + 1
     for n, w in enumerate(writes):
         item_id = outbox_id(w)
         ids.append(item_id)

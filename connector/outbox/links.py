@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from connector.mapping import MappingSpec
 from connector.outbox.coalesce import RecordWrite
 from connector.store.models import ENTITY_MODELS, entity_table
 
-__all__ = ["link_created"]
+__all__ = ["deletable", "link_created"]
 
 
 def link_created(
@@ -48,3 +48,24 @@ def link_created(
         )
         linked += result.rowcount or 0
     return linked
+
+
+def deletable(
+    conn: Connection, spec: MappingSpec | None, writes: Sequence[RecordWrite]
+) -> tuple[list[RecordWrite], list[RecordWrite]]:
+    """Deletes split into those with nothing to delete and those to send, each of the latter
+    with its record's Id: the one it was queued with, else the one its local row learnt from
+    the upsert that created it (matched by the external id, as ``link_created`` set it)."""
+    nothing: list[RecordWrite] = []
+    send: list[RecordWrite] = []
+    for write in writes:
+        if not write.sf_id and spec is not None and write.entity in ENTITY_MODELS:
+            entity = spec.entities.get(write.entity)
+            local = next((f.local for f in entity.fields.values()
+                          if f.crm == write.external_id_field), None) if entity else None
+            table = entity_table(write.entity)
+            if local is not None and local in table.c:
+                write.sf_id = conn.execute(select(table.c.sf_id).where(
+                    table.c[local] == write.external_id)).scalar()
+        (send if write.sf_id else nothing).append(write)
+    return nothing, send

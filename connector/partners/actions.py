@@ -84,13 +84,17 @@ class ActionEnv:
 
 @dataclass
 class ActionResult:
-    """What an action did: a short detail for the audit, its writes, the partner it changed."""
+    """What an action did: a short detail for the audit, its writes, the partner it changed.
+
+    ``changed``: the store tables whose rows it changed, when it knows (None: any), so the
+    partner maps of the batch that are read from none of them stay cached."""
 
     action: str
     status: str  # done | skipped | pending
     detail: str
     writes: list[OutboxWrite] = field(default_factory=list)
     partner_changed: bool = False
+    changed: frozenset[str] | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready, for the audit."""

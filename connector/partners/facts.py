@@ -97,11 +97,14 @@ class FactGroup:
     """Facts one loader fills together (any of them asked for runs the loader once).
 
     ``columns``: partner columns the loader reads, fetched with the partner row and handed
-    to it as ``_<column>`` keys (removed once every loader has run)."""
+    to it as ``_<column>`` keys (removed once every loader has run). ``reads``: the store
+    tables its values come from (an entity's table bears its name), so a change to other
+    tables' rows leaves them as they are; None (unknown): any change may move them."""
 
     facts: tuple[Fact, ...]
     load: Loader
     columns: tuple[str, ...] = ()
+    reads: frozenset[str] | None = None
 
     @property
     def names(self) -> frozenset[str]:
@@ -134,8 +137,22 @@ class FactCatalogue:
             rest = tuple(f for f in g.facts if f.name not in names)
             if rest:
                 kept.append(g if len(rest) == len(g.facts)
-                            else FactGroup(rest, g.load, g.columns))
+                            else FactGroup(rest, g.load, g.columns, g.reads))
         return FactCatalogue((*kept, *groups))
+
+    def reads(self, needed: Collection[str] | None) -> frozenset[str] | None:
+        """The store tables the maps of ``needed`` (None: every fact) are read from: the
+        partner row and the tables behind the facts asked for; None when a group's are
+        unknown."""
+        names = frozenset(self.facts) if needed is None else frozenset(needed)
+        out = {"partner"}
+        for g in self.groups:
+            if g.names.isdisjoint(names):
+                continue
+            if g.reads is None:
+                return None
+            out |= g.reads
+        return frozenset(out)
 
     def types(self) -> dict[str, str]:
         """Fact name -> local type name."""
@@ -359,28 +376,30 @@ BASE_FACTS = FactCatalogue((
     FactGroup((Fact("type", "str", "Partner_Type__c", None, "Reseller"),
                Fact("country", "str", "BillingCountry", None, "GB"),
                Fact("industry", "str", "Industry", None, "Technology")), _load_account,
-              (TYPE_FIELDS[0], COUNTRY_FIELDS[0], INDUSTRY_FIELDS[0])),
+              (TYPE_FIELDS[0], COUNTRY_FIELDS[0], INDUSTRY_FIELDS[0]), frozenset({"partner"})),
     FactGroup((Fact("tier", "str", "the partner's highest membership level (else its tier "
                                    "mirror)", "", "Registered"),
                Fact("tier_rank", "float", "that level's rank in the level table (0 without "
-                                          "one)", 0.0, 1.0)), _load_tier, ("tier",)),
+                                          "one)", 0.0, 1.0)), _load_tier, ("tier",),
+              frozenset({"partner", "membership", "level"})),
     FactGroup((Fact("certifications", "int", "certifications completed", 0),
                Fact("certification_names", "list", "names of the certifications", [], [])),
-              _load_certifications),
+              _load_certifications, reads=frozenset({"certification"})),
     FactGroup((_won("closed_won_this_quarter", "this quarter"),
                _won("closed_won_last_quarter", "last quarter"),
                _won("closed_won_two_quarters_ago", "the quarter before last"),
                _won("closed_won_three_quarters_ago", "three quarters ago"),
                _won("closed_won_trailing_4q", "the 4 quarters before this one")),
-              _load_revenue),
+              _load_revenue, reads=frozenset({"deal"})),
     FactGroup((Fact("active_registrations", "int", "Submitted/Pending Review/Approved "
-                                                   "registrations", 0),), _load_registrations),
+                                                   "registrations", 0),), _load_registrations,
+              reads=frozenset({"deal_registration"})),
     FactGroup((Fact("points", "float", "points balance: the sum of the partner's ledger", 0.0,
-                    1.0),), _load_points, ("points",)),
+                    1.0),), _load_points, ("points",), frozenset({"partner", LEDGER.name})),
     FactGroup((Fact("mdf_remaining", "float", "MDF allocated minus MDF approved", 0.0),),
-              _load_mdf),
+              _load_mdf, reads=frozenset({"mdf_allocation", "mdf_request"})),
     FactGroup((Fact("segments", "list", "segments the partner is in (programs.yaml)", [],
-                    ["sample"]),), _load_segments),
+                    ["sample"]),), _load_segments, reads=frozenset({MEMBERSHIP.name})),
 ))
 
 # Partner columns every map holds (what the CLI and the segment preview show).
@@ -446,7 +465,8 @@ class PartnerContext:
     """Partner maps for one batch: the fields and facts rules read, cached per partner.
 
     ``prefetch`` builds the maps of many partners in one grouped pass; ``get`` builds a
-    missing one alone; ``invalidate`` forgets a partner a batch's own action changed.
+    missing one alone; ``invalidate`` forgets a partner a batch's own action changed (unless
+    the action changed only entities these maps are not read from).
     """
 
     def __init__(
@@ -461,6 +481,7 @@ class PartnerContext:
         self.env = env
         self.catalogue = catalogue
         self.needed = None if needed is None else frozenset(needed)
+        self.reads = catalogue.reads(self.needed)
         self._cache: dict[int, dict[str, Any] | None] = {}
         self.computed = 0  # how many partner maps were built (tests, metrics)
 
@@ -483,10 +504,15 @@ class PartnerContext:
             self.prefetch([partner_id])
         return self._cache.get(partner_id)
 
-    def invalidate(self, partner_id: int | None) -> None:
-        """Forget ``partner_id``: an action of this batch changed something its facts read."""
-        if partner_id is not None:
-            self._cache.pop(partner_id, None)
+    def invalidate(self, partner_id: int | None,
+                   changed: Collection[str] | None = None) -> None:
+        """Forget ``partner_id``: an action of this batch changed rows of the entities
+        ``changed`` (None: unknown) that its map may be read from."""
+        if partner_id is None:
+            return
+        if changed is not None and self.reads is not None and self.reads.isdisjoint(changed):
+            return
+        self._cache.pop(partner_id, None)
 
 
 def today_env(today: date, fiscal_year_start_month: int = 1) -> FactEnv:

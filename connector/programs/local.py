@@ -3,7 +3,8 @@
 The effects go to the change log with source "local" (the outbox-local consumer writes the
 partner's points and new certifications back to Salesforce), and the partner's segments are
 recomputed at once; entering or leaving one is logged as a ``segment_entered`` /
-``segment_left`` entry on the partner, which triggers can watch.
+``segment_left`` entry on the partner, which triggers can watch. Given the mapping, what the
+partner portal reads (its segments and eligibility records) is queued in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine
 
+from connector.mapping.spec import MappingSpec
+from connector.outbox.items import enqueue
 from connector.programs.operations import (
     LocalChange,
     Outcome,
@@ -25,6 +28,7 @@ from connector.programs.operations import (
     local_diffs,
     refresh_segments,
 )
+from connector.programs.portal import refresh_portal
 from connector.programs.spec import ProgramsSpec
 from connector.programs.views import resolve_partner
 from connector.store.diffs import RecordDiff
@@ -50,11 +54,16 @@ def segment_diffs(conn: Connection, events: Sequence[SegmentEvent]) -> list[Reco
 
 
 def _finish(
-    conn: Connection, spec: ProgramsSpec, pid: int, changes: list[LocalChange], now: datetime
+    conn: Connection, spec: ProgramsSpec, pid: int, changes: list[LocalChange], now: datetime,
+    mapping: MappingSpec | None,
 ) -> list[SegmentEvent]:
     events, _ = refresh_segments(conn, spec, now, [pid])
     diffs = local_diffs(changes) + segment_diffs(conn, events)
-    append_changes(conn, diffs, cycle_id=f"local-{uuid.uuid4().hex[:12]}")
+    cycle_id = f"local-{uuid.uuid4().hex[:12]}"
+    append_changes(conn, diffs, cycle_id=cycle_id)
+    if mapping is not None:  # what the partner portal reads, in the edit's transaction
+        enqueue(conn, refresh_portal(conn, mapping, spec, now, [pid],
+                                     cause=f"portal:{cycle_id}").writes)
     return events
 
 
@@ -72,35 +81,37 @@ def _result(outcome: Outcome, pid: int, events: list[SegmentEvent]) -> dict[str,
 
 def record_step(
     engine: Engine, spec: ProgramsSpec, partner: str, step: str, *, by: str, now: datetime,
+    mapping: MappingSpec | None = None,
 ) -> dict[str, Any]:
     """Mark ``step`` complete for ``partner`` (refused with the reason when out of order)."""
     with engine.begin() as conn:
         pid = resolve_partner(conn, partner)
         outcome = complete_step(conn, spec, pid, step, source="local", cause=f"person:{by}",
                                 now=now)
-        events = _finish(conn, spec, pid, outcome.changes, now)
+        events = _finish(conn, spec, pid, outcome.changes, now, mapping)
     return _result(outcome, pid, events)
 
 
 def record_points(
     engine: Engine, spec: ProgramsSpec, partner: str, points: int, *, reason: str, by: str,
-    now: datetime,
+    now: datetime, mapping: MappingSpec | None = None,
 ) -> dict[str, Any]:
     """Add ``points`` (negative to deduct) to ``partner``'s ledger with ``reason``."""
     with engine.begin() as conn:
         pid = resolve_partner(conn, partner)
         outcome = award_points(conn, pid, points, reason=reason, cause=f"person:{by}", now=now)
-        events = _finish(conn, spec, pid, outcome.changes, now)
+        events = _finish(conn, spec, pid, outcome.changes, now, mapping)
     return _result(outcome, pid, events)
 
 
 def record_enrolment(
     engine: Engine, spec: ProgramsSpec, partner: str, track: str, *, by: str, now: datetime,
+    mapping: MappingSpec | None = None,
 ) -> dict[str, Any]:
     """Enrol ``partner`` in ``track`` by hand."""
     with engine.begin() as conn:
         pid = resolve_partner(conn, partner)
         added = enroll(conn, spec, pid, track, source="local", cause=f"person:{by}", now=now)
-        events = _finish(conn, spec, pid, [], now)
+        events = _finish(conn, spec, pid, [], now, mapping)
     detail = f"enrolled in {track}" if added else f"already enrolled in {track}"
     return _result(Outcome(added, detail), pid, events)

@@ -5,7 +5,9 @@ Salesforce completes the matching certification steps; every partner a change to
 segments recomputed (entries and exits are logged as ``segment_entered``/``segment_left``
 partner entries, which triggers watch) and its ladder applied upwards only: an upgrade lands at
 once, a downgrade waits for the quarterly tier review (the ``review_tier`` action of the
-built-in ``quarterly-tier-review`` rule). Writes to Salesforce are queued in the outbox.
+built-in ``quarterly-tier-review`` rule); then what the partner portal reads is brought up to
+date (``portal.refresh_portal``: the Account's segments and the partner's eligibility
+records). Writes to Salesforce are queued in the outbox.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from connector.programs.operations import (
     refresh_segments,
     writes_for_changes,
 )
+from connector.programs.portal import refresh_portal
 from connector.programs.spec import ProgramsSpec
 from connector.store.stream import (
     CHANGE_LOG,
@@ -63,6 +66,7 @@ class ProgramsReport:
     segment_events: int = 0
     tier_changes: int = 0
     tier_errors: int = 0
+    portal_writes: int = 0
     outbox: int = 0
     batches: int = 0
 
@@ -171,6 +175,12 @@ def run_programs(
                 cycle_id=f"programs-{uuid.uuid4().hex[:12]}")
             writes += _apply_ladders(conn, mapping, spec, touched, now, batch.upto,
                                      report, fiscal_year_start_month)
+            # what the partner portal reads: segments and eligibility, after the tiers moved
+            portal = refresh_portal(conn, mapping, spec, now, touched,
+                                    cause=f"portal:{batch.upto}",
+                                    fiscal_year_start_month=fiscal_year_start_month)
+            report.portal_writes += len(portal.writes)
+            writes += portal.writes
         report.outbox += len(enqueue(conn, writes))
 
     report.batches += consume(engine, CONSUMER, ChangeFilter(

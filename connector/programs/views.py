@@ -40,6 +40,7 @@ from connector.store.models import entity_table
 
 __all__ = [
     "eligibility",
+    "eligibility_from_facts",
     "partner_report",
     "program_overview",
     "programs_summary",
@@ -158,8 +159,16 @@ def eligibility(
     conn: Connection, spec: ProgramsSpec, partner_id: int, now: datetime
 ) -> dict[str, Any]:
     """The programs, tracks and incentives ``partner_id`` may see (a partner portal's view)."""
-    facts = _facts(conn, spec, partner_id, now)
-    ranks = level_ranks(conn)
+    return eligibility_from_facts(spec, partner_id, _facts(conn, spec, partner_id, now),
+                                  level_ranks(conn))
+
+
+def eligibility_from_facts(
+    spec: ProgramsSpec, partner_id: int, facts: dict[str, Any],
+    ranks: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """``eligibility`` from a partner's facts already built (the portal write-back builds
+    them for many partners at once); ``ranks``: the level table's (``level_ranks``)."""
     tiers = tiers_for(spec, facts, ranks)
     programs = []
     for pid, p in spec.programs.items():

@@ -35,6 +35,7 @@ __all__ = [
     "CustomRecord",
     "Deal",
     "DealRegistration",
+    "Eligibility",
     "EntityBase",
     "Level",
     "MdfAllocation",
@@ -108,6 +109,8 @@ class Partner(EntityBase, table=True):
     partner_type: str | None = None
     billing_country: str | None = None
     industry: str | None = None
+    # added by 0015_portal (declared last, as above): the segments, ';'-joined in name order
+    segments: str | None = None
 
 
 class Program(EntityBase, table=True):
@@ -179,6 +182,19 @@ class Certification(EntityBase, table=True):
     name: str | None = None
     partner: int | None = _lookup("partner")
     completed_date: date | None = None
+    prm_key: str | None = _external_key()
+
+
+class Eligibility(EntityBase, table=True):
+    """A Partner_Eligibility__c: a program, track or incentive a partner qualifies for."""
+
+    __tablename__ = "eligibility"
+    name: str | None = None
+    partner: int | None = _lookup("partner")
+    kind: str | None = None
+    key: str | None = None
+    why: str | None = None
+    since: date | None = None
     prm_key: str | None = _external_key()
 
 
@@ -267,6 +283,7 @@ ENTITY_MODELS: dict[str, type[SQLModel]] = {
     "deal": Deal,
     "deal_registration": DealRegistration,
     "certification": Certification,
+    "eligibility": Eligibility,
     "mdf_budget": MdfBudget,
     "mdf_allocation": MdfAllocation,
     "mdf_request": MdfRequest,

@@ -26,6 +26,7 @@ from connector.store.sqlutil import executemany, to_json_safe, upsert_stmt
 from connector.store.types import utcnow
 
 __all__ = [
+    "LATEST_SEQ",
     "SOURCES",
     "ChangeBatch",
     "ChangeEvent",
@@ -117,7 +118,12 @@ def commit_offset(conn: Connection, consumer: str, seq: int) -> None:
 
 def latest_seq(conn: Connection) -> int:
     """The newest sequence in the change log (0 when empty)."""
-    return int(conn.execute(select(func.max(CHANGE_LOG.c.id))).scalar() or 0)
+    return int(conn.execute(LATEST_SEQ).scalar() or 0)
+
+
+# built once: a statement object reused keeps its cache key (each enqueue reads it, as a
+# subquery beside the outbox's top sequence: one round trip)
+LATEST_SEQ = select(func.max(CHANGE_LOG.c.id))
 
 
 def consumer_lag(conn: Connection) -> dict[str, Any]:

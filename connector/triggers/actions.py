@@ -101,7 +101,7 @@ def _registration(env: ActionEnv, action: PlannedAction) -> ActionResult:
     _set_local(env, "deal_registration", env.local_id, values)
     writes = _update(env, "deal_registration", env.sf_id, env.local_id, values)
     return ActionResult(action.name, "done", f"status {status}: {reason}".strip(": "), writes,
-                        partner_changed=True)
+                        partner_changed=True, changed=frozenset({"deal_registration"}))
 
 
 # -- tiers ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, or_, select
 
 from connector.partners.facts import ACTIVE_REGISTRATION_STATUSES
 from connector.store.customer import LEGAL_SUFFIXES, normalise_company, normalise_domain
@@ -85,36 +85,41 @@ def find_conflict(
         # no partner: every other registration counts (no local id is negative)
         "partner": registration["partner"] if registration.get("partner") is not None else -1,
     }
+    name = normalise_company(registration.get("end_customer_name"))
+    domain = normalise_domain(registration.get("end_customer_domain"))
+    if not (name or domain):
+        return None
     best: dict[str, Any] | None = None
-    keys = (
-        ("customer_name_key", normalise_company(registration.get("end_customer_name"))),
-        ("customer_domain_key", normalise_domain(registration.get("end_customer_domain"))),
-    )
-    for column, key in keys:
-        if not key:
+    # either key matched: the same customer (keys are derived by the one normaliser); both
+    # keys in one statement, each through its own index
+    stmt = _candidates(bool(name), bool(domain))
+    for row in conn.execute(stmt, {**params, "name": name, "domain": domain}).mappings():
+        other = dict(row)
+        when = _received(other)
+        if not (since <= when[0] and when < mine):
             continue
-        for row in conn.execute(_candidates(column), {**params, "key": key}).mappings():
-            other = dict(row)
-            when = _received(other)
-            if not (since <= when[0] and when < mine):
-                continue
-            # the key matched: the same customer (keys are derived by the one normaliser)
-            if best is None or when < _received(best):
-                best = other
+        if best is None or when < _received(best):
+            best = other
     if best is None:
         return None
     return Conflict(best["id"], best.get("name"), best.get("partner"), _received(best)[0])
 
 
 @functools.cache
-def _candidates(key_column: str) -> Select[Any]:
-    """Active registrations of other partners with the customer key ``:key`` in
-    ``key_column``, received since ``:since`` (built once: a decision only binds values)."""
+def _candidates(by_name: bool, by_domain: bool) -> Select[Any]:
+    """Active registrations of other partners with the customer name key ``:name`` or the
+    domain key ``:domain``, received since ``:since`` (built once: a decision only binds
+    values)."""
     reg = entity_table("deal_registration")
+    keys = []
+    if by_name:
+        keys.append(reg.c.customer_name_key == bindparam("name"))
+    if by_domain:
+        keys.append(reg.c.customer_domain_key == bindparam("domain"))
     return select(
         reg.c.id, reg.c.name, reg.c.partner, reg.c.registered_date, reg.c.created_at
     ).where(
-        reg.c[key_column] == bindparam("key"),
+        or_(*keys),
         reg.c.is_deleted.is_(False),
         reg.c.status.in_(ACTIVE_REGISTRATION_STATUSES),
         reg.c.id != bindparam("me"),

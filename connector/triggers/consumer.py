@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, update
+from sqlalchemy import Connection, Engine, Table, bindparam, update
 
 from connector.errors import ConnectorError
 from connector.mapping.spec import MappingSpec
@@ -62,6 +62,8 @@ __all__ = [
 CONSUMER = "triggers"
 FIRING: Table = TriggerFiring.__table__  # type: ignore[attr-defined]
 Clock = Callable[[], datetime]
+# a firing's result, once its actions ran (built once: each decision only binds values)
+_FIRING_RESULT = update(FIRING).where(FIRING.c.key == bindparam("firing_key"))
 
 
 @dataclass
@@ -131,50 +133,66 @@ class BatchProcessor:
         self.report = report
         self.run_id = run_id
         self.apply = apply
-        needed = referenced_fields(rules.rules, rules.env.function_reads)["partner"]
-        self.partners = PartnerContext(
-            conn, FactEnv(now, rules.settings.fiscal_year_start_month), needed=needed,
-            catalogue=rules.env.catalogue,
-        )
+        self.fact_env = FactEnv(now, rules.settings.fiscal_year_start_month)
+        # one context per set of partner names read: a change's map holds the facts its
+        # entity's rules read, and only those are computed
+        self.partner_maps: dict[frozenset[str], PartnerContext] = {}
         self.actions = {**BUILTIN_ACTIONS, **rules.env.actions}
         self.by_entity = {e: rules.for_entity(e) for e in rules.entities()}
-        self._needs: dict[tuple[str, ...], tuple[bool, bool]] = {}
+        self._needs: dict[tuple[str, ...], tuple[PartnerContext | None, bool]] = {}
+        self._claim_stmt: Any = None
         self.audit: list[AuditRow] = []
         self.decisions: list[Decision] = []
 
-    def _needed(self, rules: list[Rule]) -> tuple[bool, bool]:
-        """Whether ``rules`` read the partner map, and the registration conflict."""
-        key = tuple(r.id for r in rules)
+    def _needed(self, entity: str, rules: list[Rule]) -> tuple[PartnerContext | None, bool]:
+        """The partner maps ``rules`` read (None: they do not read ``partner``), and whether
+        they read the registration conflict. The maps hold what every rule of ``entity``
+        reads, so a batch builds one map per partner and entity."""
+        key = (entity, *(r.id for r in rules))
         if key not in self._needs:
             exprs = [x for r in rules for x in r.expressions()]
             conflict = any("conflict" in x.variables for x in exprs) or any(
                 a.name in REGISTRATION_DECISIONS for r in rules
                 for a in (*r.actions, *r.otherwise))  # the note in the reason
-            self._needs[key] = (any("partner" in x.variables for x in exprs), conflict)
+            context = None
+            if any("partner" in x.variables for x in exprs):
+                every = self.by_entity.get(entity) or []
+                ids = {r.id for r in every}
+                names = referenced_fields([*every, *(r for r in rules if r.id not in ids)],
+                                          self.rules.env.function_reads)["partner"]
+                context = self.partner_maps.get(names)
+                if context is None:
+                    context = self.partner_maps[names] = PartnerContext(
+                        self.conn, self.fact_env, needed=names,
+                        catalogue=self.rules.env.catalogue)
+            self._needs[key] = (context, conflict)
         return self._needs[key]
+
+    @staticmethod
+    def _partner_id(change: Change) -> int | None:
+        record = change.new if change.new is not None else change.old or {}
+        pid = change.local_id if change.entity == "partner" else record.get("partner")
+        return pid if isinstance(pid, int) else None
 
     def prefetch(self, changes: Iterable[Change]) -> None:
         """Build the partner maps of ``changes`` together (grouped queries, not one per
         partner), for the changes whose rules read ``partner``."""
-        pids = []
+        todo: dict[int, tuple[PartnerContext, list[int]]] = {}
         for change in changes:
-            if not self._needed(self.by_entity.get(change.entity) or [])[0]:
-                continue
-            record = change.new if change.new is not None else change.old or {}
-            pid = change.local_id if change.entity == "partner" else record.get("partner")
-            if isinstance(pid, int):
-                pids.append(pid)
-        self.partners.prefetch(pids)
+            context = self._needed(change.entity, self.by_entity.get(change.entity) or [])[0]
+            pid = self._partner_id(change)
+            if context is not None and pid is not None:
+                todo.setdefault(id(context), (context, []))[1].append(pid)
+        for context, pids in todo.values():
+            context.prefetch(pids)
 
     def facts(self, change: Change, rules: list[Rule] | None = None) -> Facts:
         """The partner map and conflict for ``change``, as far as ``rules`` read them."""
-        partner_needed, conflict_needed = self._needed(
-            rules if rules is not None else self.by_entity.get(change.entity) or [])
-        record = change.new if change.new is not None else change.old or {}
+        context, conflict_needed = self._needed(
+            change.entity, rules if rules is not None else self.by_entity.get(change.entity) or [])
         partner = None
-        if partner_needed:
-            pid = change.local_id if change.entity == "partner" else record.get("partner")
-            partner = self.partners.get(pid if isinstance(pid, int) else None)
+        if context is not None:
+            partner = context.get(self._partner_id(change))
         conflict = None
         if conflict_needed and change.entity == "deal_registration" and change.new is not None:
             conflict = find_conflict(self.conn, dict(change.new),
@@ -202,12 +220,14 @@ class BatchProcessor:
         return decisions
 
     def _claim(self, key: str, d: Decision) -> bool:
-        stmt = upsert_stmt(self.conn, FIRING).values(
-            key=key, trigger_id=d.rule.id, entity=d.change.entity, local_id=d.change.local_id,
-            fired_at=self.now, result={"branch": d.branch},
-        ).on_conflict_do_nothing(index_elements=["key"]).returning(FIRING.c.id)
+        if self._claim_stmt is None:  # built once per batch: each claim only binds values
+            self._claim_stmt = upsert_stmt(self.conn, FIRING).on_conflict_do_nothing(
+                index_elements=["key"]).returning(FIRING.c.id)
         # RETURNING, not rowcount: psycopg's rowcount was not 0 for a skipped conflict here
-        return self.conn.execute(stmt).first() is not None
+        return self.conn.execute(self._claim_stmt, {
+            "key": key, "trigger_id": d.rule.id, "entity": d.change.entity,
+            "local_id": d.change.local_id, "fired_at": self.now, "result": {"branch": d.branch},
+        }).first() is not None
 
     def _row(self, d: Decision, outcome: str, reason: str | None = None, **kw: Any) -> None:
         c = d.change
@@ -238,9 +258,9 @@ class BatchProcessor:
                 self._row(d, "already_fired", "this rule already fired for this version")
                 return
             results, ids = self._act(d)
-            self.conn.execute(update(FIRING).where(FIRING.c.key == d.key).values(result={
+            self.conn.execute(_FIRING_RESULT, {"firing_key": d.key, "result": {
                 "branch": d.branch, "actions": [r.summary() for r in results],
-                "outbox_ids": ids}))
+                "outbox_ids": ids}})
             savepoint.commit()
         except (ActionFailed, ConnectorError, ValueError, KeyError, TypeError) as err:
             savepoint.rollback()
@@ -263,7 +283,8 @@ class BatchProcessor:
             if result.writes:
                 ids += enqueue(self.conn, result.writes)
             if result.partner_changed:
-                self.partners.invalidate(env.partner_id)
+                for context in self.partner_maps.values():
+                    context.invalidate(env.partner_id, result.changed)
         return results, ids
 
     def flush(self) -> None:

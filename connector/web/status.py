@@ -8,10 +8,10 @@ __all__ = ["daemon_runs"]
 
 
 def daemon_runs(engine: Engine) -> bool:
-    """True when the store's run lock is held by a daemon (``run``)."""
-    from connector.service.lock import STORE_LOCK
-    from connector.store.locks import lock_holder
+    """True when the store's writer (the lease holder, as the status read model names it) is
+    a daemon (``run``)."""
+    from connector.service.status import store_writer
 
-    holder = lock_holder(engine, STORE_LOCK) or ""
+    holder = store_writer(engine) or ""
     parts = holder.split()
     return len(parts) == 4 and parts[0] == "prm" and parts[1] in ("daemon", "run")

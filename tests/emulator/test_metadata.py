@@ -30,6 +30,7 @@ MODEL_FIELDS = {
     ("Account", "Certifications__c", "Number"),
     ("Account", "Partner_Points__c", "Number"),
     ("Account", "Partner_Tier__c", "Text"),
+    ("Account", "Partner_Segments__c", "MultiselectPicklist"),
     ("Deal_Registration__c", "Partner__c", "Lookup"),
     ("Deal_Registration__c", "End_Customer_Name__c", "Text"),
     ("Deal_Registration__c", "End_Customer_Domain__c", "Text"),
@@ -43,6 +44,12 @@ MODEL_FIELDS = {
     ("Partner_Certification__c", "Completed_Date__c", "Date"),
     ("Partner_Certification__c", "PRM_Key__c", "Text"),
     ("PartnerFundAllocation", "PRM_Key__c", "Text"),
+    ("Partner_Eligibility__c", "Partner__c", "Lookup"),
+    ("Partner_Eligibility__c", "Kind__c", "Picklist"),
+    ("Partner_Eligibility__c", "Key__c", "Text"),
+    ("Partner_Eligibility__c", "Why__c", "Text"),
+    ("Partner_Eligibility__c", "Since__c", "Date"),
+    ("Partner_Eligibility__c", "PRM_Key__c", "Text"),
     ("Activity", "PRM_Key__c", "Text"),
 }
 
@@ -109,6 +116,11 @@ def test_field_has_what_its_type_needs(path: Path) -> None:
         assert _text(value_set, "restricted") == "true"
         values = value_set.findall(f"{NS}valueSetDefinition/{NS}value")
         assert values and all(_text(v, "fullName") == _text(v, "label") for v in values)
+    elif kind == "MultiselectPicklist":
+        value_set = el.find(NS + "valueSet")
+        assert value_set is not None and _text(el, "visibleLines")
+        values = value_set.findall(f"{NS}valueSetDefinition/{NS}value")
+        assert values and all(";" not in (_text(v, "fullName") or ";") for v in values)
     if name == "PRM_Key__c":
         assert (_text(el, "externalId"), _text(el, "unique")) == ("true", "true")
 
@@ -117,7 +129,9 @@ def test_field_has_what_its_type_needs(path: Path) -> None:
 def test_custom_object_file(path: Path) -> None:
     el = _root(path)
     assert _text(el, "deploymentStatus") == "Deployed"
-    assert _text(el, "sharingModel") == "ReadWrite"
+    # eligibility is Private: a partner user reads its own account's records, no other's
+    private = path.name == "Partner_Eligibility__c.object-meta.xml"
+    assert _text(el, "sharingModel") == ("Private" if private else "ReadWrite")
     assert _text(el, "label") and _text(el, "pluralLabel")
     name_field = el.find(NS + "nameField")
     assert name_field is not None and _text(name_field, "type") == "Text"
@@ -156,7 +170,8 @@ def test_metadata_root_falls_back_to_the_packaged_copy(tmp_path: Path) -> None:
 def test_prefixes_follow_sorted_names() -> None:
     objects, extra = load_custom(REPO_ROOT)
     assert {n: o.key_prefix for n, o in objects.items()} == {
-        "Deal_Registration__c": "a01", "Partner_Certification__c": "a02"}
+        "Deal_Registration__c": "a01", "Partner_Certification__c": "a02",
+        "Partner_Eligibility__c": "a03"}
     assert sorted(extra) == ["Account", "PartnerFundAllocation", "Task"]
 
 

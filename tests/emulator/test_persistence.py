@@ -7,6 +7,7 @@ from pathlib import Path
 
 import requests
 
+from connector.emulator.org import Org
 from connector.emulator.testing import EmulatorHandle, running_emulator
 
 
@@ -44,3 +45,18 @@ def test_records_and_deletes_survive_a_restart_with_a_state_dir(tmp_path: Path) 
         assert q["records"][0]["IsDeleted"] is True
         stats = _get(emu, "/_emulator/stats").json()
         assert stats["api_calls"] >= 3, json.dumps(stats)
+
+
+def test_a_state_saved_before_the_organization_fields_gets_them(tmp_path: Path) -> None:
+    """A state saved when the Organization had only its Name loads with the fields the
+    Salesforce CLI queries, as a production org answers them."""
+    old = Org(seed="empty", state_dir=tmp_path)
+    record = old.store["Organization"][old.organization_id]
+    for name in ("InstanceName", "IsSandbox", "OrganizationType", "NamespacePrefix",
+                 "TrialExpirationDate"):
+        del record[name]
+    old.save()
+    rows = Org(seed="empty", state_dir=tmp_path).query(
+        "SELECT Name, IsSandbox, OrganizationType, TrialExpirationDate FROM Organization").records
+    assert [(r["Name"], r["IsSandbox"], r["OrganizationType"], r["TrialExpirationDate"])
+            for r in rows] == [("PRM Emulator", False, "Enterprise Edition", None)]

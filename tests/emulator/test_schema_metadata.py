@@ -131,7 +131,8 @@ def test_metadata_files_parse() -> None:
 
 def test_load_custom_from_copy(tmp_path: Path) -> None:
     objects, extra = load_custom(metadata_root())
-    assert sorted(objects) == ["Deal_Registration__c", "Partner_Certification__c"]
+    assert sorted(objects) == [
+        "Deal_Registration__c", "Partner_Certification__c", "Partner_Eligibility__c"]
     assert [f.name for f in extra["Task"]] == ["PRM_Key__c"]
     assert "Activity" not in extra
     assert load_custom(tmp_path) == ({}, {})

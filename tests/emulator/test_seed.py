@@ -28,7 +28,12 @@ def test_users_are_fixed() -> None:
     assert all(u.id.startswith("005") and is_valid_id(u.id) for u in users)
     assert len({u.refresh_token for u in users}) == 3
     assert ORG_ID.startswith("00D") and is_valid_id(ORG_ID)
-    assert organization_row() == ("Organization", {"Id": ORG_ID, "Name": "PRM Emulator"})
+    sobject, org = organization_row()
+    assert (sobject, org["Id"], org["Name"]) == ("Organization", ORG_ID, "PRM Emulator")
+    fields = build_schema()["Organization"].fields
+    assert set(org) <= set(fields)  # every value is a described field
+    assert org["OrganizationType"] in {v.value for v in fields["OrganizationType"].picklist_values}
+    assert len(org["InstanceName"]) <= (fields["InstanceName"].length or 0)
 
 
 def test_empty_has_no_rows() -> None:

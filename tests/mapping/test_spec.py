@@ -55,7 +55,7 @@ def test_default_mapping_maps_exactly_the_model(default_spec: MappingSpec) -> No
 
 TYPE_OF = [
     (r".*kept locally as a float", "float"),
-    (r"^(string|textarea|url|picklist|combobox|reference)", "str"),
+    (r"^(string|textarea|url|picklist|multipicklist|combobox|reference)", "str"),
     (r"^int$", "int"),
     (r"^boolean", "bool"),
     (r"^(double|currency|percent)", "float"),
@@ -77,7 +77,8 @@ def test_default_mapping_filters_partners_and_keys_created_objects(
 ) -> None:
     e = default_spec.entities
     assert e["partner"].filter == "IsPartner = true"
-    assert {n for n, x in e.items() if x.key != "Id"} == {"certification", "mdf_allocation", "task"}
+    assert {n for n, x in e.items() if x.key != "Id"} == {
+        "certification", "eligibility", "mdf_allocation", "task"}
     assert all(x.key == "PRM_Key__c" for x in e.values() if x.key != "Id")
 
 
@@ -116,6 +117,7 @@ def test_entity_accessors(default_spec: MappingSpec) -> None:
     ]
     assert partner.outbound_fields() == [
         "Partner_Status__c", "Certifications__c", "Partner_Points__c", "Partner_Tier__c",
+        "Partner_Segments__c",
     ]
     assert default_spec.entities["membership"].lookups() == {
         "partner": "partner", "program": "program", "level": "level",

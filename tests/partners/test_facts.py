@@ -8,7 +8,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, insert
 
-from connector.partners.facts import BASE_FACTS, LEDGER, FactEnv, compute_facts
+from connector.partners.facts import (
+    BASE_FACTS,
+    LEDGER,
+    Fact,
+    FactEnv,
+    FactGroup,
+    PartnerContext,
+    compute_facts,
+)
 from connector.programs import loads_programs
 from connector.programs.evaluate import segments_for
 from connector.store.models import entity_table
@@ -114,3 +122,24 @@ def test_level_ranks_are_the_level_tables(engine: Engine) -> None:
         assert level_ranks(conn, ["Base"]) == {"Base": 2.0}
         facts = compute_facts(conn, FactEnv(NOW), [pid], needed={"tier", "tier_rank"})
     assert facts[pid]["tier_rank"] == 7.0
+
+
+def test_a_map_is_forgotten_only_when_a_table_it_is_read_from_changed(engine: Engine) -> None:
+    """A registration decision (deal_registration rows) leaves a map of status and
+    certifications cached, and forgets one holding active_registrations; an action that
+    does not say what it changed forgets every map."""
+    [pid] = _seed(engine)
+    with engine.connect() as conn:
+        narrow = PartnerContext(conn, FactEnv(NOW), needed={"status", "certifications"})
+        wide = PartnerContext(conn, FactEnv(NOW), needed={"status", "active_registrations"})
+        for context in (narrow, wide):
+            context.get(pid)
+            context.invalidate(pid, {"deal_registration"})
+            context.get(pid)
+        assert (narrow.computed, wide.computed) == (1, 2)
+        narrow.invalidate(pid)
+        narrow.get(pid)
+        assert narrow.computed == 2
+    assert BASE_FACTS.reads({"certifications"}) == {"partner", "certification"}
+    assert BASE_FACTS.extended(FactGroup((Fact("x", "int", "x"),), lambda *a: None)).reads(
+        {"x"}) is None  # a group that does not say what it reads: any change counts

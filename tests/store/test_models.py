@@ -31,6 +31,7 @@ def _local_type(doc_type: str) -> str:
         "combobox": "str",
         "textarea": "str",
         "picklist": "str",
+        "multipicklist": "str",
         "email": "str",
         "phone": "str",
         "url": "str",
@@ -65,7 +66,7 @@ DOCUMENTED = _documented()
 
 def test_model_md_was_parsed() -> None:
     """The parser found the eleven entities (guards the tests below from passing vacuously)."""
-    assert len(DOCUMENTED) == 11
+    assert len(DOCUMENTED) == 12
     assert DOCUMENTED["membership"]["level"] == ("lookup", "level")
 
 
@@ -97,7 +98,7 @@ def test_every_entity_has_the_common_columns(entity: str) -> None:
 def test_prm_key_is_unique_where_it_exists() -> None:
     """Entities with an external id have a unique index on prm_key."""
     with_key = {e for e in ENTITY_MODELS if "prm_key" in column_types(e)}
-    assert with_key == {"certification", "mdf_allocation", "task"}
+    assert with_key == {"certification", "eligibility", "mdf_allocation", "task"}
     for entity in with_key:
         uniques = [[c.name for c in ix.columns] for ix in entity_table(entity).indexes if ix.unique]
         assert ["prm_key"] in uniques

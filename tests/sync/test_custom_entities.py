@@ -70,6 +70,9 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
     admin = sf_client(emulator)
     partners = admin.query("SELECT Id FROM Account WHERE IsPartner = true LIMIT 2")["records"]
     admin.Account.update(partners[0]["Id"], {"Type": "Technology Partner"})
+    # the seed's one contact: the partner user's (a portal user belongs to a contact)
+    seeded = {r["Id"] for r in admin.query("SELECT Id FROM Contact")["records"]}
+    assert len(seeded) == 1
     made = [
         admin.Contact.create({"FirstName": f"Pat{i}", "LastName": f"Partner{i}",
                               "Email": f"pat{i}@partner.example",
@@ -81,7 +84,7 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
     first = _cli(emulator, url, tmp_path, "sync", "--once", "--json")
     assert first.exit_code == 0, first.stderr
     runs = {o["entity"]: o for o in json.loads(first.stdout)["objects"]}
-    assert runs["contact"]["seen"] == 6 and runs["contact"]["dead_letters"] == 0
+    assert runs["contact"]["seen"] == 7 and runs["contact"]["dead_letters"] == 0
 
     admin.Contact.update(made[0], {"Email": "changed@partner.example"})
     second = _cli(emulator, url, tmp_path, "sync", "--once", "--json")
@@ -94,7 +97,7 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
     exported = _cli(emulator, url, tmp_path, "export", "contact")
     assert exported.exit_code == 0, exported.stderr
     rows = {r["sf_id"]: r for r in map(json.loads, exported.stdout.splitlines())}
-    assert set(rows) == set(made)
+    assert set(rows) == set(made) | seeded
     assert rows[made[0]]["email"] == "changed@partner.example"
     assert rows[made[0]]["account_sf_id"] == partners[0]["Id"]
     assert rows[made[1]]["account_sf_id"] == partners[1]["Id"]
@@ -109,4 +112,4 @@ def test_admin_adds_contact_and_new_fields_check_sync_and_export_work(
     status = _cli(emulator, url, tmp_path, "status", "--json")
     assert status.exit_code == 0, status.stderr
     counts = {o["entity"]: o["rows"] for o in json.loads(status.stdout)["objects"]}
-    assert counts["contact"] == 6
+    assert counts["contact"] == 7

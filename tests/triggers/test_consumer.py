@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import json
+
+from sqlalchemy import Engine, text
 
 from connector.service.status import StatusReader
 from connector.store.stream import get_offset
@@ -178,3 +180,43 @@ def test_a_rule_over_its_run_time_budget_errors_for_that_record_and_the_cycle_go
         [row] = StatusReader(conn).triggers()
     assert row["rule"] == "cert-pairs" and row["error"] == 1
     assert "over its evaluation budget" in row["last_error"]
+
+
+CAP = """
+triggers:
+  - id: cap-registrations
+    entity: deal_registration
+    on: [created]
+    when: partner.active_registrations >= 2
+    actions: [{reject_registration: {reason: "Too many open registrations"}}]
+"""
+
+
+def test_a_batch_decides_on_the_facts_its_own_earlier_decisions_left(engine: Engine) -> None:
+    """Three Submitted registrations of one partner in one batch: each rejection lowers the
+    partner's active_registrations before the next decision reads it."""
+    store = Store(engine)
+    _, pid = store.partner()
+    regs = [store.put("deal_registration", {"name": f"R{n}", "partner": pid,
+                                            "status": "Submitted"})[1] for n in range(3)]
+    report = store.run(store.rules(CAP))
+    assert report.fired == 2
+    assert [store.row("deal_registration", r)["status"] for r in regs] == [
+        "Rejected", "Rejected", "Submitted"]
+
+
+def test_a_firing_records_its_branch_actions_and_outbox_items(engine: Engine) -> None:
+    """The firing row holds what the decision did: its branch, the actions' summaries and
+    the outbox items queued with it."""
+    store = Store(engine)
+    _, pid = store.partner()
+    store.put("deal_registration", {"name": "R", "partner": pid, "status": "Submitted"},
+              sf_id=store.sf_id("a0R"))
+    assert store.run(store.rules(CAP.replace(">= 2", ">= 1"))).fired == 1
+    with engine.connect() as conn:
+        [result] = conn.execute(text("SELECT result FROM trigger_firing")).scalars()
+    if isinstance(result, str):
+        result = json.loads(result)
+    assert result["branch"] == "actions"
+    assert [a["action"] for a in result["actions"]] == ["reject_registration"]
+    assert result["outbox_ids"] == [i["id"] for i in store.outbox()] != []
