@@ -20,7 +20,6 @@ from connector.redact import redact_url
 from connector.store import read_connection, repo
 from connector.store.bookkeeping import (
     DeadLetter,
-    OutboxItem,
     ReceivedNotification,
     SyncState,
     TriggerFiring,
@@ -171,12 +170,11 @@ class StatusReader:
         return outbox_summary(self.conn)
 
     def outbox_depth(self) -> dict[str, int]:
-        """Outbox items by status (``pending`` always present)."""
-        t = OutboxItem.__table__  # type: ignore[attr-defined]
-        counts = {str(s): int(n) for s, n in
-                  self.conn.execute(select(t.c.status, func.count()).group_by(t.c.status))}
-        counts.setdefault("pending", 0)
-        return counts
+        """Outbox items by status (``pending`` always present; from the counts the store
+        keeps, ``outbox_count``)."""
+        from connector.outbox.admin import status_counts
+
+        return {s: n for s, n in status_counts(self.conn).items() if n or s == "pending"}
 
     # --- the store itself ------------------------------------------------------------------
     def store_answers(self) -> bool:
