@@ -115,8 +115,10 @@ class OutboxItem(SQLModel, table=True):
         Index("ix_outbox_item_status_code", "status", "error_code", "updated_at"),
         Index("ix_outbox_item_sf_id", "sf_id"),
         Index("ix_outbox_item_local_id", "local_id"),
-        # 0015_opsperf: the oldest pending item (`status`) without reading every pending one
+        # 0015_opsperf: the oldest pending item (`status`) without reading every pending one;
+        # the unfiltered list, newest change first, without sorting every item
         Index("ix_outbox_item_status_created", "status", "created_at"),
+        Index("ix_outbox_item_updated", "updated_at"),
     )
     id: str = Field(primary_key=True)
     entity: str
