@@ -73,17 +73,18 @@ def seed(engine: Any, changes: int, dead: int) -> None:
 BIG = 10_000  # a full scan of a table this large is reported as a problem
 
 
-def _scanned(dialect: str, line: str, sql: str, plan: list[str]) -> str | None:
-    """The table a plan line reads whole: SQLite's SCAN (of a table or of a whole index: a
-    SEARCH reads a range; but a walk in index or rowid order that feeds ORDER BY ... LIMIT
-    without sorting stops at the limit), PostgreSQL's Seq Scan; None for an indexed read."""
+def _scanned(dialect: str, line: str, sql: str, plan: list[str]) -> tuple[str, bool] | None:
+    """The table a plan line scans and whether the scan reads it whole: SQLite's SCAN (of a
+    table or a whole index; a SEARCH reads a range), PostgreSQL's Seq Scan; None for an indexed
+    read. A SQLite scan in a statement with LIMIT and no sort for its ORDER BY stops at the
+    limit (a walk in index order, a count bounded by LIMIT): reported, not as a full scan
+    (with a selective WHERE it could still read more rows than the limit)."""
     words = line.replace("(", " ").split()
     if dialect == "sqlite" and words[:1] == ["SCAN"] and len(words) > 1:
-        ordered = (" LIMIT " in sql and " ORDER BY " in sql and "COVERING" not in line
-                   and not any("TEMP B-TREE FOR ORDER BY" in p for p in plan))
-        return None if ordered else words[1]
+        limited = " LIMIT " in sql and not any("TEMP B-TREE FOR ORDER BY" in p for p in plan)
+        return words[1], not limited
     if dialect == "postgresql" and "Seq Scan on" in line:
-        return line.split("Seq Scan on", 1)[1].split()[0]
+        return line.split("Seq Scan on", 1)[1].split()[0], True
     return None
 
 
@@ -103,15 +104,17 @@ def explain(engine: Any, statements: dict[str, Any]) -> dict[str, dict[str, Any]
                 else "EXPLAIN QUERY PLAN "
             rows = conn.exec_driver_sql(prefix + sql, params).all()
             lines = [str(r[-1]).strip() for r in rows]
-            full = {}
+            full, limited = {}, {}
             for line in lines:
-                table = _scanned(engine.dialect.name, line, sql, lines)
-                if table in tables:
-                    if table not in sizes:
-                        sizes[table] = int(conn.exec_driver_sql(
-                            f"SELECT count(*) FROM {table}").scalar_one())
-                    full[table] = sizes[table]
-            out[sql] = {"plan": lines, "full_scans": full}
+                got = _scanned(engine.dialect.name, line, sql, lines)
+                if got is None or got[0] not in tables:
+                    continue
+                table = got[0]
+                if table not in sizes:
+                    sizes[table] = int(conn.exec_driver_sql(
+                        f"SELECT count(*) FROM {table}").scalar_one())
+                (full if got[1] else limited)[table] = sizes[table]
+            out[sql] = {"plan": lines, "full_scans": full, "limited_scans": limited}
     return out
 
 
@@ -227,6 +230,8 @@ def main() -> None:
         for sql in stmts:
             got = plans[sql]
             flag = "".join(f" [FULL SCAN {t}: {n} rows]" for t, n in got["full_scans"].items())
+            flag += "".join(f" [scan of {t} ({n} rows) up to its LIMIT]"
+                            for t, n in got["limited_scans"].items())
             big += [f"{path}: {t} ({n} rows)" for t, n in got["full_scans"].items() if n >= BIG]
             print(f"    {' '.join(sql.split())[:140]}{flag}")
             print(f"      {'; '.join(got['plan'])[:400]}")

@@ -141,7 +141,7 @@ def count_items(
     bound: int | None = COUNT_BOUND, **filters: str | None,
 ) -> tuple[int, datetime | None, bool]:
     """How many items match (as ``list_items`` filters them), the newest one's time, and
-    whether the count is exact: by status (and error code) alone it is read from
+    whether the count is exact: by status and error code alone (or neither) it is read from
     ``outbox_count``; with other filters or ``upto`` it counts at most ``bound`` + 1 matches
     (None: all), and a count past ``bound`` is not exact."""
     c = ITEMS.c
@@ -149,9 +149,11 @@ def count_items(
                           .where(*([c.updated_at <= upto] if upto is not None else []))
                           .order_by(c.updated_at.desc()).limit(1)).scalar()
     others = {k: v for k, v in filters.items() if v and k != "error_code"}
-    if status is not None and upto is None and not others:
+    if upto is None and not others:
         t = COUNTS.c
-        stmt = select(func.coalesce(func.sum(t.n), 0)).where(t.status == status)
+        stmt = select(func.coalesce(func.sum(t.n), 0))
+        if status is not None:
+            stmt = stmt.where(t.status == status)
         if filters.get("error_code"):
             stmt = stmt.where(t.error_code == filters["error_code"])
         return int(conn.execute(stmt).scalar_one()), newest, True

@@ -63,6 +63,8 @@ def _exercise(engine: Engine) -> None:
         assert status_counts(conn) == {"pending": 7, "dead": 1, "done": 1, "dropped": 0}
         assert outbox_summary(conn)["pending"] == 7
         assert count_items(conn, status="dead") == (1, T0, True)
+        assert count_items(conn) == (9, T0, True)
+        assert count_items(conn, error_code="DUPLICATE_VALUE") == (1, T0, True)
         assert count_items(conn, status="dead", error_code="STRING_TOO_LONG")[0] == 0
         assert count_items(conn, status="pending", sobject="Account", bound=3) == (3, T0, False)
         assert count_items(conn, status="pending", sobject="Account") == (7, T0, True)
