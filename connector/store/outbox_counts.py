@@ -21,31 +21,25 @@ from sqlalchemy import Connection, text
 
 __all__ = ["TRIGGERS", "backfill", "install", "uninstall"]
 
+# SQLite: count NEW in (a row made if missing) / take OLD out
+_SQLITE_ADD = """
+  INSERT INTO outbox_count (status, error_code, n)
+    SELECT NEW.status, coalesce(NEW.error_code, ''), 0 WHERE NOT EXISTS (
+      SELECT 1 FROM outbox_count
+      WHERE status = NEW.status AND error_code = coalesce(NEW.error_code, ''));
+  UPDATE outbox_count SET n = n + 1
+    WHERE status = NEW.status AND error_code = coalesce(NEW.error_code, '');"""
+_SQLITE_TAKE = """
+  UPDATE outbox_count SET n = n - 1
+    WHERE status = OLD.status AND error_code = coalesce(OLD.error_code, '');"""
 _SQLITE = [
-    """CREATE TRIGGER IF NOT EXISTS outbox_count_ins AFTER INSERT ON outbox_item BEGIN
-  INSERT INTO outbox_count (status, error_code, n)
-    SELECT NEW.status, coalesce(NEW.error_code, ''), 0 WHERE NOT EXISTS (
-      SELECT 1 FROM outbox_count
-      WHERE status = NEW.status AND error_code = coalesce(NEW.error_code, ''));
-  UPDATE outbox_count SET n = n + 1
-    WHERE status = NEW.status AND error_code = coalesce(NEW.error_code, '');
-END""",
-    """CREATE TRIGGER IF NOT EXISTS outbox_count_del AFTER DELETE ON outbox_item BEGIN
-  UPDATE outbox_count SET n = n - 1
-    WHERE status = OLD.status AND error_code = coalesce(OLD.error_code, '');
-END""",
-    """CREATE TRIGGER IF NOT EXISTS outbox_count_upd AFTER UPDATE OF status, error_code
-  ON outbox_item
-  WHEN OLD.status IS NOT NEW.status OR OLD.error_code IS NOT NEW.error_code BEGIN
-  UPDATE outbox_count SET n = n - 1
-    WHERE status = OLD.status AND error_code = coalesce(OLD.error_code, '');
-  INSERT INTO outbox_count (status, error_code, n)
-    SELECT NEW.status, coalesce(NEW.error_code, ''), 0 WHERE NOT EXISTS (
-      SELECT 1 FROM outbox_count
-      WHERE status = NEW.status AND error_code = coalesce(NEW.error_code, ''));
-  UPDATE outbox_count SET n = n + 1
-    WHERE status = NEW.status AND error_code = coalesce(NEW.error_code, '');
-END""",
+    f"CREATE TRIGGER IF NOT EXISTS outbox_count_ins AFTER INSERT ON outbox_item BEGIN"
+    f"{_SQLITE_ADD}\nEND",
+    f"CREATE TRIGGER IF NOT EXISTS outbox_count_del AFTER DELETE ON outbox_item BEGIN"
+    f"{_SQLITE_TAKE}\nEND",
+    f"CREATE TRIGGER IF NOT EXISTS outbox_count_upd AFTER UPDATE OF status, error_code"
+    f" ON outbox_item WHEN OLD.status IS NOT NEW.status"
+    f" OR OLD.error_code IS NOT NEW.error_code BEGIN{_SQLITE_TAKE}{_SQLITE_ADD}\nEND",
 ]
 
 _POSTGRESQL = [
