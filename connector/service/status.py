@@ -54,8 +54,10 @@ class StatusReader:
         """Per mapped entity: rows, cursor, last run and its status/error, backfill, dead
         letters."""
         out = []
+        states = repo.all_states(self.conn)
+        dead = repo.dead_letters_by_entity(self.conn)
         for name, entity in spec.entities.items():
-            state = repo.get_state(self.conn, name)
+            state = states.get(name)
             out.append({
                 "entity": name,
                 "sobject": entity.sobject,
@@ -65,7 +67,7 @@ class StatusReader:
                 "last_status": state.last_status if state else None,
                 "last_error": state.last_error if state else None,
                 "backfill": (state.backfill or {}).get("status") if state else None,
-                "dead_letters": repo.count_dead_letters(self.conn, entity=name),
+                "dead_letters": dead.get(name, 0),
             })
         return out
 
