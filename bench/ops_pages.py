@@ -58,6 +58,11 @@ def seed(engine: Any, changes: int, dead: int) -> None:
                  "origin": "human", "modstamp": now, "recorded_at": now, "source": "poll",
                  "echo": False}
                 for i in range(start, min(changes, start + batch))])
+        # a consumer at the start of the seeded rows (the demo's store has its own; an empty
+        # PostgreSQL store none): the overview shows it CHANGES entries behind
+        from connector.store.stream import commit_offset
+
+        commit_offset(conn, "bench-behind", max(first, 1))
         for start in range(0, dead, batch):
             conn.execute(insert(ITEMS), [
                 {"id": f"bench{i:027d}", "entity": "partner", "local_id": i % 20 + 1,
