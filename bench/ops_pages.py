@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -221,6 +222,7 @@ def main() -> None:
     rt.close()
     if schema:
         drop_schema(schema)
+    shutil.rmtree(work, ignore_errors=True)  # the demo's store and the seeded SQLite file
     width = max(len(k) for k in results)
     print(f"store: {kind}, {args.changes} change-log rows and {args.dead} dead writes seeded "
           f"in {seeded:.1f} s; {args.runs} renders a page")
