@@ -8,7 +8,9 @@ schema of its own, dropped afterwards) with the demo's config), then seeds CHANG
 change-log rows (consumers left behind so the overview counts them) and DEAD
 dead writes with a few Salesforce error codes, and renders every page RUNS times in-process
 (Starlette's TestClient: routing, the store's queries, Jinja2), HTML and JSON. Prints p50/p95
-per page and one JSON line. The issue's target is 1M change-log rows and 100k dead letters with
+per page, the plan of every SELECT each page ran (captured from the engine, explained with
+the parameters it ran with; full scans flagged with the table's size) and one JSON line.
+The issue's target is 1M change-log rows and 100k dead letters with
 a p95 under 100 ms; pass --changes 1000000 --dead 100000 for that (seeding takes minutes).
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -25,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -56,6 +59,11 @@ def seed(engine: Any, changes: int, dead: int) -> None:
                  "origin": "human", "modstamp": now, "recorded_at": now, "source": "poll",
                  "echo": False}
                 for i in range(start, min(changes, start + batch))])
+        # a consumer at the start of the seeded rows (the demo's store has its own; an empty
+        # PostgreSQL store none): the overview shows it CHANGES entries behind
+        from connector.store.stream import commit_offset
+
+        commit_offset(conn, "bench-behind", max(first, 1))
         for start in range(0, dead, batch):
             conn.execute(insert(ITEMS), [
                 {"id": f"bench{i:027d}", "entity": "partner", "local_id": i % 20 + 1,
@@ -68,36 +76,65 @@ def seed(engine: Any, changes: int, dead: int) -> None:
                 for i in range(start, min(dead, start + batch))])
 
 
-def query_plans(engine: Any) -> dict[str, list[str]]:
-    """The plans of the outbox page's queries (list, count, bulk-retry bound, dead groups)."""
-    from sqlalchemy import func, select
+BIG = 10_000  # a full scan of a table this large is reported as a problem
+
+
+def _scanned(dialect: str, line: str, sql: str, plan: list[str]) -> tuple[str, bool] | None:
+    """The table a plan line scans and whether the scan reads it whole: SQLite's SCAN (of a
+    table or a whole index; a SEARCH reads a range), PostgreSQL's Seq Scan; None for an indexed
+    read. A SQLite scan in a statement with LIMIT and no sort for its ORDER BY stops at the
+    limit (a walk in index order, a count bounded by LIMIT): reported, not as a full scan
+    (with a selective WHERE it could still read more rows than the limit)."""
+    words = line.replace("(", " ").split()
+    if dialect == "sqlite" and words[:1] == ["SCAN"] and len(words) > 1:
+        limited = " LIMIT " in sql and not any("TEMP B-TREE FOR ORDER BY" in p for p in plan)
+        return words[1], not limited
+    if dialect == "postgresql" and "Seq Scan on" in line:
+        return line.split("Seq Scan on", 1)[1].split()[0], True
+    return None
+
+
+def explain(engine: Any, statements: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each statement's plan (with the parameters it ran with), the tables it reads whole and
+    their sizes; on PostgreSQL also the rows the plan's nodes actually returned (EXPLAIN
+    ANALYZE: the statements are the pages' reads)."""
+    pg = engine.dialect.name == "postgresql"
+    from sqlalchemy import inspect
+
+    tables = set(inspect(engine).get_table_names())  # not a subquery's scan (anon_1)
+    sizes: dict[str, int] = {}
+    out = {}
+    with engine.connect() as conn:
+        for sql, params in statements.items():
+            prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " if pg \
+                else "EXPLAIN QUERY PLAN "
+            rows = conn.exec_driver_sql(prefix + sql, params).all()
+            lines = [str(r[-1]).strip() for r in rows]
+            full, limited = {}, {}
+            for line in lines:
+                got = _scanned(engine.dialect.name, line, sql, lines)
+                if got is None or got[0] not in tables:
+                    continue
+                table = got[0]
+                if table not in sizes:
+                    sizes[table] = int(conn.exec_driver_sql(
+                        f"SELECT count(*) FROM {table}").scalar_one())
+                (full if got[1] else limited)[table] = sizes[table]
+            out[sql] = {"plan": lines, "full_scans": full, "limited_scans": limited}
+    return out
+
+
+def action_statements(engine: Any) -> dict[str, Any]:
+    """The page's actions' reads (not rendered by a GET): the bulk retry's bound."""
+    from sqlalchemy import select
 
     from connector.outbox.admin import _where
     from connector.outbox.queue import ITEMS
 
     c = ITEMS.c
-    now = datetime.now(UTC)
-    stmts = {
-        "dead, newest first": _where(select(ITEMS), status="dead")
-        .order_by(c.updated_at.desc(), c.id).limit(101),
-        "dead count": _where(select(func.count(), func.max(c.updated_at)).select_from(ITEMS),
-                             status="dead"),
-        "dead by code, newest first": _where(select(ITEMS), status="dead",
-                                             error_code="DUPLICATE_VALUE")
-        .order_by(c.updated_at.desc(), c.id).limit(101),
-        "bulk retry bound": _where(select(c.id), status="dead").where(c.updated_at <= now),
-        "search by Salesforce id": _where(select(ITEMS), search="001000000000000001")
-        .order_by(c.updated_at.desc(), c.id).limit(101),
-    }
-    out = {}
-    pg = engine.dialect.name == "postgresql"
-    with engine.connect() as conn:
-        for name, stmt in stmts.items():
-            compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
-            rows = conn.execute(text(f"EXPLAIN {compiled}" if pg
-                                     else f"EXPLAIN QUERY PLAN {compiled}")).all()
-            out[name] = [str(r[-1]).strip() for r in rows]
-    return out
+    stmt = _where(select(c.id), status="dead").where(c.updated_at <= datetime.now(UTC))
+    compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
+    return {str(compiled): {} if engine.dialect.name == "postgresql" else ()}
 
 
 def main() -> None:
@@ -145,10 +182,22 @@ def main() -> None:
     seeded = time.perf_counter() - t0
     with rt.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
-    plans = query_plans(rt.engine)
     app = create_ops_app(source_of(rt), auth_of(rt), standalone=True)
     results: dict[str, dict[str, float]] = {}
+    page_sql: dict[str, dict[str, Any]] = {}
+    current: list[str] = []
+
+    @event.listens_for(rt.engine, "before_cursor_execute")
+    def _grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+              executemany: bool) -> None:
+        if current and not executemany and statement.lstrip().upper().startswith("SELECT"):
+            page_sql.setdefault(current[0], {}).setdefault(statement, parameters)
+
     with TestClient(app, base_url="http://127.0.0.1:8765", client=("127.0.0.1", 1)) as client:
+        for path in PAGES:  # once each, untimed: the statements every page runs
+            current[:] = [path]
+            client.get(path, headers={"accept": "text/html"})
+        current.clear()
         for path in PAGES:
             for accept in ("text/html", "application/json"):
                 times = []
@@ -164,21 +213,39 @@ def main() -> None:
                 results[f"{path} {accept.split('/')[1]}"] = {
                     "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1)}
     kind = rt.engine.dialect.name
+    every: dict[str, Any] = {}
+    for stmts in page_sql.values():
+        every.update(stmts)
+    actions = action_statements(rt.engine)
+    every.update(actions)
+    plans = explain(rt.engine, every)
     rt.close()
     if schema:
         drop_schema(schema)
+    shutil.rmtree(work, ignore_errors=True)  # the demo's store and the seeded SQLite file
     width = max(len(k) for k in results)
     print(f"store: {kind}, {args.changes} change-log rows and {args.dead} dead writes seeded "
           f"in {seeded:.1f} s; {args.runs} renders a page")
     print(f"{'page':<{width}}  p50 ms  p95 ms")
     for name, r in results.items():
         print(f"{name:<{width}}  {r['p50_ms']:6.1f}  {r['p95_ms']:6.1f}")
-    print("query plans (SQLite: SCAN without an index is a full scan; PostgreSQL: Seq Scan):")
-    for name, lines in plans.items():
-        print(f"  {name}: {'; '.join(lines)}")
-    print(json.dumps({"changes": args.changes, "dead": args.dead, "runs": args.runs,
-                      "worst_p95_ms": max(r["p95_ms"] for r in results.values()),
-                      "pages": results}))
+    print("query plans of every statement the pages ran (SQLite: SCAN reads a table or a "
+          "whole index; PostgreSQL: Seq Scan; rows = PostgreSQL's actual rows per node):")
+    big = []
+    for path, stmts in [*page_sql.items(), ("(bulk retry)", actions)]:
+        print(f"  {path}: {len(stmts)} statement(s)")
+        for sql in stmts:
+            got = plans[sql]
+            flag = "".join(f" [FULL SCAN {t}: {n} rows]" for t, n in got["full_scans"].items())
+            flag += "".join(f" [scan of {t} ({n} rows) up to its LIMIT]"
+                            for t, n in got["limited_scans"].items())
+            big += [f"{path}: {t} ({n} rows)" for t, n in got["full_scans"].items() if n >= BIG]
+            print(f"    {' '.join(sql.split())[:140]}{flag}")
+            print(f"      {'; '.join(got['plan'])[:400]}")
+    print(f"full scans of tables of {BIG}+ rows: {big or 'none'}")
+    print(json.dumps({"store": kind, "changes": args.changes, "dead": args.dead,
+                      "runs": args.runs, "worst_p95_ms": max(r["p95_ms"] for r in results.values()),
+                      "big_full_scans": big, "pages": results}))
 
 
 if __name__ == "__main__":

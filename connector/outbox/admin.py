@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from connector.outbox.queue import DEAD, ITEMS
-from connector.store.bookkeeping import OutboxConflict
+from connector.store.bookkeeping import OutboxConflict, OutboxCount
 from connector.store.types import utcnow
 
 __all__ = [
+    "COUNT_BOUND",
     "STATUSES",
     "count_items",
     "dead_by_code",
@@ -23,19 +24,30 @@ __all__ = [
     "matching_ids",
     "outbox_summary",
     "retry_items",
+    "status_counts",
 ]
 
 STATUSES = ("pending", "dead", "done", "dropped")
 CONFLICTS = OutboxConflict.__table__  # type: ignore[attr-defined]
+COUNTS = OutboxCount.__table__  # type: ignore[attr-defined]
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    """Items per status, every status present (from ``outbox_count``, kept by the database:
+    a read of a few rows, however many items there are)."""
+    t = COUNTS.c
+    counts = {s: 0 for s in STATUSES}
+    for status, n in conn.execute(select(t.status, func.sum(t.n)).group_by(t.status)):
+        counts[str(status)] = int(n or 0)
+    return counts
 
 
 def outbox_summary(conn: Connection) -> dict[str, Any]:
     """Outbox depth for `status`: items per status, the oldest pending, dead letters open."""
     c = ITEMS.c
-    counts = {s: 0 for s in STATUSES}
-    for status, n in conn.execute(select(c.status, func.count()).group_by(c.status)):
-        counts[str(status)] = int(n)
-    oldest = conn.execute(select(func.min(c.created_at)).where(c.status == "pending")).scalar()
+    counts = status_counts(conn)
+    oldest = conn.execute(select(c.created_at).where(c.status == "pending")
+                          .order_by(c.created_at).limit(1)).scalar()
     conflicts = int(conn.execute(select(func.count()).select_from(CONFLICTS)).scalar() or 0)
     return {
         **counts,
@@ -119,18 +131,41 @@ def list_items(
     return [_row(r) for r in conn.execute(stmt).mappings()]
 
 
+# A count the store keeps (by status and error code) is exact; any other filter is counted
+# up to this many items ("10000+" on the page), so a page never reads every item.
+COUNT_BOUND = 10_000
+
+
 def count_items(
     conn: Connection, *, status: str | None = None, upto: datetime | None = None,
-    **filters: str | None,
-) -> tuple[int, datetime | None]:
-    """How many items match (as ``list_items`` filters them) and the newest one's time."""
+    bound: int | None = COUNT_BOUND, **filters: str | None,
+) -> tuple[int, datetime | None, bool]:
+    """How many items match (as ``list_items`` filters them), the newest one's time, and
+    whether the count is exact: by status and error code alone (or neither) it is read from
+    ``outbox_count``; with other filters or ``upto`` it counts at most ``bound`` + 1 matches
+    (None: all), and a count past ``bound`` is not exact."""
     c = ITEMS.c
-    stmt = _where(select(func.count(), func.max(c.updated_at)).select_from(ITEMS),
-                  status=status, **filters)
+    newest = conn.execute(_where(select(c.updated_at), status=status, **filters)
+                          .where(*([c.updated_at <= upto] if upto is not None else []))
+                          .order_by(c.updated_at.desc()).limit(1)).scalar()
+    others = {k: v for k, v in filters.items() if v and k != "error_code"}
+    if upto is None and not others:
+        t = COUNTS.c
+        stmt = select(func.coalesce(func.sum(t.n), 0))
+        if status is not None:
+            stmt = stmt.where(t.status == status)
+        if filters.get("error_code"):
+            stmt = stmt.where(t.error_code == filters["error_code"])
+        return int(conn.execute(stmt).scalar_one()), newest, True
+    inner = _where(select(c.id), status=status, **filters)
     if upto is not None:
-        stmt = stmt.where(c.updated_at <= upto)
-    n, newest = conn.execute(stmt).one()
-    return int(n), newest
+        inner = inner.where(c.updated_at <= upto)
+    if bound is not None:
+        inner = inner.limit(bound + 1)
+    n = int(conn.execute(select(func.count()).select_from(inner.subquery())).scalar_one())
+    if bound is not None and n > bound:
+        return bound, newest, False
+    return n, newest, True
 
 
 def matching_ids(
@@ -144,22 +179,25 @@ def matching_ids(
 
 
 def dead_by_code(conn: Connection) -> list[dict[str, Any]]:
-    """Dead writes grouped by Salesforce error code: how many, on which objects, the newest
-    message and the fields it named."""
-    c = ITEMS.c
+    """Dead writes grouped by Salesforce error code: how many (from ``outbox_count``), on
+    which objects, the newest message and the fields it named (one index read a code)."""
+    c, t = ITEMS.c, COUNTS.c
     groups = conn.execute(
-        select(c.error_code, func.count(), func.max(c.updated_at))
-        .where(c.status == "dead").group_by(c.error_code)
-        .order_by(func.count().desc(), c.error_code)
+        select(t.error_code, t.n).where(t.status == "dead", t.n > 0)
+        .order_by(t.n.desc(), t.error_code)
     ).all()
     out = []
-    for code, n, newest in groups:
+    for stored, n in groups:
+        code = stored or None
         last = conn.execute(
-            select(c.sobject, c.last_error, c.error_fields)
+            select(c.sobject, c.last_error, c.error_fields, c.updated_at)
             .where(c.status == "dead", c.error_code.is_(None) if code is None
                    else c.error_code == code)
             .order_by(c.updated_at.desc()).limit(1)
-        ).one()
+        ).one_or_none()
+        if last is None:
+            continue
+        newest = last[3]
         out.append({"code": code, "count": int(n),
                     "newest": newest.isoformat() if isinstance(newest, datetime) else None,
                     "sobject": last[0], "message": last[1], "fields": last[2] or []})

@@ -33,6 +33,7 @@ __all__ = [
     "RunReport",
     "apply_pushed",
     "backfill",
+    "gauges",
     "pick_entities",
     "reconcile",
     "recorded_run",
@@ -127,11 +128,25 @@ def recorded_run(rt: Runtime, kind: str) -> Iterator[RunReport]:
         _finish(rt, report)
 
 
+def gauges(conn: Connection, now: datetime) -> dict[str, Any]:
+    """What a run's row records of the store as the run ends, for the charts over time: the
+    outbox's depth (pending, dead) and the largest polling-cursor lag in seconds (None before
+    any cursor). A few indexed reads (``outbox_count`` and ``sync_state``)."""
+    from connector.outbox.admin import status_counts
+    from connector.service.status import StatusReader
+
+    counts = status_counts(conn)
+    lags = StatusReader(conn, clock=lambda: now).cursor_lag().values()
+    return {"outbox_pending": counts["pending"], "outbox_dead": counts["dead"],
+            "max_lag_s": round(max(lags), 1) if lags else None}
+
+
 def _finish(rt: Runtime, report: RunReport) -> None:
     usage = rt.client().usage if rt.connected else None
     with rt.engine.begin() as conn:
+        counts = {**report.counts(), **gauges(conn, report.finished_at or rt.clock())}
         repo.finish_sync_run(
-            conn, report.run_id, status=report.status, counts=report.counts(), error=report.error
+            conn, report.run_id, status=report.status, counts=counts, error=report.error
         )
         if rt.connected:
             repo.record_api_usage(

@@ -20,7 +20,6 @@ from connector.redact import redact_url
 from connector.store import read_connection, repo
 from connector.store.bookkeeping import (
     DeadLetter,
-    OutboxItem,
     ReceivedNotification,
     SyncState,
     TriggerFiring,
@@ -55,8 +54,10 @@ class StatusReader:
         """Per mapped entity: rows, cursor, last run and its status/error, backfill, dead
         letters."""
         out = []
+        states = repo.all_states(self.conn)
+        dead = repo.dead_letters_by_entity(self.conn)
         for name, entity in spec.entities.items():
-            state = repo.get_state(self.conn, name)
+            state = states.get(name)
             out.append({
                 "entity": name,
                 "sobject": entity.sobject,
@@ -66,7 +67,7 @@ class StatusReader:
                 "last_status": state.last_status if state else None,
                 "last_error": state.last_error if state else None,
                 "backfill": (state.backfill or {}).get("status") if state else None,
-                "dead_letters": repo.count_dead_letters(self.conn, entity=name),
+                "dead_letters": dead.get(name, 0),
             })
         return out
 
@@ -171,12 +172,11 @@ class StatusReader:
         return outbox_summary(self.conn)
 
     def outbox_depth(self) -> dict[str, int]:
-        """Outbox items by status (``pending`` always present)."""
-        t = OutboxItem.__table__  # type: ignore[attr-defined]
-        counts = {str(s): int(n) for s, n in
-                  self.conn.execute(select(t.c.status, func.count()).group_by(t.c.status))}
-        counts.setdefault("pending", 0)
-        return counts
+        """Outbox items by status (``pending`` always present; from the counts the store
+        keeps, ``outbox_count``)."""
+        from connector.outbox.admin import status_counts
+
+        return {s: n for s, n in status_counts(self.conn).items() if n or s == "pending"}
 
     # --- the store itself ------------------------------------------------------------------
     def store_answers(self) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, false
+from sqlalchemy import Index, event, false
 from sqlmodel import Field, SQLModel
 
+from connector.store import outbox_counts as _outbox_counts
 from connector.store.types import JSONValue, UTCDateTime, utcnow
 
 __all__ = [
@@ -114,6 +115,10 @@ class OutboxItem(SQLModel, table=True):
         Index("ix_outbox_item_status_code", "status", "error_code", "updated_at"),
         Index("ix_outbox_item_sf_id", "sf_id"),
         Index("ix_outbox_item_local_id", "local_id"),
+        # 0016_opsperf: the oldest pending item (`status`) without reading every pending one;
+        # the unfiltered list, newest change first, without sorting every item
+        Index("ix_outbox_item_status_created", "status", "created_at"),
+        Index("ix_outbox_item_updated", "updated_at"),
     )
     id: str = Field(primary_key=True)
     entity: str
@@ -142,6 +147,20 @@ class OutboxItem(SQLModel, table=True):
     # transaction keep their order): coalescing, conflict sources and claims follow it, never
     # the clock (items of one transaction share created_at)
     seq: int | None = None
+
+
+class OutboxCount(SQLModel, table=True):
+    """How many outbox items have a status and Salesforce error code (``''`` for none), kept
+    by triggers on ``outbox_item`` (``connector.store.outbox_counts``; 0016_opsperf)."""
+
+    __tablename__ = "outbox_count"
+    status: str = Field(primary_key=True)
+    error_code: str = Field(primary_key=True)
+    n: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+# a fresh store (create_all) gets the triggers that keep outbox_count, as the migration does
+event.listen(SQLModel.metadata, "after_create", _outbox_counts._after_create)
 
 
 class OutboxWritten(SQLModel, table=True):

@@ -18,7 +18,9 @@ __all__ = [
     "SyncStateRow",
     "abort_running_runs",
     "add_dead_letter",
+    "all_states",
     "count_dead_letters",
+    "dead_letters_by_entity",
     "finish_sync_run",
     "get_state",
     "latest_api_usage",
@@ -75,6 +77,12 @@ def get_state(conn: Connection, sobject: str) -> SyncStateRow | None:
     """The saved progress of ``sobject`` (the sync keys it by entity name), if any."""
     row = conn.execute(select(SYNC_STATE).where(SYNC_STATE.c.sobject == sobject)).mappings().first()
     return None if row is None else SyncStateRow(**row)
+
+
+def all_states(conn: Connection) -> dict[str, SyncStateRow]:
+    """Every saved progress, by entity name (one read: `status` shows them all)."""
+    return {str(row["sobject"]): SyncStateRow(**row)
+            for row in conn.execute(select(SYNC_STATE)).mappings()}
 
 
 def save_state(conn: Connection, sobject: str, **values: Any) -> None:
@@ -159,6 +167,13 @@ def count_dead_letters(
         select(func.count()).select_from(DEAD_LETTER).where(*_dead_filter(entity, include_resolved))
     )
     return int(conn.execute(stmt).scalar_one())
+
+
+def dead_letters_by_entity(conn: Connection) -> dict[str, int]:
+    """Unresolved dead letters per entity (one grouped read)."""
+    stmt = (select(DEAD_LETTER.c.entity, func.count()).where(*_dead_filter(None, False))
+            .group_by(DEAD_LETTER.c.entity))
+    return {str(entity): int(n) for entity, n in conn.execute(stmt)}
 
 
 def resolve_dead_letters(conn: Connection, ids: Sequence[int]) -> int:

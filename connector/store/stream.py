@@ -127,17 +127,22 @@ LATEST_SEQ = select(func.max(CHANGE_LOG.c.id))
 
 
 def consumer_lag(conn: Connection) -> dict[str, Any]:
-    """The log's newest sequence and, per consumer, its offset and how many entries it has
-    yet to handle (for ``status``: a consumer that stays behind is stuck or failing)."""
+    """The log's newest sequence and, per consumer, its offset and how far it is behind.
+
+    ``behind`` is the distance in sequence numbers, ``latest_seq - seq`` (never below 0): two
+    indexed reads in all, however long the log. It is 0 exactly when the consumer has handled
+    the newest entry; otherwise it is the number of entries it has yet to handle, or more
+    where sequence numbers were skipped (PostgreSQL does not reuse the number of a rolled-back
+    insert). ``status``, ``status --json``, ``/metrics`` and the operations page all show this
+    one figure (for ``status``: a consumer that stays behind is stuck or failing)."""
     latest = latest_seq(conn)
     rows = conn.execute(select(OFFSETS.c.consumer, OFFSETS.c.seq, OFFSETS.c.updated_at)
                         .order_by(OFFSETS.c.consumer)).all()
-    consumers = []
-    for consumer, seq, updated_at in rows:
-        behind = int(conn.execute(select(func.count()).select_from(CHANGE_LOG)
-                                  .where(CHANGE_LOG.c.id > seq)).scalar_one())
-        consumers.append({"consumer": consumer, "seq": int(seq), "behind": behind,
-                          "updated_at": updated_at.isoformat() if updated_at else None})
+    consumers = [
+        {"consumer": consumer, "seq": int(seq), "behind": max(0, latest - int(seq)),
+         "updated_at": updated_at.isoformat() if updated_at else None}
+        for consumer, seq, updated_at in rows
+    ]
     return {"latest_seq": latest, "consumers": consumers}
 
 

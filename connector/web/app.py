@@ -228,6 +228,11 @@ def create_ops_app(
                                  "records written to Salesforce per cycle"),
             "dead": sparkline([stage(r, "outbox", "dead") for r in syncs],
                               "writes dead-lettered per cycle"),
+            # recorded as each run ended (service.runs.gauges); older runs have none
+            "lag": sparkline([float((r.get("counts") or {}).get("max_lag_s") or 0)
+                              for r in syncs], "largest cursor lag in seconds at each cycle's end"),
+            "depth": sparkline([int((r.get("counts") or {}).get("outbox_pending") or 0)
+                                for r in syncs], "outbox items pending at each cycle's end"),
         }
         usage = data["api"]
         budget = src.settings.salesforce.api_budget

@@ -145,7 +145,7 @@ def outbox_page(
     items = list_items(conn, limit=limit + 1, after=after, status=f("status"),
                        sobject=f("sobject"), operation=f("operation"),
                        error_code=f("error_code"), search=f("search"))
-    total, newest = count_items(conn, status=f("status"), sobject=f("sobject"),
+    total, newest, exact = count_items(conn, status=f("status"), sobject=f("sobject"),
                                 operation=f("operation"), error_code=f("error_code"),
                                 search=f("search"))
     return {
@@ -153,6 +153,7 @@ def outbox_page(
         "items": items[:limit],
         "next": items[limit - 1]["id"] if len(items) > limit else None,
         "matching": total,
+        "matching_exact": exact,
         "newest": newest,
     }
 

@@ -29,7 +29,7 @@ def test_fresh_database_has_no_revision_until_migrated(db_kind: str, tmp_path: P
         assert current_revision(eng) is None
         migrate(eng)
         assert current_revision(eng) == head_revision()
-        assert head_revision() == "0015_portal"  # one head: the branches joined at 0008
+        assert head_revision() == "0016_opsperf"  # one head: the branches joined at 0008
     finally:
         drop_test_engine(eng)
 
