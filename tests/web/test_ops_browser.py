@@ -119,8 +119,10 @@ def test_every_page_opens_from_the_overview(page: Any, server: str) -> None:
 def test_the_demos_approved_registration_and_its_reason(page: Any, server: str) -> None:
     page.goto(f"{server}/")
     page.get_by_role("link", name="Decisions").first.click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     page.get_by_label("Rule").fill("auto-approve-registration")
     page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     assert "rule=auto-approve-registration" in page.url
     approved = page.locator("tr.decision", has_text="approve_registration: done")
     assert approved.count() == 1
@@ -137,15 +139,18 @@ def test_retry_one_dead_write_and_drop_another_with_a_reason(page: Any, server: 
     assert rows.count() == 3
     first = rows.nth(0).locator("th code").inner_text()
     rows.nth(0).get_by_role("button", name=re.compile("^Retry")).click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     assert f"queued {first} again" in page.locator("[role=status]").inner_text()
     assert page.locator(f"#item-{first}").count() == 0  # no longer among the dead
     second_row = page.locator("tbody tr", has=page.get_by_role("button", name="Drop")).nth(0)
     second = second_row.locator("th code").inner_text()
     second_row.get_by_label(f"Reason to drop {second}").fill("duplicate of a manual fix")
     second_row.get_by_role("button", name="Drop").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     assert f"dropped {second}: duplicate of a manual fix" in page.locator(
         "[role=status]").inner_text()
     page.get_by_role("link", name="Audit").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     audit = page.locator("tbody").inner_text()
     assert "retry" in audit and "drop" in audit and "duplicate of a manual fix" in audit
 
@@ -153,8 +158,10 @@ def test_retry_one_dead_write_and_drop_another_with_a_reason(page: Any, server: 
 def test_bulk_retry_with_the_confirmation(page: Any, server: str) -> None:
     page.goto(f"{server}/outbox?status=dead")
     page.get_by_role("button", name="Retry these 3 dead writes…").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     assert page.locator("h1").inner_text() == "Confirm bulk retry"
     page.get_by_role("button", name="Yes, retry 3 dead write(s)").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     assert "queued 3 dead write(s) again" in page.locator("[role=status]").inner_text()
     page.goto(f"{server}/outbox?status=dead")
     assert "0 item(s) match" in page.locator("#matching").inner_text()
@@ -165,6 +172,7 @@ def test_filters_combine_and_live_in_the_url(page: Any, server: str) -> None:
     page.get_by_label("Status").select_option("dead")
     page.get_by_label("Error code").fill("FIELD_CUSTOM_VALIDATION_EXCEPTION")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     assert "status=dead" in page.url and "error_code=FIELD_CUSTOM_VALIDATION_EXCEPTION" in page.url
     shown = page.locator("tbody th code").all_inner_texts()
     assert len(shown) == 2
@@ -177,11 +185,13 @@ def test_filters_combine_and_live_in_the_url(page: Any, server: str) -> None:
 def test_a_draft_rule_tried_against_history(page: Any, server: str) -> None:
     page.goto(f"{server}/rules")
     page.get_by_role("link", name="Try a change to auto-approve-registration").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     draft = page.get_by_label("Draft rule (YAML)")
     assert draft.input_value().startswith("id: auto-approve-registration")
     draft.fill(draft.input_value().replace("250000.0", "1.0"))
     page.get_by_label("Changes recorded since").fill("2020-01-01")
     page.get_by_role("button", name="Try it against history").click()
+    page.wait_for_load_state()  # read the new page once it is parsed whole
     summary = page.locator("#summary").inner_text()
     assert "auto-approve-registration: would fire" in summary and "the live rule fires" in summary
     diffs = page.locator("table", has=page.locator("caption", has_text="Differences"))
