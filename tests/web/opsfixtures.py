@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from clirunner import invoke
 
-__all__ = ["HOSTILE_ERROR", "HOSTILE_NAME", "NO_SF_ENV", "copy_demo", "ops_client"]
+__all__ = ["HOSTILE_ERROR", "HOSTILE_NAME", "NO_SF_ENV", "copy_demo", "ops_app", "ops_client"]
 
 # What a hostile or careless org and partner could put in front of an operator.
 HOSTILE_ERROR = '<script>alert("sf")</script> Amount & "quotes" <b>bold</b>'
@@ -83,11 +83,9 @@ def ops_config(demo_store: Path, tmp_path: Path) -> Path:
     return copy_demo(demo_store, tmp_path / "ops")
 
 
-def ops_client(config: Path, *, token: str | None = None, peer: str = "127.0.0.1",
-               base_url: str = "http://127.0.0.1:8765") -> Iterator[Any]:
-    """A TestClient on the standalone page over ``config``'s store (``token`` overrides)."""
-    from starlette.testclient import TestClient
-
+def ops_app(config: Path, *, token: str | None = None) -> tuple[Any, Any]:
+    """The standalone page over ``config``'s store, built with no ``PRM_*`` variable set
+    (``token`` overrides ``ops.token``), and the runtime it reads (the caller closes it)."""
     from connector.cli.common import store_runtime
     from connector.web import auth_of, source_of
     from connector.web.app import create_ops_app
@@ -102,7 +100,15 @@ def ops_client(config: Path, *, token: str | None = None, peer: str = "127.0.0.1
         os.environ.update(saved)
     if token is not None:
         rt.settings.ops.token = token
-    app = create_ops_app(source_of(rt), auth_of(rt), standalone=True)
+    return create_ops_app(source_of(rt), auth_of(rt), standalone=True), rt
+
+
+def ops_client(config: Path, *, token: str | None = None, peer: str = "127.0.0.1",
+               base_url: str = "http://127.0.0.1:8765") -> Iterator[Any]:
+    """A TestClient on the standalone page over ``config``'s store (``token`` overrides)."""
+    from starlette.testclient import TestClient
+
+    app, rt = ops_app(config, token=token)
     with TestClient(app, base_url=base_url, client=(peer, 50000),
                     follow_redirects=False) as client:
         client.rt = rt  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from web.opsfixtures import NO_SF_ENV, copy_demo
+from web.opsfixtures import copy_demo, ops_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 NODE_PREFIX = Path(__file__).parent / ".node"
@@ -48,22 +48,10 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def server(demo_store: Path, tmp_path: Path) -> Iterator[str]:
     """The `ops` page served by uvicorn on a free loopback port over a copy of the demo."""
-    from connector.cli.common import store_runtime
     from connector.daemon.http import HttpServer
-    from connector.web import auth_of, source_of
-    from connector.web.app import create_ops_app
 
-    config = copy_demo(demo_store, tmp_path / "ops")
-    saved = dict(os.environ)
-    for key in NO_SF_ENV:
-        os.environ.pop(key, None)
-    try:
-        rt = store_runtime(config)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    http = HttpServer(create_ops_app(source_of(rt), auth_of(rt), standalone=True),
-                      "127.0.0.1", 0)
+    app, rt = ops_app(copy_demo(demo_store, tmp_path / "ops"))
+    http = HttpServer(app, "127.0.0.1", 0)
     http.start()
     try:
         yield f"{http.url}/ops"
